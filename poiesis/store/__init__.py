@@ -1,0 +1,19 @@
+"""Task state in PostgreSQL: the only package that imports psycopg.
+
+``Store`` reads and writes tasks; ``db`` opens pools, starts the embedded
+server and applies migrations. Nothing here knows HTTP or Kubernetes.
+"""
+
+from poiesis.store.db import Unavailable, default_data_dir, migrate, open_pool, start_embedded
+from poiesis.store.tasks import Page, Store, TaskFilter
+
+__all__ = [
+    "Page",
+    "Store",
+    "TaskFilter",
+    "Unavailable",
+    "default_data_dir",
+    "migrate",
+    "open_pool",
+    "start_embedded",
+]

@@ -1,0 +1,104 @@
+"""Connections: the pool, the embedded PostgreSQL, and schema migrations.
+
+The only module besides ``tasks`` that imports psycopg. Migrations are the
+numbered ``migrations/*.sql`` files, applied in order under an advisory lock
+so that several API replicas starting at once apply each exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from importlib import resources
+from pathlib import Path
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+# Any fixed 64-bit number, the same in every process that migrates.
+MIGRATION_LOCK = 0x706F69657369730A
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class Unavailable(Exception):
+    """The database cannot be reached now; the caller may retry later."""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """The packaged migrations as (version, file name, SQL), in order."""
+    found = []
+    for entry in resources.files("poiesis.store").joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text()))
+    return sorted(found)
+
+
+def migrate(conninfo: str) -> list[int]:
+    """Apply every migration not yet applied; returns the versions applied now."""
+    applied_now = []
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for version, name, sql in migrations():
+                if version in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(sql)
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                        (version, name),
+                    )
+                log.info("applied migration %s", name)
+                applied_now.append(version)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    return applied_now
+
+
+def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 5.0) -> ConnectionPool:
+    """A connection pool that checks connections before handing them out.
+
+    It opens without waiting, so a server whose database is down still starts
+    and answers 503 until the database returns.
+    """
+    pool = ConnectionPool(
+        conninfo,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=timeout,
+        check=ConnectionPool.check_connection,
+        reconnect_timeout=0,
+        open=False,
+        name="poiesis",
+    )
+    pool.open(wait=False)
+    return pool
+
+
+def default_data_dir() -> Path:
+    """Where the embedded PostgreSQL keeps its data unless told otherwise."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "poiesis" / "postgres"
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or reuse) the embedded PostgreSQL under ``data_dir``; returns its URI.
+
+    The server keeps running after this process exits, like any database
+    server, and is reused by the next start with the same data directory.
+    """
+    import pgserver  # imported here: only the embedded mode needs it
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    return server.get_uri()

@@ -1,0 +1,407 @@
+"""Every read and write of task state: the only place task SQL is written.
+
+Each state change is one guarded UPDATE whose WHERE clause comes from the
+transition rules in ``poiesis.states``; it returns what landed, so a
+duplicate or late write is a harmless no-op. ``write_terminal_state`` is the
+single statement that makes the races between the API, TRec and TCtl
+write-once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from poiesis import states
+from poiesis.store.db import Unavailable
+
+_TS = """to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+_TERMINAL = [s.value for s in states.TERMINAL]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of ListTasks: the tasks and the seq to continue below, if any."""
+
+    tasks: list[dict[str, Any]]
+    next_seq: int | None
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """ListTasks filters; ``tags`` maps key to value, '' meaning any value."""
+
+    name_prefix: str | None = None
+    state: str | None = None
+    tags: Mapping[str, str] | None = None
+
+
+def new_task_id() -> str:
+    """A fresh opaque task id."""
+    return str(uuid.uuid4())
+
+
+def _like_prefix(prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def _task_json_sql(*, full: bool) -> str:
+    """SQL for one task (alias t) as a JSON object in the tesTask shape."""
+    heavy_input = ", 'content', i.content" if full else ""
+    heavy_exec = ", 'stdout', e.stdout, 'stderr', e.stderr" if full else ""
+    system_logs = (
+        ", 'system_logs', CASE WHEN cardinality(l.system_logs) > 0 THEN to_jsonb(l.system_logs) END"
+        if full
+        else ""
+    )
+    return f"""
+    jsonb_strip_nulls(jsonb_build_object(
+      'id', t.id, 'state', t.state, 'name', t.name, 'description', t.description,
+      'creation_time', {_TS.format(col='t.creation_time')},
+      'resources', t.resources,
+      'tags', t.tags,
+      'inputs', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+            'name', i.name, 'description', i.description, 'url', i.url, 'path', i.path,
+            'type', i.type, 'streamable', i.streamable{heavy_input})) ORDER BY i.idx)
+         FROM task_inputs i WHERE i.task_id = t.id),
+      'outputs', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+            'name', o.name, 'description', o.description, 'url', o.url, 'path', o.path,
+            'path_prefix', o.path_prefix, 'type', o.type)) ORDER BY o.idx)
+         FROM task_outputs o WHERE o.task_id = t.id),
+      'executors', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+            'image', x.image, 'command', to_jsonb(x.command), 'workdir', x.workdir,
+            'stdin', x.stdin, 'stdout', x.stdout, 'stderr', x.stderr, 'env', x.env,
+            'ignore_error', x.ignore_error)) ORDER BY x.idx)
+         FROM task_executors x WHERE x.task_id = t.id),
+      'volumes', (SELECT jsonb_agg(v.path ORDER BY v.idx) FROM task_volumes v WHERE v.task_id = t.id),
+      'logs', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+            'start_time', {_TS.format(col='l.start_time')},
+            'end_time', {_TS.format(col='l.end_time')},
+            'metadata', CASE WHEN l.metadata <> '{{}}'::jsonb THEN l.metadata END
+            {system_logs},
+            'logs', coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                  'start_time', {_TS.format(col='e.start_time')},
+                  'end_time', {_TS.format(col='e.end_time')},
+                  'exit_code', e.exit_code{heavy_exec})) ORDER BY e.idx)
+               FROM executor_logs e WHERE e.task_id = l.task_id AND e.attempt = l.attempt), '[]'::jsonb),
+            'outputs', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                  'url', f.url, 'path', f.path, 'size_bytes', f.size_bytes::text) ORDER BY f.idx)
+               FROM output_file_logs f WHERE f.task_id = l.task_id AND f.attempt = l.attempt), '[]'::jsonb)
+            )) ORDER BY l.attempt)
+         FROM task_logs l WHERE l.task_id = t.id)
+    ))"""
+
+
+_MINIMAL_SQL = "jsonb_build_object('id', t.id, 'state', t.state)"
+
+
+def _projection(view: str) -> str:
+    if view == "MINIMAL":
+        return _MINIMAL_SQL
+    return _task_json_sql(full=(view == "FULL"))
+
+
+class Store:
+    """Task state in PostgreSQL, reached through a connection pool."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+
+    def _conn(self):  # noqa: ANN202 - a context manager from the pool
+        return _guarded(self._pool)
+
+    # -- creating and reading -------------------------------------------------
+
+    def create_task(self, task: Mapping[str, Any], *, owner: str | None = None) -> str:
+        """Insert a task (QUEUED) with all its children in one transaction; returns its id."""
+        task_id = new_task_id()
+        with self._conn() as conn, conn.transaction():
+            conn.execute(
+                "INSERT INTO tasks (id, state, name, description, resources, tags, owner)"
+                " VALUES (%s, 'QUEUED', %s, %s, %s, %s, %s)",
+                (
+                    task_id,
+                    task.get("name"),
+                    task.get("description"),
+                    Jsonb(task["resources"]) if task.get("resources") is not None else None,
+                    Jsonb(task.get("tags") or {}),
+                    owner,
+                ),
+            )
+            _insert_children(conn, task_id, task)
+        return task_id
+
+    def get_task(self, task_id: str, *, view: str = "MINIMAL") -> dict[str, Any] | None:
+        """The task in the given view, or None when there is no such task."""
+        with self._conn() as conn:
+            row = conn.execute(
+                f"SELECT {_projection(view)} FROM tasks t WHERE t.id = %s", (task_id,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def get_state(self, task_id: str) -> str | None:
+        """The task's state, or None when there is no such task."""
+        with self._conn() as conn:
+            row = conn.execute("SELECT state FROM tasks WHERE id = %s", (task_id,)).fetchone()
+        return row[0] if row else None
+
+    def list_tasks(
+        self,
+        *,
+        filters: TaskFilter = TaskFilter(),
+        page_size: int = 256,
+        below_seq: int | None = None,
+        view: str = "MINIMAL",
+    ) -> Page:
+        """One page of tasks, newest first, strictly below ``below_seq`` when given."""
+        where, params = _filter_sql(filters, below_seq)
+        sql = (
+            f"SELECT t.seq, {_projection(view)} FROM tasks t"
+            f" WHERE {where} ORDER BY t.seq DESC LIMIT %(limit)s"
+        )
+        params["limit"] = page_size + 1
+        with self._conn() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        return Page(tasks=[r[1] for r in rows], next_seq=rows[-1][0] if more else None)
+
+    def ids_in_states(self, wanted: Iterable[str], *, created_before: datetime | None = None) -> list[str]:
+        """Ids of tasks in any of ``wanted`` states, oldest first (for reconcilers)."""
+        sql = "SELECT id FROM tasks WHERE state = ANY(%s)"
+        params: list[Any] = [list(wanted)]
+        if created_before is not None:
+            sql += " AND creation_time < %s"
+            params.append(created_before)
+        with self._conn() as conn:
+            return [r[0] for r in conn.execute(sql + " ORDER BY seq", params)]
+
+    # -- state changes ---------------------------------------------------------
+
+    def advance(self, task_id: str, target: str, *, at: datetime | None = None) -> str | None:
+        """Move a task to a non-terminal ``target`` if the rules allow it.
+
+        Returns the task's state afterwards (the target when it landed), or
+        None when there is no such task. RUNNING also stamps the start time.
+        """
+        target = states.State(target)
+        if target in states.TERMINAL:
+            raise ValueError("terminal states are written by write_terminal_state")
+        allowed = [s.value for s in states.sources(target)]
+        with self._conn() as conn, conn.transaction():
+            row = conn.execute(
+                "UPDATE tasks SET state = %(target)s, updated_at = clock_timestamp(),"
+                " start_time = CASE WHEN %(target)s = 'RUNNING'"
+                "   THEN coalesce(start_time, %(at)s, clock_timestamp()) ELSE start_time END"
+                " WHERE id = %(id)s AND state = ANY(%(allowed)s) RETURNING state",
+                {"target": target.value, "id": task_id, "allowed": allowed, "at": at},
+            ).fetchone()
+            if row and target is states.State.RUNNING:
+                _ensure_attempt(conn, task_id)
+                conn.execute(
+                    "UPDATE task_logs SET start_time = coalesce(start_time, %s, clock_timestamp())"
+                    " WHERE task_id = %s AND attempt = 0",
+                    (at, task_id),
+                )
+            if row:
+                return row[0]
+            row = conn.execute("SELECT state FROM tasks WHERE id = %s", (task_id,)).fetchone()
+        return row[0] if row else None
+
+    def write_terminal_state(
+        self,
+        task_id: str,
+        state: str,
+        *,
+        end_time: datetime | None = None,
+        system_logs: Sequence[str] = (),
+    ) -> str | None:
+        """Write a terminal state once; returns the state that holds afterwards.
+
+        One conditional UPDATE: it matches only a non-terminal row and turns
+        any terminal write on a CANCELING row into CANCELED. A terminal row is
+        left as it is. ``system_logs`` lines are appended either way (they are
+        facts about the task, not state). None when there is no such task.
+        """
+        if states.State(state) not in states.TERMINAL:
+            raise ValueError(f"{state} is not a terminal state")
+        with self._conn() as conn, conn.transaction():
+            row = conn.execute(
+                "UPDATE tasks SET"
+                " state = CASE WHEN state = 'CANCELING' THEN 'CANCELED' ELSE %(state)s END,"
+                " end_time = coalesce(%(end)s, clock_timestamp()),"
+                " updated_at = clock_timestamp()"
+                " WHERE id = %(id)s AND state <> ALL(%(terminal)s)"
+                " RETURNING state, end_time",
+                {"state": state, "end": end_time, "id": task_id, "terminal": _TERMINAL},
+            ).fetchone()
+            if row is None:
+                current = conn.execute("SELECT state FROM tasks WHERE id = %s", (task_id,)).fetchone()
+                if current is None:
+                    return None
+                landed = current[0]
+            else:
+                landed = row[0]
+                _ensure_attempt(conn, task_id)
+                conn.execute(
+                    "UPDATE task_logs SET end_time = coalesce(end_time, %s) WHERE task_id = %s AND attempt = 0",
+                    (row[1], task_id),
+                )
+            if system_logs:
+                _append_system_logs(conn, task_id, system_logs)
+        return landed
+
+    # -- logs ------------------------------------------------------------------
+
+    def add_executor_log(
+        self,
+        task_id: str,
+        *,
+        index: int,
+        exit_code: int,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        stdout: str | None = None,
+        stderr: str | None = None,
+    ) -> bool:
+        """Record one executor's end; True when new, False when it was already there."""
+        with self._conn() as conn, conn.transaction():
+            _ensure_attempt(conn, task_id)
+            cur = conn.execute(
+                "INSERT INTO executor_logs"
+                " (task_id, attempt, idx, start_time, end_time, stdout, stderr, exit_code)"
+                " VALUES (%s, 0, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (task_id, index, start_time, end_time, stdout, stderr, exit_code),
+            )
+            return cur.rowcount == 1
+
+    def add_system_logs(self, task_id: str, lines: Sequence[str]) -> None:
+        """Append lines to the task's system log."""
+        with self._conn() as conn, conn.transaction():
+            _append_system_logs(conn, task_id, lines)
+
+    def add_output_file_logs(self, task_id: str, outputs: Sequence[Mapping[str, Any]]) -> None:
+        """Record the files uploaded for the task; writing the same list again is a no-op."""
+        with self._conn() as conn, conn.transaction():
+            _ensure_attempt(conn, task_id)
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO output_file_logs (task_id, attempt, idx, url, path, size_bytes)"
+                    " VALUES (%s, 0, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    [
+                        (task_id, i, o["url"], o["path"], int(o["size_bytes"]))
+                        for i, o in enumerate(outputs)
+                    ],
+                )
+
+    def merge_metadata(self, task_id: str, metadata: Mapping[str, str]) -> None:
+        """Merge keys into the attempt's metadata."""
+        with self._conn() as conn, conn.transaction():
+            _ensure_attempt(conn, task_id)
+            conn.execute(
+                "UPDATE task_logs SET metadata = metadata || %s WHERE task_id = %s AND attempt = 0",
+                (Jsonb(dict(metadata)), task_id),
+            )
+
+
+class _guarded:
+    """A pooled connection whose connection failures surface as ``Unavailable``."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+        self._cm = None
+
+    def __enter__(self) -> psycopg.Connection:
+        self._cm = self._pool.connection()
+        try:
+            return self._cm.__enter__()
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            raise Unavailable(str(exc)) from exc
+
+    def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
+        self._cm.__exit__(exc_type, exc, tb)
+        if isinstance(exc, psycopg.OperationalError):
+            raise Unavailable(str(exc)) from exc
+        return False
+
+
+def _filter_sql(filters: TaskFilter, below_seq: int | None) -> tuple[str, dict[str, Any]]:
+    clauses, params = ["TRUE"], {}
+    if below_seq is not None:
+        clauses.append("t.seq < %(below)s")
+        params["below"] = below_seq
+    if filters.name_prefix:
+        clauses.append("t.name LIKE %(prefix)s")
+        params["prefix"] = _like_prefix(filters.name_prefix)
+    if filters.state:
+        clauses.append("t.state = %(state)s")
+        params["state"] = filters.state
+    tags = dict(filters.tags or {})
+    exact = {k: v for k, v in tags.items() if v != ""}
+    any_value = [k for k, v in tags.items() if v == ""]
+    if exact:
+        clauses.append("t.tags @> %(exact)s")
+        params["exact"] = Jsonb(exact)
+    if any_value:
+        clauses.append("t.tags ?& %(keys)s")
+        params["keys"] = any_value
+    return " AND ".join(clauses), params
+
+
+def _ensure_attempt(conn: psycopg.Connection, task_id: str) -> None:
+    conn.execute(
+        "INSERT INTO task_logs (task_id, attempt) VALUES (%s, 0) ON CONFLICT DO NOTHING", (task_id,)
+    )
+
+
+def _append_system_logs(conn: psycopg.Connection, task_id: str, lines: Sequence[str]) -> None:
+    _ensure_attempt(conn, task_id)
+    conn.execute(
+        "UPDATE task_logs SET system_logs = system_logs || %s::text[] WHERE task_id = %s AND attempt = 0",
+        (list(lines), task_id),
+    )
+
+
+def _insert_children(conn: psycopg.Connection, task_id: str, task: Mapping[str, Any]) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO task_inputs (task_id, idx, name, description, url, path, type, content, streamable)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (task_id, i, x.get("name"), x.get("description"), x.get("url"), x["path"],
+                 x.get("type"), x.get("content"), x.get("streamable"))
+                for i, x in enumerate(task.get("inputs") or [])
+            ],
+        )
+        cur.executemany(
+            "INSERT INTO task_outputs (task_id, idx, name, description, url, path, path_prefix, type)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (task_id, i, x.get("name"), x.get("description"), x["url"], x["path"],
+                 x.get("path_prefix"), x.get("type"))
+                for i, x in enumerate(task.get("outputs") or [])
+            ],
+        )
+        cur.executemany(
+            "INSERT INTO task_executors (task_id, idx, image, command, workdir, stdin, stdout, stderr,"
+            " env, ignore_error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (task_id, i, x["image"], list(x["command"]), x.get("workdir"), x.get("stdin"),
+                 x.get("stdout"), x.get("stderr"), Jsonb(x["env"]) if x.get("env") is not None else None,
+                 x.get("ignore_error"))
+                for i, x in enumerate(task["executors"])
+            ],
+        )
+        cur.executemany(
+            "INSERT INTO task_volumes (task_id, idx, path) VALUES (%s, %s, %s)",
+            [(task_id, i, p) for i, p in enumerate(task.get("volumes") or [])],
+        )
