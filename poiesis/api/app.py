@@ -1,0 +1,71 @@
+"""The Connexion application: the OpenAPI document, its handlers and the error shape.
+
+Everything that is not a successful response leaves as a problem+json
+document: Connexion's validation errors already are; database outages become
+503 and anything unexpected 500, never an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+
+import connexion
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.resolver import Resolver
+from starlette.exceptions import HTTPException
+
+from poiesis.api.context import Context
+from poiesis.api.errors import PROBLEM_JSON, problem_body
+from poiesis.store import Unavailable
+
+log = logging.getLogger(__name__)
+
+BASE_PATH = "/ga4gh/tes/v1"
+
+
+def spec_path() -> Path:
+    """The OpenAPI document the app serves (shipped inside the generated package)."""
+    return Path(str(resources.files("generated").joinpath("openapi.yaml")))
+
+
+def _response(status: int, detail: str) -> ConnexionResponse:
+    import json
+
+    return ConnexionResponse(
+        status_code=status, content_type=PROBLEM_JSON, body=json.dumps(problem_body(status, detail))
+    )
+
+
+def _unavailable(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    log.warning("database unavailable: %s", exc)
+    return _response(503, "the task database is unavailable; try again shortly")
+
+
+def _http_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, HTTPException)
+    return _response(exc.status_code, str(exc.detail))
+
+
+def _unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return _response(500, "internal server error; the server log has the details")
+
+
+def create_app(context: Context) -> connexion.FlaskApp:
+    """A Connexion FlaskApp serving TES under /ga4gh/tes/v1 with Swagger UI."""
+    app = connexion.FlaskApp(__name__)
+    app.add_api(
+        spec_path(),
+        base_path=BASE_PATH,
+        resolver=Resolver(),
+        swagger_ui_options={"swagger_ui": True},
+        strict_validation=False,
+        validate_responses=False,
+    )
+    app.app.config["POIESIS"] = context
+    app.add_error_handler(Unavailable, _unavailable)
+    app.add_error_handler(HTTPException, _http_error)
+    app.add_error_handler(Exception, _unexpected)
+    return app

@@ -1,0 +1,74 @@
+"""What the handlers work with: the store, the backend and the service description."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from poiesis import backend as backends
+from poiesis.config import ServiceInfoSettings
+from poiesis.states import State
+from poiesis.store import Store
+
+log = logging.getLogger(__name__)
+
+TES_VERSION = "1.1.0"
+
+
+def service_info(settings: ServiceInfoSettings, backend: backends.Backend) -> dict[str, Any]:
+    """The GET /service-info body for this deployment."""
+    info: dict[str, Any] = {
+        "id": settings.id,
+        "name": settings.name,
+        "type": {"group": "org.ga4gh", "artifact": "tes", "version": TES_VERSION},
+        "description": settings.description,
+        "organization": {"name": settings.organization_name, "url": settings.organization_url},
+        "version": settings.version,
+        "storage": list(backend.storage),
+        "tesResources_backend_parameters": sorted(backend.backend_parameters),
+    }
+    for key, value in (
+        ("contactUrl", settings.contact_url),
+        ("documentationUrl", settings.documentation_url),
+        ("environment", settings.environment),
+    ):
+        if value:
+            info[key] = value
+    return info
+
+
+@dataclass
+class Context:
+    """The handlers' view of the running service."""
+
+    store: Store
+    backend: backends.Backend = field(default_factory=backends.NoBackend)
+    service: ServiceInfoSettings = field(default_factory=ServiceInfoSettings)
+
+    @property
+    def service_info(self) -> dict[str, Any]:
+        return service_info(self.service, self.backend)
+
+    def submit(self, task_id: str, task: Mapping[str, Any]) -> None:
+        """Hand a stored task to the backend; a failure ends it SYSTEM_ERROR, saying why."""
+        try:
+            self.backend.submit(task_id, task)
+        except Exception as exc:  # noqa: BLE001 - any failure ends the task, visibly
+            log.exception("submitting task %s to %s failed", task_id, self.backend.name)
+            self.store.write_terminal_state(
+                task_id,
+                State.SYSTEM_ERROR,
+                system_logs=[f"submission to the {self.backend.name} backend failed: {type(exc).__name__}"],
+            )
+
+    def cancel(self, task_id: str) -> None:
+        """Ask the backend to stop a CANCELING task; write CANCELED if it will not."""
+        try:
+            self.backend.cancel(task_id)
+        except Exception:  # noqa: BLE001 - the reconciler finishes a cancel that failed here
+            log.exception("cancelling task %s on %s failed; it stays CANCELING", task_id, self.backend.name)
+            return
+        if not self.backend.writes_cancel:
+            self.store.write_terminal_state(task_id, State.CANCELED)

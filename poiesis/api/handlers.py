@@ -1,0 +1,135 @@
+"""The five TES operations, resolved by Connexion from the operationIds in openapi/.
+
+Connexion has already checked types, enums and required fields against the
+schema; handlers check the rest (``validate``), call the store and the
+backend, and return TES-shaped JSON. Errors are problem+json bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import flask
+
+from generated import models
+from poiesis import states
+from poiesis.api import tokens, validate
+from poiesis.api.context import Context
+from poiesis.api.errors import problem
+from poiesis.store import TaskFilter
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PAGE_SIZE = 256
+MAX_PAGE_SIZE = 2047
+
+
+def _ctx() -> Context:
+    return flask.current_app.config["POIESIS"]
+
+
+def GetServiceInfo() -> dict[str, Any]:  # noqa: N802 - named by the operationId
+    """GET /service-info."""
+    return _ctx().service_info
+
+
+def CreateTask(body: dict[str, Any]) -> Any:  # noqa: N802
+    """POST /tasks: store the task QUEUED, then hand it to the backend."""
+    if not isinstance(body, dict):
+        return problem(400, "the request body must be a JSON object (tesTask)")
+    found = validate.problems(body)
+    if found:
+        return problem(400, "; ".join(found))
+    ctx = _ctx()
+    task = models.TesTask.model_validate(body).model_dump(mode="json", exclude_none=True)
+    task, warnings = _resolve_backend_parameters(task, ctx)
+    if warnings is None:
+        return problem(400, _strict_message(body, ctx))
+    for readonly in ("id", "state", "logs", "creation_time"):
+        task.pop(readonly, None)
+    task_id = ctx.store.create_task(task)
+    if warnings:
+        ctx.store.add_system_logs(task_id, warnings)
+    ctx.submit(task_id, task)
+    return {"id": task_id}
+
+
+def GetTask(id: str, view: str = "MINIMAL") -> Any:  # noqa: N802, A002 - spec names
+    """GET /tasks/{id}."""
+    task = _ctx().store.get_task(id, view=view)
+    if task is None:
+        return problem(404, f"no task with id {id!r}")
+    return task
+
+
+def ListTasks(  # noqa: N802, PLR0913 - the spec's parameters
+    name_prefix: str | None = None,
+    state: str | None = None,
+    tag_key: list[str] | None = None,
+    tag_value: list[str] | None = None,
+    page_size: int | None = None,
+    page_token: str | None = None,
+    view: str = "MINIMAL",
+) -> Any:
+    """GET /tasks: newest first, filtered, one page at a time."""
+    size = DEFAULT_PAGE_SIZE if page_size is None else page_size
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        return problem(400, f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {size}")
+    keys, values = tag_key or [], tag_value or []
+    if len(values) > len(keys):
+        return problem(400, "tag_value was given more often than tag_key")
+    below = None
+    if page_token:
+        try:
+            below = tokens.decode(page_token)
+        except tokens.BadToken as exc:
+            return problem(400, str(exc))
+    filters = TaskFilter(
+        name_prefix=name_prefix or None,
+        # Connexion fills in the schema default UNKNOWN; no task is ever UNKNOWN.
+        state=None if state in (None, states.State.UNKNOWN) else state,
+        tags=dict(zip(keys, values + [""] * (len(keys) - len(values)))),
+    )
+    page = _ctx().store.list_tasks(filters=filters, page_size=size, below_seq=below, view=view)
+    body: dict[str, Any] = {"tasks": page.tasks}
+    if page.next_seq is not None:
+        body["next_page_token"] = tokens.encode(page.next_seq)
+    return body
+
+
+def CancelTask(id: str) -> Any:  # noqa: N802, A002
+    """POST /tasks/{id}:cancel: CANCELING, then the backend stops it."""
+    ctx = _ctx()
+    current = ctx.store.advance(id, states.State.CANCELING)
+    if current is None:
+        return problem(404, f"no task with id {id!r}")
+    if current == states.State.CANCELING:
+        ctx.cancel(id)
+    return {}
+
+
+def _resolve_backend_parameters(task: dict[str, Any], ctx: Context) -> tuple[dict[str, Any], list[str] | None]:
+    """Drop unsupported backend_parameters with a warning, or None when strict forbids it."""
+    resources = task.get("resources") or {}
+    kept, unsupported = validate.split_backend_parameters(
+        resources.get("backend_parameters"), ctx.backend.backend_parameters
+    )
+    if not unsupported:
+        return task, []
+    if resources.get("backend_parameters_strict"):
+        return task, None
+    task["resources"] = {**resources, "backend_parameters": kept}
+    if not kept:
+        task["resources"].pop("backend_parameters")
+    return task, [f"warning: backend_parameters not supported and ignored: {', '.join(sorted(unsupported))}"]
+
+
+def _strict_message(body: dict[str, Any], ctx: Context) -> str:
+    params = (body.get("resources") or {}).get("backend_parameters") or {}
+    _, unsupported = validate.split_backend_parameters(params, ctx.backend.backend_parameters)
+    supported = ", ".join(sorted(ctx.backend.backend_parameters)) or "none"
+    return (
+        f"resources.backend_parameters: unsupported keys {', '.join(sorted(unsupported))}"
+        f" with backend_parameters_strict=true (supported: {supported})"
+    )
