@@ -13,7 +13,9 @@ from pathlib import Path
 
 import connexion
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
+from connexion.validators import ParameterValidator
 from starlette.exceptions import HTTPException
 
 from poiesis.api.context import Context
@@ -53,6 +55,17 @@ def _unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse
     return _response(500, "internal server error; the server log has the details")
 
 
+class _NamingParameterValidator(ParameterValidator):
+    """Connexion's parameter validation, with the parameter's name in the message."""
+
+    @staticmethod
+    def validate_parameter(parameter_type, value, param, param_name=None):  # noqa: ANN001, ANN205
+        error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
+        if error:
+            return f"{parameter_type} parameter '{param['name']}': {error.splitlines()[0]}"
+        return None
+
+
 def create_app(context: Context) -> connexion.FlaskApp:
     """A Connexion FlaskApp serving TES under /ga4gh/tes/v1 with Swagger UI."""
     app = connexion.FlaskApp(__name__)
@@ -60,9 +73,10 @@ def create_app(context: Context) -> connexion.FlaskApp:
         spec_path(),
         base_path=BASE_PATH,
         resolver=Resolver(),
-        swagger_ui_options={"swagger_ui": True},
+        swagger_ui_options=SwaggerUIOptions(swagger_ui=True),
         strict_validation=False,
         validate_responses=False,
+        validator_map={"parameter": _NamingParameterValidator},
     )
     app.app.config["POIESIS"] = context
     app.add_error_handler(Unavailable, _unavailable)

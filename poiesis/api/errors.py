@@ -16,3 +16,8 @@ def problem_body(status: int, detail: str) -> dict[str, Any]:
 def problem(status: int, detail: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """A Flask response tuple carrying a problem document."""
     return problem_body(status, detail), status, {"Content-Type": PROBLEM_JSON}
+
+
+def ok(body: Any) -> tuple[Any, int, dict[str, str]]:
+    """A Flask response tuple for a successful JSON answer."""
+    return body, 200, {"Content-Type": "application/json"}

@@ -16,7 +16,7 @@ from generated import models
 from poiesis import states
 from poiesis.api import tokens, validate
 from poiesis.api.context import Context
-from poiesis.api.errors import problem
+from poiesis.api.errors import ok, problem
 from poiesis.store import TaskFilter
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def _ctx() -> Context:
 
 def GetServiceInfo() -> dict[str, Any]:  # noqa: N802 - named by the operationId
     """GET /service-info."""
-    return _ctx().service_info
+    return ok(_ctx().service_info)
 
 
 def CreateTask(body: dict[str, Any]) -> Any:  # noqa: N802
@@ -52,7 +52,7 @@ def CreateTask(body: dict[str, Any]) -> Any:  # noqa: N802
     if warnings:
         ctx.store.add_system_logs(task_id, warnings)
     ctx.submit(task_id, task)
-    return {"id": task_id}
+    return ok({"id": task_id})
 
 
 def GetTask(id: str, view: str = "MINIMAL") -> Any:  # noqa: N802, A002 - spec names
@@ -60,7 +60,7 @@ def GetTask(id: str, view: str = "MINIMAL") -> Any:  # noqa: N802, A002 - spec n
     task = _ctx().store.get_task(id, view=view)
     if task is None:
         return problem(404, f"no task with id {id!r}")
-    return task
+    return ok(task)
 
 
 def ListTasks(  # noqa: N802, PLR0913 - the spec's parameters
@@ -95,7 +95,7 @@ def ListTasks(  # noqa: N802, PLR0913 - the spec's parameters
     body: dict[str, Any] = {"tasks": page.tasks}
     if page.next_seq is not None:
         body["next_page_token"] = tokens.encode(page.next_seq)
-    return body
+    return ok(body)
 
 
 def CancelTask(id: str) -> Any:  # noqa: N802, A002
@@ -106,7 +106,7 @@ def CancelTask(id: str) -> Any:  # noqa: N802, A002
         return problem(404, f"no task with id {id!r}")
     if current == states.State.CANCELING:
         ctx.cancel(id)
-    return {}
+    return ok({})
 
 
 def _resolve_backend_parameters(task: dict[str, Any], ctx: Context) -> tuple[dict[str, Any], list[str] | None]:

@@ -1,0 +1,77 @@
+"""The ``poiesis`` command: one entry point, one subcommand per role.
+
+Parses arguments and hands over; no role's logic lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+
+from poiesis.config import Settings
+
+
+def _api(args: argparse.Namespace) -> int:
+    from poiesis.api import server
+
+    settings = _settings(args)
+    server.serve(settings, workers=args.workers)
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from poiesis.api import server
+
+    url = server.prepare_database(_settings(args))
+    print(f"poiesis: database migrated ({url})")
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    overrides = {
+        key: value
+        for key, value in (
+            ("host", getattr(args, "host", None)),
+            ("port", getattr(args, "port", None)),
+            ("database_url", args.database_url),
+            ("data_dir", Path(args.data_dir) if args.data_dir else None),
+        )
+        if value is not None
+    }
+    return dataclasses.replace(settings, **overrides)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="poiesis", description="GA4GH Task Execution Service")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_db(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--database-url", help="PostgreSQL URL (POIESIS_DATABASE_URL); embedded server if unset")
+        p.add_argument("--data-dir", help="data directory of the embedded PostgreSQL (POIESIS_DATA_DIR)")
+
+    api = sub.add_parser("api", help="serve the TES API")
+    with_db(api)
+    api.add_argument("--host", help="address to listen on (POIESIS_HOST, default 127.0.0.1)")
+    api.add_argument("--port", type=int, help="port (POIESIS_PORT, default 8000)")
+    api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    api.set_defaults(func=_api)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations and exit")
+    with_db(migrate)
+    migrate.set_defaults(func=_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the subcommand named on the command line."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
