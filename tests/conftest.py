@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.plugins.pg"]
+pytest_plugins = ["tests.plugins.pg", "tests.plugins.api"]

@@ -1,0 +1,68 @@
+"""The API under test: in-process through Connexion's ASGI app, or as a real ``poiesis api`` process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from starlette.testclient import TestClient
+
+from poiesis import store
+from poiesis.api.app import create_app
+from poiesis.api.context import Context
+
+BASE = "/ga4gh/tes/v1"
+
+
+@pytest.fixture
+def api_context(task_store: store.Store) -> Context:
+    """The handlers' context on a fresh database, with no backend."""
+    return Context(store=task_store)
+
+
+@pytest.fixture
+def client(api_context: Context) -> TestClient:
+    """An HTTP client for the app, in-process."""
+    return TestClient(create_app(api_context), base_url=f"http://127.0.0.1{BASE}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, *, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+@pytest.fixture
+def api_server(db_url: str, tmp_path: Path) -> Iterator[str]:
+    """A real ``poiesis api`` process on 127.0.0.1; yields its TES base URL."""
+    port = free_port()
+    env = {**os.environ, "POIESIS_DATABASE_URL": db_url, "POIESIS_PORT": str(port)}
+    log = (tmp_path / "api.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "poiesis.cli", "api"], env=env, stdout=log, stderr=log)
+    try:
+        wait_http(f"http://127.0.0.1:{port}{BASE}/service-info", proc=proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
