@@ -77,7 +77,6 @@ def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10, timeout: 
         max_size=max_size,
         timeout=timeout,
         check=ConnectionPool.check_connection,
-        reconnect_timeout=0,
         open=False,
         name="poiesis",
     )

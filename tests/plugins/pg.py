@@ -51,9 +51,18 @@ def pg_admin_url() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="poiesis-pg-") as tmp:
         server = pgserver.get_server(Path(tmp), cleanup_mode="stop")
         try:
+            _no_durability(server.get_uri())
             yield server.get_uri()
         finally:
             server.cleanup()
+
+
+def _no_durability(url: str) -> None:
+    """Tests need no crash safety: skip fsync so database churn costs no disk flushes."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        conn.execute("SELECT pg_reload_conf()")
 
 
 @pytest.fixture(scope="session")
