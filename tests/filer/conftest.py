@@ -50,11 +50,17 @@ def file_store(tmp_path: Path) -> Path:
     return store
 
 
-@pytest.fixture
-def config(file_store: Path, monkeypatch: pytest.MonkeyPatch) -> FilerConfig:
-    """Filer config with fast retries and ``file_store`` as the only allowed file root."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "POIESIS_S3_ENDPOINT_URL"):
+@pytest.fixture(autouse=True)
+def _no_ambient_s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see only the S3 settings they set themselves."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
+                 "POIESIS_S3_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def config(file_store: Path) -> FilerConfig:
+    """Filer config with fast retries and ``file_store`` as the only allowed file root."""
     return FilerConfig(file_roots=(file_store,), retry=FAST_RETRY, connect_timeout=5, read_timeout=20)
 
 

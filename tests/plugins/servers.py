@@ -244,13 +244,16 @@ class FlakyProxy:
                 dst.sendall(data)
         except OSError:
             pass
-        for s in (client, upstream) if state["dead"] else (dst,):
+        if not state["dead"]:
             with contextlib.suppress(OSError):
-                if state["dead"]:
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                    s.close()
-                else:
-                    s.shutdown(socket.SHUT_WR)
+                dst.shutdown(socket.SHUT_WR)
+            return
+        for s in (client, upstream):  # reset both ends; shutdown also wakes the other pump
+            with contextlib.suppress(OSError):
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                s.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                s.close()
 
 
 @pytest.fixture
@@ -319,6 +322,7 @@ def start_ftp_server(directory: Path, faults: dict, port: int = 0, *, use_sendfi
     handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "abstracted_fs": _FlakyFS,
                                                "use_sendfile": use_sendfile})
     handler.timeout = 60
+    handler.auth_failed_timeout = 0.1
     server = ThreadedFTPServer((LOOPBACK, port), handler)
     server.max_cons = 64
     threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.2}, daemon=True).start()
