@@ -34,10 +34,11 @@ def with_retries(
         try:
             return op()
         except TransientError as exc:
+            text = str(exc) if what in str(exc) else f"{what}: {exc}"
             if attempt == policy.attempts:
-                raise FilerError(f"{what}: {exc} (gave up after {attempt} attempts)") from exc
+                raise FilerError(f"{text} (gave up after {attempt} attempts)") from exc
             delay = policy.delay(attempt)
-            log.warning("%s", redact(f"{what}: {exc}; retrying in {delay:.1f}s"))
+            log.warning("%s", redact(f"{text}; retrying in {delay:.1f}s"))
             sleep(delay)
     raise AssertionError("unreachable")
 

@@ -279,8 +279,8 @@ class FtpServer:
         return f"ftp://{user}:{password}@{LOOPBACK}:{self.port}/{path.lstrip('/')}"
 
 
-def start_ftp_server(directory: Path, faults: dict, port: int = 0, *, use_sendfile: bool = False):  # type: ignore[no-untyped-def]
-    """Start pyftpdlib in a daemon thread; ``faults['drops']`` cuts that many transfers."""
+def start_ftp_server(directory: Path, faults: dict | None, port: int = 0, *, use_sendfile: bool = False):  # type: ignore[no-untyped-def]
+    """Start pyftpdlib in a daemon thread; ``faults['drops']`` cuts that many transfers (None: no faults)."""
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.filesystems import AbstractedFS
     from pyftpdlib.handlers import FTPHandler
@@ -319,7 +319,8 @@ def start_ftp_server(directory: Path, faults: dict, port: int = 0, *, use_sendfi
 
     authorizer = DummyAuthorizer()
     authorizer.add_user(FTP_USER, FTP_PASSWORD, str(directory), perm="elradfmwMT")
-    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "abstracted_fs": _FlakyFS,
+    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer,
+                                               "abstracted_fs": AbstractedFS if faults is None else _FlakyFS,
                                                "use_sendfile": use_sendfile})
     handler.timeout = 60
     handler.auth_failed_timeout = 0.1
