@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
         run(args.direction, task=task, root=Path(args.root), config=FilerConfig.from_env())
     except FilerError as exc:
         return _fail(f"filer {args.direction}: {exc}", termination_log)
-    except Exception as exc:  # noqa: BLE001 - the Pod must still say why it failed
+    except Exception as exc:
         log.exception("unexpected failure")
         return _fail(f"filer {args.direction}: internal error: {type(exc).__name__}: {exc}", termination_log)
     return 0

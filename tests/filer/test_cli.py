@@ -17,7 +17,7 @@ def _run(direction: str, task: dict, *, root: Path, tmp_path: Path, env: dict[st
     return subprocess.run(
         [sys.executable, "-m", "poiesis.filer", direction, "--task", str(task_file), "--root", str(root),
          "--termination-log", str(tmp_path / "termination-log")],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False,
     )
 
 
@@ -90,7 +90,7 @@ def test_unreadable_task_file(root: Path, tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "poiesis.filer", "in", "--task", str(tmp_path / "bad.json"), "--root", str(root),
          "--termination-log", str(tmp_path / "tl")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, check=False,
     )
     assert done.returncode == 1
     assert "cannot read the task file" in (tmp_path / "tl").read_text()

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from poiesis.filer import FilerConfig, FilerError, fetch_inputs, upload_outputs
-from tests.plugins.servers import (FTP_PASSWORD, HTTP_PASSWORD, HTTP_USER, FlakyProxy, FtpServer,
-                                   HttpServer, S3Server)
+from tests.plugins.servers import FTP_PASSWORD, HTTP_PASSWORD, HTTP_USER, FlakyProxy, FtpServer, HttpServer, S3Server
 
 BIG = 2_000_000
 

@@ -45,7 +45,9 @@ class FtpBackend(Backend):
             tmp = posixpath.join(posixpath.dirname(path), f".{posixpath.basename(path)}.part")
             with src.open("rb") as fh:
                 ftp.storbinary(f"STOR {tmp}", fh, blocksize=self.config.chunk_size)
-            check_size(got=_size(ftp, tmp, url=url), expected=src.stat().st_size, what=f"STOR {url}")
+            stored = _size(ftp, tmp, url=url)
+            if stored is not None:  # servers without SIZE cannot be checked
+                check_size(got=stored, expected=src.stat().st_size, what=f"STOR {url}")
             ftp.rename(tmp, path)
 
     def list_files(self, url: str) -> list[str]:

@@ -13,6 +13,9 @@ multipart upload is aborted, so no partial object ever appears.
 from __future__ import annotations
 
 import io
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -25,6 +28,7 @@ from poiesis.filer.config import FilerConfig
 from poiesis.filer.errors import FilerError, TransientError
 from poiesis.filer.transfer import atomic_file, check_size
 
+log = logging.getLogger(__name__)
 MAX_PARTS = 10_000
 _TRANSIENT_CODES = frozenset(
     {"RequestTimeout", "RequestTimeoutException", "SlowDown", "InternalError", "ServiceUnavailable", "Throttling"}
@@ -89,7 +93,7 @@ class S3Backend(Backend):
     def list_files(self, url: str) -> list[str]:
         bucket, key = _split(url)
         prefix = key.rstrip("/") + "/" if key.strip("/") else ""
-        rels = []
+        rels: list[str] = []
         with _errors(f"LIST {url}"):
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
             for page in pages:
@@ -123,8 +127,8 @@ class S3Backend(Backend):
     def _abort(self, *, bucket: str, key: str, upload_id: str) -> None:
         try:
             self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        except Exception:  # noqa: BLE001 - best effort; the upload is reported failed anyway
-            pass
+        except Exception as exc:  # noqa: BLE001 - best effort; the upload is reported failed anyway
+            log.warning("could not abort multipart upload of %s: %s", key, type(exc).__name__)
 
 
 class _Window(io.RawIOBase):
@@ -179,29 +183,21 @@ def _split(url: str) -> tuple[str, str]:
     return parts.netloc, unquote(parts.path.lstrip("/"))
 
 
-class _errors:
+@contextmanager
+def _errors(what: str) -> Iterator[None]:
     """Map boto exceptions onto TransientError / FilerError, naming ``what``."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, typ, exc, tb) -> bool:  # type: ignore[no-untyped-def]
-        if exc is None or isinstance(exc, (FilerError, TransientError)):
-            return False
-        if isinstance(exc, botocore.exceptions.ClientError):
-            err = exc.response.get("Error", {})
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            message = f"{self.what}: {err.get('Code', 'Error')} (HTTP {status})"
-            if status >= 500 or err.get("Code") in _TRANSIENT_CODES:
-                raise TransientError(message) from exc
-            raise FilerError(message) from exc
-        if isinstance(exc, _NETWORK_ERRORS):
-            raise TransientError(f"{self.what}: {type(exc).__name__}") from exc
-        if isinstance(exc, botocore.exceptions.NoCredentialsError):
-            raise FilerError(f"{self.what}: no S3 credentials configured") from exc
-        if isinstance(exc, botocore.exceptions.BotoCoreError):
-            raise FilerError(f"{self.what}: {type(exc).__name__}") from exc
-        return False
+    try:
+        yield
+    except botocore.exceptions.ClientError as exc:
+        err = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        message = f"{what}: {err.get('Code', 'Error')} (HTTP {status})"
+        if status >= 500 or err.get("Code") in _TRANSIENT_CODES:
+            raise TransientError(message) from exc
+        raise FilerError(message) from exc
+    except _NETWORK_ERRORS as exc:
+        raise TransientError(f"{what}: {type(exc).__name__}") from exc
+    except botocore.exceptions.NoCredentialsError as exc:
+        raise FilerError(f"{what}: no S3 credentials configured") from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise FilerError(f"{what}: {type(exc).__name__}") from exc
