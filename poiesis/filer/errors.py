@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 SECRET_ENV_VARS = (
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_ACCESS_KEY_ID",
-    "POIESIS_FTP_PASSWORD",
 )
 
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
@@ -44,6 +44,15 @@ def redact(text: str, *, environ: Mapping[str, str] | None = None) -> str:
         if len(value) >= 4:
             text = text.replace(value, "***")
     return text
+
+
+def public_url(url: str) -> str:
+    """``url`` without userinfo and query string: fit for output file logs."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, host, parts.path, "", parts.fragment))
 
 
 def one_line(text: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from poiesis.filer import backends
 from poiesis.filer.backends.base import Backend
 from poiesis.filer.config import FilerConfig
-from poiesis.filer.errors import FilerError
+from poiesis.filer.errors import FilerError, public_url
 from poiesis.filer.paths import FILES_DIR, has_wildcard, host_path, tes_path_of
 from poiesis.filer.transfer import join_url, local_tree, with_retries
 
@@ -34,8 +34,8 @@ class Upload:
     url: str
 
     def file_log(self) -> dict[str, str]:
-        """The tesOutputFileLog for this upload (size_bytes is a string, as TES says)."""
-        return {"url": self.url, "path": self.path, "size_bytes": str(self.local.stat().st_size)}
+        """The tesOutputFileLog for this upload (size_bytes is a string; no credentials in the url)."""
+        return {"url": public_url(self.url), "path": self.path, "size_bytes": str(self.local.stat().st_size)}
 
 
 def upload_outputs(task: dict[str, Any], *, root: Path, config: FilerConfig) -> list[dict[str, str]]:

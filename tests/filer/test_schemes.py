@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from poiesis.filer import FilerError, fetch_inputs, upload_outputs
+from poiesis.filer.errors import public_url
 from tests.filer.conftest import Remote
 
 TREE = {"a.txt": b"alpha\n", "sub/b.bin": os.urandom(300_000), "sub/deeper/c.txt": b"gamma"}
@@ -56,7 +57,8 @@ def test_file_output(remote: tuple[Remote, str], root: Path, request: pytest.Fix
     _write_tree(root / "files/out", {"result.bin": data})
     task = {"outputs": [{"url": store.url("o/result.bin"), "path": "/out/result.bin", "type": "FILE"}]}
     logs = upload_outputs(task, root=root, config=_cfg(request, cfg))
-    assert logs == [{"url": store.url("o/result.bin"), "path": "/out/result.bin", "size_bytes": "700000"}]
+    assert logs == [{"url": public_url(store.url("o/result.bin")), "path": "/out/result.bin", "size_bytes": "700000"}]
+    assert "@" not in logs[0]["url"]  # FTP URLs carry credentials; logs must not
     assert store.get("o/result.bin") == data
 
 
@@ -69,7 +71,7 @@ def test_directory_output(remote: tuple[Remote, str], root: Path, request: pytes
     assert sorted(log["path"] for log in logs) == sorted(f"/out/dir/{rel}" for rel in TREE)
     for log in logs:
         rel = log["path"].removeprefix("/out/dir/")
-        assert log["url"] == store.url(f"od/{rel}")
+        assert log["url"] == public_url(store.url(f"od/{rel}"))
         assert log["size_bytes"] == str(len(TREE[rel]))
         assert store.get(f"od/{rel}") == TREE[rel]
 
@@ -81,8 +83,8 @@ def test_wildcard_output(remote: tuple[Remote, str], root: Path, request: pytest
     task = {"outputs": [{"url": store.url("w"), "path": "/work/x*.txt", "path_prefix": "/work/"}]}
     logs = upload_outputs(task, root=root, config=_cfg(request, cfg))
     assert logs == [
-        {"url": store.url("w/x1.txt"), "path": "/work/x1.txt", "size_bytes": "1"},
-        {"url": store.url("w/x2.txt"), "path": "/work/x2.txt", "size_bytes": "2"},
+        {"url": public_url(store.url("w/x1.txt")), "path": "/work/x1.txt", "size_bytes": "1"},
+        {"url": public_url(store.url("w/x2.txt")), "path": "/work/x2.txt", "size_bytes": "2"},
     ]
     assert store.get("w/x2.txt") == b"22"
     assert not store.exists("w/y.txt")
@@ -112,3 +114,16 @@ def test_missing_object(remote: tuple[Remote, str], root: Path, request: pytest.
     assert "input #0 /data/m.txt (ref)" in str(err.value)
     assert any(word in str(err.value) for word in ("404", "NoSuchKey", "550", "no such file"))
     assert [p for p in root.rglob("*") if p.is_file()] == []
+
+
+def test_empty_file_both_ways(remote: tuple[Remote, str], root: Path, request: pytest.FixtureRequest) -> None:
+    """A zero-byte file uploads with size_bytes "0" and downloads as an empty file."""
+    store, cfg = remote
+    config = _cfg(request, cfg)
+    (root / "files/out").mkdir(parents=True)
+    (root / "files/out/empty").write_bytes(b"")
+    logs = upload_outputs({"outputs": [{"url": store.url("e/empty"), "path": "/out/empty"}]}, root=root,
+                          config=config)
+    assert logs[0]["size_bytes"] == "0" and store.get("e/empty") == b""
+    fetch_inputs({"inputs": [{"url": store.url("e/empty"), "path": "/in/empty"}]}, root=root, config=config)
+    assert (root / "files/in/empty").read_bytes() == b""

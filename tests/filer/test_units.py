@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from poiesis.filer import SUPPORTED_SCHEMES, FilerError, RetryPolicy
-from poiesis.filer.errors import TransientError, redact
+from poiesis.filer.errors import TransientError, public_url, redact
 from poiesis.filer.paths import has_wildcard, host_path
 from poiesis.filer.transfer import join_url, with_retries
 
@@ -100,3 +100,10 @@ def test_wildcard_detection() -> None:
 def test_supported_schemes() -> None:
     """service-info's storage list names every scheme the filers serve."""
     assert set(SUPPORTED_SCHEMES) == {"file", "http", "https", "s3", "ftp"}
+
+
+def test_public_url_drops_credentials() -> None:
+    """Output file log URLs lose userinfo and query (signatures) but keep the location."""
+    assert public_url("ftp://u:p@h:21/a/b.txt") == "ftp://h:21/a/b.txt"
+    assert public_url("https://h/o?X-Amz-Signature=s") == "https://h/o"
+    assert public_url("s3://bucket/key") == "s3://bucket/key"
