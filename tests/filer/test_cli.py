@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from tests.plugins.servers import FTP_PASSWORD, FtpServer, S3Server
+from tests.plugins.servers import FTP_PASSWORD, FtpServer, HttpServer, S3Server
 
 
 def _run(direction: str, task: dict, *, root: Path, tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -94,3 +96,23 @@ def test_unreadable_task_file(root: Path, tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "cannot read the task file" in (tmp_path / "tl").read_text()
+
+
+def test_sigterm_mid_download_cleans_up(http_server: HttpServer, root: Path, tmp_path: Path) -> None:
+    """SIGTERM during a transfer ends the filer with a termination line and no partial file."""
+    task_file = tmp_path / "task.json"
+    task_file.write_text(json.dumps({"inputs": [{"url": http_server.url("hang/x"), "path": "/d/x"}]}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "poiesis.filer", "in", "--task", str(task_file), "--root", str(root),
+         "--termination-log", str(tmp_path / "tl")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not list(root.rglob("*.part")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(root.rglob("*.part")), "the download never started"
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 1
+    assert "input #0 /d/x: terminated by SIGTERM" in (tmp_path / "tl").read_text()
+    assert [p for p in root.rglob("*") if p.is_file()] == []
