@@ -115,4 +115,5 @@ def test_sigterm_mid_download_cleans_up(http_server: HttpServer, root: Path, tmp
     _, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 1
     assert "input #0 /d/x: terminated by SIGTERM" in (tmp_path / "tl").read_text()
+    assert "terminated by SIGTERM" in stderr
     assert [p for p in root.rglob("*") if p.is_file()] == []
