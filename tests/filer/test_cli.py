@@ -23,21 +23,21 @@ def _run(direction: str, task: dict, *, root: Path, tmp_path: Path, env: dict[st
     )
 
 
-def test_in_then_out_round_trip(s3_server: S3Server, bucket: str, ftp_server: FtpServer, root: Path,
+def test_in_then_out_round_trip(s3_server: S3Server, s3_bucket: str, ftp_server: FtpServer, root: Path,
                                 tmp_path: Path, file_store: Path) -> None:
     """TIF fetches every input, TOF uploads every output and writes outputs.json and output_types.json."""
-    s3_server.client().put_object(Bucket=bucket, Key="in/a.txt", Body=b"from s3")
+    s3_server.client().put_object(Bucket=s3_bucket, Key="in/a.txt", Body=b"from s3")
     (ftp_server.directory / "cli").mkdir(exist_ok=True)
     (ftp_server.directory / "cli/b.txt").write_bytes(b"from ftp")
     env = {**s3_server.env(), "POIESIS_FILER_FILE_ROOTS": str(file_store)}
     task = {
         "inputs": [
-            {"url": f"s3://{bucket}/in/a.txt", "path": "/data/a.txt"},
+            {"url": f"s3://{s3_bucket}/in/a.txt", "path": "/data/a.txt"},
             {"url": ftp_server.url("cli/b.txt"), "path": "/data/b.txt", "type": "FILE"},
             {"content": "inline", "path": "/data/c.txt"},
         ],
         "outputs": [
-            {"url": f"s3://{bucket}/out", "path": "/data"},
+            {"url": f"s3://{s3_bucket}/out", "path": "/data"},
             {"url": f"file://{file_store}/copy-a.txt", "path": "/data/a.txt"},
         ],
         "executors": [{"image": "alpine", "command": ["true"]}],
@@ -49,9 +49,9 @@ def test_in_then_out_round_trip(s3_server: S3Server, bucket: str, ftp_server: Ft
     assert done.returncode == 0, done.stderr
     logs = json.loads((root / ".poiesis/outputs.json").read_text())
     assert logs == [
-        {"url": f"s3://{bucket}/out/a.txt", "path": "/data/a.txt", "size_bytes": "7"},
-        {"url": f"s3://{bucket}/out/b.txt", "path": "/data/b.txt", "size_bytes": "8"},
-        {"url": f"s3://{bucket}/out/c.txt", "path": "/data/c.txt", "size_bytes": "6"},
+        {"url": f"s3://{s3_bucket}/out/a.txt", "path": "/data/a.txt", "size_bytes": "7"},
+        {"url": f"s3://{s3_bucket}/out/b.txt", "path": "/data/b.txt", "size_bytes": "8"},
+        {"url": f"s3://{s3_bucket}/out/c.txt", "path": "/data/c.txt", "size_bytes": "6"},
         {"url": f"file://{file_store}/copy-a.txt", "path": "/data/a.txt", "size_bytes": "7"},
     ]
     assert json.loads((root / ".poiesis/output_types.json").read_text()) == ["DIRECTORY", "FILE"]

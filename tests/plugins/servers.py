@@ -442,7 +442,7 @@ def s3_proxy(s3_server: S3Server) -> Iterator[FlakyProxy]:
 
 
 @pytest.fixture
-def bucket(s3_server: S3Server, request: pytest.FixtureRequest) -> str:
+def s3_bucket(s3_server: S3Server, request: pytest.FixtureRequest) -> str:
     """A fresh, empty bucket for one test."""
     name = f"t{abs(hash(request.node.nodeid)) % 10**10}-{int(time.time() * 1000) % 10**6}"
     s3_server.client().create_bucket(Bucket=name)
