@@ -29,10 +29,11 @@ UP_TIMEOUT_S = 300
 
 @dataclasses.dataclass(frozen=True)
 class Cluster:
-    """The running test cluster: its kubeconfig, an API client and the namespace Poiesis uses."""
+    """The running test cluster: kubeconfig, API client, etcd client URL, the namespace Poiesis uses."""
 
     kubeconfig: Path
     api: client.ApiClient
+    etcd_url: str
     namespace: str = "poiesis"
     node: str = "kwok-node-0"
 
@@ -69,7 +70,8 @@ def kube_cluster() -> Iterator[Cluster]:
     kubeconfig = _up()
     api = config.new_client_from_config(config_file=str(kubeconfig))
     try:
-        yield Cluster(kubeconfig=kubeconfig, api=api)
+        etcd_url = f"http://127.0.0.1:{status['ports']['etcd']}"
+        yield Cluster(kubeconfig=kubeconfig, api=api, etcd_url=etcd_url)
     finally:
         api.close()
         if started_here and os.environ.get("POIESIS_CLUSTER_KEEP") != "1":
