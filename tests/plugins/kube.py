@@ -45,12 +45,12 @@ def _unavailable(message: str) -> None:
 
 
 def _status() -> dict:
-    proc = subprocess.run([str(SCRIPT), "status", "--json"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([str(SCRIPT), "status", "--json"], capture_output=True, text=True, timeout=60, check=False)
     return json.loads(proc.stdout)
 
 
 def _up() -> Path:
-    proc = subprocess.run([str(SCRIPT), "up"], capture_output=True, text=True, timeout=UP_TIMEOUT_S)
+    proc = subprocess.run([str(SCRIPT), "up"], capture_output=True, text=True, timeout=UP_TIMEOUT_S, check=False)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
         _unavailable(f"`scripts/cluster up` failed (exit {proc.returncode}):\n{tail}")
@@ -75,7 +75,7 @@ def kube_cluster() -> Iterator[Cluster]:
     finally:
         api.close()
         if started_here and os.environ.get("POIESIS_CLUSTER_KEEP") != "1":
-            subprocess.run([str(SCRIPT), "down"], capture_output=True, timeout=120)
+            subprocess.run([str(SCRIPT), "down"], capture_output=True, timeout=120, check=False)
 
 
 @pytest.fixture
