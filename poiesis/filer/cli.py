@@ -1,0 +1,100 @@
+"""``filer in|out --task FILE --root DIR [--termination-log F]``: the pod contract.
+
+Exit 0 on success. On failure exit 1 after writing one sanitized line to
+stderr and to the termination log. ``out`` writes ``DIR/.poiesis/outputs.json``
+(the output file logs) and ``DIR/.poiesis/output_types.json`` (the type of
+each output, in task order) only after every upload succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from poiesis.filer.config import FilerConfig
+from poiesis.filer.errors import FilerError, one_line, redact
+from poiesis.filer.inputs import fetch_inputs
+from poiesis.filer.outputs import output_types, upload_outputs
+from poiesis.filer.paths import STATE_DIR
+
+DEFAULT_TERMINATION_LOG = Path("/dev/termination-log")
+log = logging.getLogger("poiesis.filer")
+
+
+def main(argv: list[str]) -> int:
+    """Run ``filer in`` or ``filer out``; return the process exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s filer %(levelname)s %(message)s")
+    termination_log = _termination_log(args.termination_log)
+    try:
+        task = _read_task(Path(args.task))
+        run(args.direction, task=task, root=Path(args.root), config=FilerConfig.from_env())
+    except FilerError as exc:
+        return _fail(f"filer {args.direction}: {exc}", termination_log)
+    except Exception as exc:
+        log.exception("unexpected failure")
+        return _fail(f"filer {args.direction}: internal error: {type(exc).__name__}: {exc}", termination_log)
+    return 0
+
+
+def run(direction: str, *, task: dict[str, Any], root: Path, config: FilerConfig) -> None:
+    """Fetch inputs (``in``) or upload outputs and write the result files (``out``)."""
+    if direction == "in":
+        fetch_inputs(task, root=root, config=config)
+        return
+    logs = upload_outputs(task, root=root, config=config)
+    write_json_atomic(root / STATE_DIR / "output_types.json", output_types(task, root=root))
+    write_json_atomic(root / STATE_DIR / "outputs.json", logs)
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write ``value`` as JSON to ``path`` through a temp file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_task(path: Path) -> dict[str, Any]:
+    try:
+        task = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FilerError(f"cannot read the task file {path}: {type(exc).__name__}") from exc
+    if not isinstance(task, dict):
+        raise FilerError(f"the task file {path} does not hold a JSON object")
+    return task
+
+
+def _fail(message: str, termination_log: Path | None) -> int:
+    line = one_line(redact(message))
+    print(line, file=sys.stderr, flush=True)
+    if termination_log is not None:
+        try:
+            termination_log.write_text(line + "\n", encoding="utf-8")
+        except OSError:
+            log.warning("could not write the termination log %s", termination_log)
+    return 1
+
+
+def _termination_log(given: str | None) -> Path | None:
+    if given:
+        return Path(given)
+    return DEFAULT_TERMINATION_LOG if DEFAULT_TERMINATION_LOG.exists() else None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="poiesis filer", description="Task input/output filer (TIF/TOF).")
+    parser.add_argument("direction", choices=("in", "out"), help="in: fetch inputs; out: upload outputs")
+    parser.add_argument("--task", required=True, help="the task as JSON (TES tesTask, FULL view)")
+    parser.add_argument("--root", required=True, help="the shared volume; TES path P lives at ROOT/files/P")
+    parser.add_argument("--termination-log", help="file for the one-line failure reason")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

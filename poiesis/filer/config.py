@@ -1,0 +1,62 @@
+"""Filer configuration, read once from the environment.
+
+Nothing here performs I/O besides reading environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff: ``base * factor**n`` seconds, at most ``max_delay``."""
+
+    attempts: int = 5
+    base_delay: float = 1.0
+    factor: float = 2.0
+    max_delay: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return min(self.max_delay, self.base_delay * self.factor ** (attempt - 1))
+
+
+@dataclass(frozen=True)
+class FilerConfig:
+    """Everything a filer needs besides the task itself."""
+
+    file_roots: tuple[Path, ...] = ()
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_addressing_style: str = "auto"
+    s3_part_size: int = 16 * MiB
+    chunk_size: int = 1 * MiB
+    connect_timeout: float = 30.0
+    read_timeout: float = 300.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> FilerConfig:
+        """Build the configuration from ``POIESIS_*`` and standard AWS variables."""
+        env = os.environ if environ is None else environ
+        roots = tuple(Path(p) for p in env.get("POIESIS_FILER_FILE_ROOTS", "").split(":") if p)
+        endpoint = env.get("POIESIS_S3_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL") or None
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        retry = RetryPolicy(
+            attempts=int(env.get("POIESIS_FILER_RETRIES", RetryPolicy.attempts)),
+            base_delay=float(env.get("POIESIS_FILER_RETRY_DELAY", RetryPolicy.base_delay)),
+        )
+        return cls(
+            file_roots=roots,
+            s3_endpoint_url=endpoint,
+            s3_region=region,
+            s3_addressing_style=env.get("POIESIS_S3_ADDRESSING_STYLE", "path" if endpoint else "auto"),
+            s3_part_size=int(env.get("POIESIS_S3_PART_SIZE_MIB", 16)) * MiB,
+            retry=retry,
+        )

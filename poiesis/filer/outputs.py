@@ -1,0 +1,135 @@
+"""TOF: upload every output of a task and return one output file log per file.
+
+Planning (which local file goes to which URL) is pure and separate from
+uploading. A FILE output that does not exist is an error; a DIRECTORY
+output yields one log per file below it; a wildcard path (POSIX patterns)
+yields one log per match, its URL being the output url plus the match with
+``path_prefix`` removed. Nothing is reported until every upload succeeded.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from poiesis.filer import backends
+from poiesis.filer.backends.base import Backend
+from poiesis.filer.config import FilerConfig
+from poiesis.filer.errors import FilerError, public_url
+from poiesis.filer.paths import FILES_DIR, has_wildcard, host_path, tes_path_of
+from poiesis.filer.transfer import join_url, local_tree, with_retries
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One local file to send to one URL."""
+
+    local: Path
+    path: str
+    url: str
+
+    def file_log(self) -> dict[str, str]:
+        """The tesOutputFileLog for this upload (size_bytes is a string; no credentials in the url)."""
+        return {"url": public_url(self.url), "path": self.path, "size_bytes": str(self.local.stat().st_size)}
+
+
+def upload_outputs(task: dict[str, Any], *, root: Path, config: FilerConfig) -> list[dict[str, str]]:
+    """Upload every output of ``task``; return the output file logs, in task order."""
+    cache: dict[str, Backend] = {}
+    logs: list[dict[str, str]] = []
+    try:
+        for index, item in enumerate(task.get("outputs") or []):
+            try:
+                for upload in plan_output(item, root=root):
+                    _upload(upload, config=config, cache=cache)
+                    logs.append(upload.file_log())
+            except FilerError as exc:
+                raise FilerError(f"output {_label(item, index)}: {exc}") from exc
+    finally:
+        for backend in cache.values():
+            backend.close()
+    return logs
+
+
+def output_types(task: dict[str, Any], *, root: Path) -> list[str]:
+    """The type of each output (given, or found on disk when the task left it out)."""
+    return [_resolve_type(item, root=root) for item in task.get("outputs") or []]
+
+
+def plan_output(item: dict[str, Any], *, root: Path) -> list[Upload]:
+    """The uploads one tesOutput stands for (no I/O beyond looking at ``root``)."""
+    path, url = item.get("path") or "", item.get("url") or ""
+    if not url:
+        raise FilerError("no url given")
+    if has_wildcard(path):
+        return _plan_wildcard(path, url=url, prefix=item.get("path_prefix"), root=root)
+    local = host_path(root, path)
+    kind = _resolve_type(item, root=root)
+    if kind == "DIRECTORY":
+        if not local.is_dir():
+            raise FilerError("directory does not exist")
+        uploads = [Upload(p, f"{path.rstrip('/')}/{rel}", join_url(url, rel)) for rel, p in local_tree(local)]
+        return _confined(uploads, root=root)
+    if not local.is_file():
+        raise FilerError("file does not exist" if not local.exists() else "is not a regular file")
+    return _confined([Upload(local, path, url)], root=root)
+
+
+def _plan_wildcard(pattern: str, *, url: str, prefix: str | None, root: Path) -> list[Upload]:
+    if not prefix:
+        raise FilerError("path_prefix is required when path contains wildcards")
+    base = host_path(root, "/x").parent
+    uploads = []
+    for match in sorted(glob.glob(glob.escape(str(base)) + "/" + pattern.lstrip("/"))):
+        local = Path(match)
+        files = [(tes_path_of(root, p), p) for _, p in local_tree(local)] if local.is_dir() else [
+            (tes_path_of(root, local), local)
+        ]
+        for tes_path, p in files:
+            uploads.append(Upload(p, tes_path, join_url(url, _strip_prefix(tes_path, prefix))))
+    if not uploads:
+        log.warning("wildcard %s matched no file", pattern)
+    return _confined(uploads, root=root)
+
+
+def _confined(uploads: list[Upload], *, root: Path) -> list[Upload]:
+    """Refuse files that resolve (through symlinks) outside ``ROOT/files``."""
+    top = (root / FILES_DIR).resolve()
+    for upload in uploads:
+        if not upload.local.resolve().is_relative_to(top):
+            raise FilerError(f"{upload.path} resolves outside the task's files; refusing to upload it")
+    return uploads
+
+
+def _strip_prefix(tes_path: str, prefix: str) -> str:
+    if not tes_path.startswith(prefix):
+        raise FilerError(f"match {tes_path} does not start with path_prefix {prefix}")
+    return tes_path[len(prefix):]
+
+
+def _resolve_type(item: dict[str, Any], *, root: Path) -> str:
+    given = (item.get("type") or "").upper()
+    if given in ("FILE", "DIRECTORY"):
+        return given
+    if given:
+        raise FilerError(f"unknown type {given!r}")
+    path = item.get("path") or ""
+    if has_wildcard(path):
+        return "DIRECTORY"
+    return "DIRECTORY" if host_path(root, path).is_dir() else "FILE"
+
+
+def _upload(upload: Upload, *, config: FilerConfig, cache: dict[str, Backend]) -> None:
+    backend = backends.backend_for(upload.url, config=config, cache=cache)
+    with_retries(lambda: backend.put_file(upload.local, upload.url), policy=config.retry, what=upload.url)
+    log.info("uploaded %s", upload.path)
+
+
+def _label(item: dict[str, Any], index: int) -> str:
+    name = item.get("name")
+    return f"#{index} {item.get('path') or '?'}" + (f" ({name})" if name else "")
