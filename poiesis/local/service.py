@@ -1,0 +1,55 @@
+"""``poiesis serve``: the whole service in one process on one machine.
+
+The embedded PostgreSQL (unless a database URL is given), the API, and the
+local backend running tasks, in one uvicorn process. Shutting down (SIGINT,
+SIGTERM) stops running tasks (SYSTEM_ERROR) and leaves QUEUED ones for the
+next start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from poiesis import store
+from poiesis.config import Settings
+from poiesis.local import engine
+from poiesis.local.config import LocalSettings
+from poiesis.local.scheduler import LocalBackend, check_exposure
+
+log = logging.getLogger(__name__)
+
+
+def start_backend(settings: Settings, task_store: store.Store) -> LocalBackend:
+    """A started local backend for the API listening on ``settings.host``; refuses unsafe exposure."""
+    local = LocalSettings.from_env()
+    mode = engine.detect(engine=local.engine, pull=local.pull, network=local.network)
+    check_exposure(mode, host=settings.host, allowed=local.allow_unisolated)
+    backend = LocalBackend(task_store, settings=local, mode=mode)
+    return backend.start()
+
+
+def serve(settings: Settings) -> None:
+    """Run database, API and local backend until interrupted."""
+    import uvicorn
+
+    from poiesis.api import server
+    from poiesis.api.app import create_app
+    from poiesis.api.context import Context
+
+    settings = dataclasses.replace(settings, backend="local")
+    url = server.prepare_database(settings)
+    pool = store.open_pool(url, max_size=settings.db_pool_size, timeout=settings.db_timeout)
+    task_store = store.Store(pool)
+    backend = start_backend(settings, task_store)
+    try:
+        app = create_app(Context(store=task_store, backend=backend, service=settings.service))
+        print(
+            f"poiesis: serving TES on http://{settings.host}:{settings.port}/ga4gh/tes/v1"
+            f" (local backend, {backend.mode.name} mode, {backend.settings.max_tasks} task(s) at once)",
+            flush=True,
+        )
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    finally:
+        backend.close()
+        pool.close()
