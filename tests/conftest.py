@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.plugins.pg", "tests.plugins.api", "tests.plugins.servers"]
+pytest_plugins = ["tests.plugins.pg", "tests.plugins.api", "tests.plugins.servers", "tests.plugins.local"]

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,6 @@ class Launch:
     stdout: Path = Path("/dev/null")
     stderr: Path = Path("/dev/null")
     container: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def container_name(task_id: str, index: int) -> str:
@@ -122,10 +121,7 @@ def plan_process(
         "TMPDIR": str(root / "tmp"),
     }
     env.update({key: rewrite(str(value)) for key, value in (executor.get("env") or {}).items()})
-    note = f"image {executor['image']} not used: process mode runs the command on the host, not isolated"
-    return Launch(
-        argv=argv, env=env, cwd=cwd, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], notes=[note]
-    )
+    return Launch(argv=argv, env=env, cwd=cwd, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2])
 
 
 def _answers(argv: list[str]) -> bool:
