@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s filer %(levelname)s %(message)s")
     termination_log = _termination_log(args.termination_log)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         task = _read_task(Path(args.task))
         run(args.direction, task=task, root=Path(args.root), config=FilerConfig.from_env())
@@ -58,6 +60,11 @@ def write_json_atomic(path: Path, value: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(value, indent=1), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """Turn SIGTERM into a failure, so temp files are removed and multipart uploads aborted."""
+    raise FilerError("terminated by SIGTERM")
 
 
 def _read_task(path: Path) -> dict[str, Any]:

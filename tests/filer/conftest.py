@@ -100,7 +100,7 @@ def remote(request: pytest.FixtureRequest, file_store: Path) -> Iterator[tuple[R
         yield _dir_remote("ftp", ftp.url(prefix), ftp.directory / prefix), "config"
     else:
         s3: S3Server = request.getfixturevalue("s3_server")
-        bucket = request.getfixturevalue("bucket")
+        bucket = request.getfixturevalue("s3_bucket")
         client = s3.client()
 
         def put(rel: str, data: bytes) -> None:

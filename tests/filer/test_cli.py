@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from tests.plugins.servers import FTP_PASSWORD, FtpServer, S3Server
+from tests.plugins.servers import FTP_PASSWORD, FtpServer, HttpServer, S3Server
 
 
 def _run(direction: str, task: dict, *, root: Path, tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -21,21 +23,21 @@ def _run(direction: str, task: dict, *, root: Path, tmp_path: Path, env: dict[st
     )
 
 
-def test_in_then_out_round_trip(s3_server: S3Server, bucket: str, ftp_server: FtpServer, root: Path,
+def test_in_then_out_round_trip(s3_server: S3Server, s3_bucket: str, ftp_server: FtpServer, root: Path,
                                 tmp_path: Path, file_store: Path) -> None:
     """TIF fetches every input, TOF uploads every output and writes outputs.json and output_types.json."""
-    s3_server.client().put_object(Bucket=bucket, Key="in/a.txt", Body=b"from s3")
+    s3_server.client().put_object(Bucket=s3_bucket, Key="in/a.txt", Body=b"from s3")
     (ftp_server.directory / "cli").mkdir(exist_ok=True)
     (ftp_server.directory / "cli/b.txt").write_bytes(b"from ftp")
     env = {**s3_server.env(), "POIESIS_FILER_FILE_ROOTS": str(file_store)}
     task = {
         "inputs": [
-            {"url": f"s3://{bucket}/in/a.txt", "path": "/data/a.txt"},
+            {"url": f"s3://{s3_bucket}/in/a.txt", "path": "/data/a.txt"},
             {"url": ftp_server.url("cli/b.txt"), "path": "/data/b.txt", "type": "FILE"},
             {"content": "inline", "path": "/data/c.txt"},
         ],
         "outputs": [
-            {"url": f"s3://{bucket}/out", "path": "/data"},
+            {"url": f"s3://{s3_bucket}/out", "path": "/data"},
             {"url": f"file://{file_store}/copy-a.txt", "path": "/data/a.txt"},
         ],
         "executors": [{"image": "alpine", "command": ["true"]}],
@@ -47,9 +49,9 @@ def test_in_then_out_round_trip(s3_server: S3Server, bucket: str, ftp_server: Ft
     assert done.returncode == 0, done.stderr
     logs = json.loads((root / ".poiesis/outputs.json").read_text())
     assert logs == [
-        {"url": f"s3://{bucket}/out/a.txt", "path": "/data/a.txt", "size_bytes": "7"},
-        {"url": f"s3://{bucket}/out/b.txt", "path": "/data/b.txt", "size_bytes": "8"},
-        {"url": f"s3://{bucket}/out/c.txt", "path": "/data/c.txt", "size_bytes": "6"},
+        {"url": f"s3://{s3_bucket}/out/a.txt", "path": "/data/a.txt", "size_bytes": "7"},
+        {"url": f"s3://{s3_bucket}/out/b.txt", "path": "/data/b.txt", "size_bytes": "8"},
+        {"url": f"s3://{s3_bucket}/out/c.txt", "path": "/data/c.txt", "size_bytes": "6"},
         {"url": f"file://{file_store}/copy-a.txt", "path": "/data/a.txt", "size_bytes": "7"},
     ]
     assert json.loads((root / ".poiesis/output_types.json").read_text()) == ["DIRECTORY", "FILE"]
@@ -94,3 +96,24 @@ def test_unreadable_task_file(root: Path, tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "cannot read the task file" in (tmp_path / "tl").read_text()
+
+
+def test_sigterm_mid_download_cleans_up(http_server: HttpServer, root: Path, tmp_path: Path) -> None:
+    """SIGTERM during a transfer ends the filer with a termination line and no partial file."""
+    task_file = tmp_path / "task.json"
+    task_file.write_text(json.dumps({"inputs": [{"url": http_server.url("hang/x"), "path": "/d/x"}]}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "poiesis.filer", "in", "--task", str(task_file), "--root", str(root),
+         "--termination-log", str(tmp_path / "tl")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not list(root.rglob("*.part")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(root.rglob("*.part")), "the download never started"
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 1
+    assert "input #0 /d/x: terminated by SIGTERM" in (tmp_path / "tl").read_text()
+    assert "terminated by SIGTERM" in stderr
+    assert [p for p in root.rglob("*") if p.is_file()] == []

@@ -164,26 +164,26 @@ def test_ftp_upload_always_dropped_is_not_reported(ftp_server: FtpServer, ftp_fa
 # ---------------------------------------------------------------- S3
 
 
-def test_s3_wrong_secret(s3_server: S3Server, bucket: str, root: Path, s3_config: FilerConfig,
+def test_s3_wrong_secret(s3_server: S3Server, s3_bucket: str, root: Path, s3_config: FilerConfig,
                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A wrong secret key fails with the S3 error code and never shows the secret."""
-    s3_server.client().put_object(Bucket=bucket, Key="k", Body=b"k")
+    s3_server.client().put_object(Bucket=s3_bucket, Key="k", Body=b"k")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "Wrong-Secret-Key-123")
     with pytest.raises(FilerError, match="SignatureDoesNotMatch") as err:
-        fetch_inputs(_one_input(f"s3://{bucket}/k"), root=root, config=s3_config)
+        fetch_inputs(_one_input(f"s3://{s3_bucket}/k"), root=root, config=s3_config)
     assert "Wrong-Secret-Key-123" not in str(err.value) and s3_server.secret_key not in str(err.value)
 
 
-def test_s3_unknown_access_key(s3_server: S3Server, bucket: str, root: Path, s3_config: FilerConfig,
+def test_s3_unknown_access_key(s3_server: S3Server, s3_bucket: str, root: Path, s3_config: FilerConfig,
                                monkeypatch: pytest.MonkeyPatch) -> None:
     """An unknown access key id fails with InvalidAccessKeyId."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAUNKNOWN000000000")
     with pytest.raises(FilerError, match="InvalidAccessKeyId"):
-        fetch_inputs(_one_input(f"s3://{bucket}/k"), root=root, config=s3_config)
+        fetch_inputs(_one_input(f"s3://{s3_bucket}/k"), root=root, config=s3_config)
 
 
 def test_s3_missing_bucket(s3_env: S3Server, root: Path, s3_config: FilerConfig) -> None:
-    """A missing bucket is a NoSuchBucket error for inputs and outputs alike."""
+    """A missing s3_bucket is a NoSuchBucket error for inputs and outputs alike."""
     with pytest.raises(FilerError, match="NoSuchBucket"):
         fetch_inputs(_one_input("s3://no-such-bucket-here/k"), root=root, config=s3_config)
     (root / "files/out").mkdir(parents=True)
@@ -192,30 +192,30 @@ def test_s3_missing_bucket(s3_env: S3Server, root: Path, s3_config: FilerConfig)
         upload_outputs(_one_output("s3://no-such-bucket-here/k"), root=root, config=s3_config)
 
 
-def test_s3_get_dropped_once_then_succeeds(s3_server: S3Server, s3_proxy: FlakyProxy, bucket: str, root: Path,
+def test_s3_get_dropped_once_then_succeeds(s3_server: S3Server, s3_proxy: FlakyProxy, s3_bucket: str, root: Path,
                                            s3_config: FilerConfig) -> None:
     """An S3 GET cut mid-body is retried and the file arrives whole."""
     data = os.urandom(BIG)
-    s3_server.client().put_object(Bucket=bucket, Key="big", Body=data)
+    s3_server.client().put_object(Bucket=s3_bucket, Key="big", Body=data)
     s3_proxy.drops = 1
     config = replace(s3_config, s3_endpoint_url=f"http://127.0.0.1:{s3_proxy.port}")
-    fetch_inputs(_one_input(f"s3://{bucket}/big"), root=root, config=config)
+    fetch_inputs(_one_input(f"s3://{s3_bucket}/big"), root=root, config=config)
     assert s3_proxy.cuts == 1
     assert (root / "files/data/in.bin").read_bytes() == data
 
 
-def test_s3_get_always_dropped_fails_clean(s3_server: S3Server, s3_proxy: FlakyProxy, bucket: str, root: Path,
+def test_s3_get_always_dropped_fails_clean(s3_server: S3Server, s3_proxy: FlakyProxy, s3_bucket: str, root: Path,
                                            s3_config: FilerConfig) -> None:
     """An S3 GET cut every time fails after the retries and leaves no file."""
-    s3_server.client().put_object(Bucket=bucket, Key="big", Body=os.urandom(BIG))
+    s3_server.client().put_object(Bucket=s3_bucket, Key="big", Body=os.urandom(BIG))
     s3_proxy.drops = 1000
     config = replace(s3_config, s3_endpoint_url=f"http://127.0.0.1:{s3_proxy.port}")
     with pytest.raises(FilerError, match="gave up after 3 attempts"):
-        fetch_inputs(_one_input(f"s3://{bucket}/big"), root=root, config=config)
+        fetch_inputs(_one_input(f"s3://{s3_bucket}/big"), root=root, config=config)
     assert _files(root) == []
 
 
-def test_s3_multipart_dropped_once_then_succeeds(s3_server: S3Server, s3_proxy: FlakyProxy, bucket: str,
+def test_s3_multipart_dropped_once_then_succeeds(s3_server: S3Server, s3_proxy: FlakyProxy, s3_bucket: str,
                                                  root: Path, s3_config: FilerConfig) -> None:
     """A multipart upload cut mid-part is retried and the object is whole."""
     data = os.urandom(11 * 1024 * 1024)
@@ -223,12 +223,12 @@ def test_s3_multipart_dropped_once_then_succeeds(s3_server: S3Server, s3_proxy: 
     (root / "files/out/o.bin").write_bytes(data)
     s3_proxy.drops, s3_proxy.cut_after = 1, 3 * 1024 * 1024
     config = replace(s3_config, s3_endpoint_url=f"http://127.0.0.1:{s3_proxy.port}", s3_part_size=5 * 1024 * 1024)
-    upload_outputs(_one_output(f"s3://{bucket}/mp.bin"), root=root, config=config)
+    upload_outputs(_one_output(f"s3://{s3_bucket}/mp.bin"), root=root, config=config)
     assert s3_proxy.cuts == 1
-    assert s3_server.client().get_object(Bucket=bucket, Key="mp.bin")["Body"].read() == data
+    assert s3_server.client().get_object(Bucket=s3_bucket, Key="mp.bin")["Body"].read() == data
 
 
-def test_s3_multipart_always_dropped_leaves_nothing(s3_server: S3Server, s3_proxy: FlakyProxy, bucket: str,
+def test_s3_multipart_always_dropped_leaves_nothing(s3_server: S3Server, s3_proxy: FlakyProxy, s3_bucket: str,
                                                     root: Path, s3_config: FilerConfig) -> None:
     """A multipart upload that never completes is aborted: no object, no pending upload, no log."""
     (root / "files/out").mkdir(parents=True)
@@ -236,10 +236,10 @@ def test_s3_multipart_always_dropped_leaves_nothing(s3_server: S3Server, s3_prox
     s3_proxy.drops, s3_proxy.cut_after = 1000, 3 * 1024 * 1024
     config = replace(s3_config, s3_endpoint_url=f"http://127.0.0.1:{s3_proxy.port}", s3_part_size=5 * 1024 * 1024)
     with pytest.raises(FilerError, match="output #0 /out/o.bin"):
-        upload_outputs(_one_output(f"s3://{bucket}/mp2.bin"), root=root, config=config)
+        upload_outputs(_one_output(f"s3://{s3_bucket}/mp2.bin"), root=root, config=config)
     client = s3_server.client()
-    assert client.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
-    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
+    assert client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
 
 
 # ---------------------------------------------------------------- bad URLs

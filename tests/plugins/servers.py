@@ -130,6 +130,15 @@ class _FileHandler(http.server.BaseHTTPRequestHandler):
         if path.startswith("/status/"):
             self._reply(int(path.split("/")[2]))
             return False
+        if path.startswith("/hang/"):  # announce a megabyte, send a little, then stall
+            self.send_response(200)
+            self.send_header("Content-Length", str(1 << 20))
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.wfile.flush()
+            time.sleep(30)
+            self.close_connection = True
+            return False
         if path.startswith("/private/"):
             expected = base64.b64encode(f"{HTTP_USER}:{HTTP_PASSWORD}".encode()).decode()
             if self.headers.get("Authorization") != f"Basic {expected}":
@@ -433,7 +442,7 @@ def s3_proxy(s3_server: S3Server) -> Iterator[FlakyProxy]:
 
 
 @pytest.fixture
-def bucket(s3_server: S3Server, request: pytest.FixtureRequest) -> str:
+def s3_bucket(s3_server: S3Server, request: pytest.FixtureRequest) -> str:
     """A fresh, empty bucket for one test."""
     name = f"t{abs(hash(request.node.nodeid)) % 10**10}-{int(time.time() * 1000) % 10**6}"
     s3_server.client().create_bucket(Bucket=name)
