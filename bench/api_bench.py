@@ -44,7 +44,7 @@ def seed(url: str, count: int) -> list[str]:
         conn.execute(
             "INSERT INTO tasks (id, state, name, tags) SELECT 'seed-' || g,"
             " (ARRAY['QUEUED','RUNNING','COMPLETE','EXECUTOR_ERROR'])[1 + g %% 4], 'bench-' || (g %% 100),"
-            " jsonb_build_object('project', 'p' || (g %% 10)) FROM generate_series(1, %s) g",
+            " jsonb_build_object('project', 'p' || (g %% 7)) FROM generate_series(1, %s) g",
             (count,),
         )
         conn.execute(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from poiesis.filer import SUPPORTED_SCHEMES
+
 
 class Backend(Protocol):
     """A place where tasks run."""
@@ -35,7 +37,7 @@ class NoBackend:
 
     name = "none"
     backend_parameters: frozenset[str] = frozenset()
-    storage: tuple[str, ...] = ()
+    storage: tuple[str, ...] = SUPPORTED_SCHEMES
     writes_cancel = False
 
     def submit(self, task_id: str, task: Mapping[str, Any]) -> None:

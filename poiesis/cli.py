@@ -76,13 +76,20 @@ def _parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")
     with_db(migrate)
     migrate.set_defaults(func=_migrate)
+
+    sub.add_parser("filer", help="fetch inputs (filer in) or upload outputs (filer out) of a task", add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the subcommand named on the command line."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["filer"]:  # the filer parses its own arguments (poiesis filer in|out ...)
+        from poiesis import filer
+
+        return filer.main(argv[1:])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
     return int(args.func(args) or 0)
 
 

@@ -239,7 +239,7 @@ def test_service_info_has_required_fields_storage_and_backend_parameters(client)
     body = client.get("/service-info").json()
     conforms(body, "tesServiceInfo")
     assert body["type"] == {"group": "org.ga4gh", "artifact": "tes", "version": "1.1.0"}
-    assert isinstance(body["storage"], list)
+    assert set(body["storage"]) == {"file", "http", "https", "s3", "ftp"}
     assert isinstance(body["tesResources_backend_parameters"], list)
 
 
