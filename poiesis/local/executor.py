@@ -76,6 +76,7 @@ class Running:
         self._lock = threading.Lock()
         self._stopped = False
         self.proc: subprocess.Popen[bytes] | None = None
+        self.started_at = now()
 
     def start(self) -> None:
         launch = self.launch
@@ -89,6 +90,7 @@ class Running:
             with self._lock:
                 if self._stopped:
                     return
+                self.started_at = now()
                 self.proc = subprocess.Popen(  # noqa: S603 - the task's own command, by design
                     argv, cwd=launch.cwd, env=launch.env, stdin=stdin, stdout=stdout, stderr=stderr,
                     start_new_session=True, close_fds=True,
@@ -120,12 +122,12 @@ class Running:
 def run(launch: Launch, *, tail_bytes: int, engine_cli: str | None = None, on_start=None) -> Result:  # noqa: ANN001
     """Run one executor to its end; ``on_start(running)`` is called once it has started."""
     running = Running(launch, engine_cli=engine_cli)
-    start = now()
     try:
         running.start()
     except FileNotFoundError as exc:
         launch.stderr.write_text(f"cannot run {launch.argv[0]!r}: {exc.strerror}\n")
-        return Result(NOT_FOUND, start, now(), "", tail(launch.stderr, tail_bytes))
+        return Result(NOT_FOUND, running.started_at, now(), "", tail(launch.stderr, tail_bytes))
+    start = running.started_at
     if on_start is not None:
         on_start(running)
     returncode = running.wait()

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -131,8 +132,8 @@ class Runner:
         self._upload_outputs(task, root)
         return State.COMPLETE, []
 
-    def _advance(self, task_id: str, target: State) -> None:
-        landed = self.store.advance(task_id, target)
+    def _advance(self, task_id: str, target: State, *, at: datetime | None = None) -> None:
+        landed = self.store.advance(task_id, target, at=at)
         if landed is None:
             raise Stop(State.SYSTEM_ERROR, "task vanished")
         if landed == State.CANCELING:
@@ -183,7 +184,7 @@ class Runner:
             handle.attach(running)
             if first:
                 try:
-                    self._advance(task_id, State.RUNNING)
+                    self._advance(task_id, State.RUNNING, at=running.started_at)
                 except Stop:
                     handle.cancel()
 

@@ -12,12 +12,14 @@ import dataclasses
 import logging
 
 from poiesis import store
-from poiesis.config import Settings
+from poiesis.config import ServiceInfoSettings, Settings
 from poiesis.local import engine
 from poiesis.local.config import LocalSettings
 from poiesis.local.scheduler import LocalBackend, check_exposure
 
 log = logging.getLogger(__name__)
+
+ONE_MACHINE = "GA4GH Task Execution Service on one machine, state in PostgreSQL."
 
 
 def start_backend(settings: Settings, task_store: store.Store) -> LocalBackend:
@@ -38,6 +40,10 @@ def serve(settings: Settings) -> None:
     from poiesis.api.context import Context
 
     settings = dataclasses.replace(settings, backend="local")
+    if settings.service.description == ServiceInfoSettings.description:
+        settings = dataclasses.replace(
+            settings, service=dataclasses.replace(settings.service, description=ONE_MACHINE)
+        )
     url = server.prepare_database(settings)
     pool = store.open_pool(url, max_size=settings.db_pool_size, timeout=settings.db_timeout)
     task_store = store.Store(pool)

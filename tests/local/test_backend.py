@@ -36,7 +36,8 @@ def test_echo_hello_completes_with_its_stdout(local_client: TestClient) -> None:
     assert log["exit_code"] == 0
     assert log["stdout"] == "hello\n"
     assert log["start_time"] <= log["end_time"]
-    assert task["logs"][0]["start_time"] and task["logs"][0]["end_time"]
+    assert task["logs"][0]["start_time"] == log["start_time"], "RUNNING is stamped at the first executor start"
+    assert task["logs"][0]["end_time"] >= log["end_time"]
 
 
 def test_failing_executor_ends_executor_error_with_its_code(local_client: TestClient) -> None:
