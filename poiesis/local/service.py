@@ -8,8 +8,11 @@ next start.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import signal
+from collections.abc import Iterator
 
 from poiesis import store
 from poiesis.config import ServiceInfoSettings, Settings
@@ -29,6 +32,22 @@ def start_backend(settings: Settings, task_store: store.Store) -> LocalBackend:
     check_exposure(mode, host=settings.host, allowed=local.allow_unisolated)
     backend = LocalBackend(task_store, settings=local, mode=mode)
     return backend.start()
+
+
+@contextlib.contextmanager
+def _signals_end_uvicorn_only() -> Iterator[None]:
+    """Let SIGINT/SIGTERM stop uvicorn and then return here, so the backend shuts down cleanly.
+
+    uvicorn re-raises the signal that stopped it with the handlers it found
+    installed; these handlers only note it, instead of killing the process
+    before the running tasks are ended.
+    """
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def serve(settings: Settings) -> None:
@@ -55,7 +74,8 @@ def serve(settings: Settings) -> None:
             f" (local backend, {backend.mode.name} mode, {backend.settings.max_tasks} task(s) at once)",
             flush=True,
         )
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        with _signals_end_uvicorn_only():
+            uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     finally:
         backend.close()
         pool.close()

@@ -146,3 +146,22 @@ def test_loopback_check() -> None:
     """Only loopback addresses and localhost count as local."""
     assert scheduler.is_loopback("127.0.0.1") and scheduler.is_loopback("::1") and scheduler.is_loopback("localhost")
     assert not scheduler.is_loopback("0.0.0.0") and not scheduler.is_loopback("192.0.2.1")
+
+
+def test_clean_shutdown_ends_running_tasks_and_keeps_queued_ones(
+    db_url: str, task_store: store.Store, tmp_path: Path
+) -> None:
+    """SIGTERM of `poiesis serve`: the running task ends SYSTEM_ERROR saying so, waiting ones stay QUEUED."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}{BASE}"
+    token = f"{uuid.uuid4().int % 10**6 + 10**6}.{uuid.uuid4().int % 997 + 1}"
+    with _serve(db_url, tmp_path, mode="process", port=port) as proc:
+        sleeper = requests.post(f"{url}/tasks", json={"executors": [executor("sleep", token)]}, timeout=10).json()["id"]
+        waiting = requests.post(f"{url}/tasks", json={"executors": [executor("true")]}, timeout=10).json()["id"]
+        wait_for(lambda: {"state": task_store.get_state(sleeper)}, until=lambda t: t["state"] == "RUNNING")
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+    assert task_store.get_state(sleeper) == "SYSTEM_ERROR"
+    assert scheduler.SHUTDOWN_LOG in task_store.get_task(sleeper, view="FULL")["logs"][0]["system_logs"]
+    assert task_store.get_state(waiting) == "QUEUED"
+    assert processes_with(token) == []
