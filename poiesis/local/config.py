@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ENGINES = ("auto", "podman", "docker", "process")
@@ -27,7 +27,7 @@ class LocalSettings:
     """How the local backend runs tasks."""
 
     max_tasks: int = max(1, os.cpu_count() or 1)
-    work_dir: Path = default_work_dir()
+    work_dir: Path = field(default_factory=default_work_dir)
     engine: str = "auto"
     pull: str = "never"
     network: str = "none"

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from poiesis.local.engine import Launch
@@ -43,7 +43,7 @@ class Result:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def tail(path: Path, limit: int) -> str:
@@ -91,7 +91,7 @@ class Running:
                 if self._stopped:
                     return
                 self.started_at = now()
-                self.proc = subprocess.Popen(  # noqa: S603 - the task's own command, by design
+                self.proc = subprocess.Popen(
                     argv, cwd=launch.cwd, env=launch.env, stdin=stdin, stdout=stdout, stderr=stderr,
                     start_new_session=True, close_fds=True,
                 )
@@ -119,7 +119,7 @@ class Running:
         return self._stopped
 
 
-def run(launch: Launch, *, tail_bytes: int, engine_cli: str | None = None, on_start=None) -> Result:  # noqa: ANN001
+def run(launch: Launch, *, tail_bytes: int, engine_cli: str | None = None, on_start=None) -> Result:
     """Run one executor to its end; ``on_start(running)`` is called once it has started."""
     running = Running(launch, engine_cli=engine_cli)
     try:

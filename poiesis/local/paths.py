@@ -99,7 +99,7 @@ def mapped_paths(task: Mapping[str, Any]) -> list[Mapped]:
     return sorted(kept, key=lambda m: m.path)
 
 
-def rewriter(paths: Iterable[str], *, root: Path):  # noqa: ANN201 - returns a str -> str function
+def rewriter(paths: Iterable[str], *, root: Path):
     """A function replacing each of ``paths`` (and anything below it) in a text by its host path.
 
     A path matches only as a whole name: not preceded by a path character or

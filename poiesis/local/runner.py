@@ -30,6 +30,12 @@ from poiesis.store import Store, Unavailable
 log = logging.getLogger(__name__)
 
 
+PROCESS_MODE_LOG = (
+    "local backend in process mode: executors run as host processes; their images are not"
+    " used and they are not isolated from the host or from each other"
+)
+
+
 class Stop(Exception):
     """The task cannot go on; ``state`` and ``reason`` say how it ends."""
 
@@ -92,7 +98,7 @@ class Runner:
             state, lines = self._lifecycle(handle, root)
         except Stop as stop:
             state, lines = stop.state, [stop.reason] if stop.reason else []
-        except Exception as exc:  # noqa: BLE001 - any failure ends the task, visibly
+        except Exception as exc:
             log.exception("task %s failed in the local backend", task_id)
             state, lines = State.SYSTEM_ERROR, [f"local backend failure: {type(exc).__name__}"]
         if handle.aborted:
@@ -116,10 +122,7 @@ class Runner:
             raise Stop(State.SYSTEM_ERROR, f"cannot map the task's paths: {exc}") from exc
         self._prepare(root, mapped)
         if not self.mode.isolated:
-            self.store.add_system_logs(task_id, [
-                "local backend in process mode: executors run as host processes; their images are not"
-                " used and they are not isolated from the host or from each other",
-            ])
+            self.store.add_system_logs(task_id, [PROCESS_MODE_LOG])
         self._fetch_inputs(task, root, handle)
         for index, ex in enumerate(task.get("executors") or []):
             self._check_cancel(handle)

@@ -178,7 +178,7 @@ class LocalBackend:
                 self._running[task_id] = handle
             try:
                 self._runner.run(handle)
-            except Exception:  # noqa: BLE001 - a worker must survive any one task
+            except Exception:
                 log.exception("local backend: running task %s failed", task_id)
             finally:
                 with self._cond:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from starlette.testclient import TestClient
 
-from poiesis.local import LocalBackend
+from poiesis.local import LocalBackend, runner
 from tests.plugins.local import executor, processes_with, wait_for
 
 
@@ -28,7 +28,7 @@ def _run(client: TestClient, task: dict, *, timeout: float = 30) -> dict:
     return wait_for(lambda: _full(client, task_id), timeout=timeout)
 
 
-def test_echo_hello_completes_with_its_stdout(local_client: TestClient) -> None:
+def test_echo_hello_completes_with_its_stdout(local_client: TestClient, local_backend: LocalBackend) -> None:
     """echo hello ends COMPLETE; its executor log holds exit code 0, stdout, start and end times."""
     task = _run(local_client, {"executors": [executor("echo", "hello")]})
     assert task["state"] == "COMPLETE", task
@@ -38,6 +38,8 @@ def test_echo_hello_completes_with_its_stdout(local_client: TestClient) -> None:
     assert log["start_time"] <= log["end_time"]
     assert task["logs"][0]["start_time"] == log["start_time"], "RUNNING is stamped at the first executor start"
     assert task["logs"][0]["end_time"] >= log["end_time"]
+    expected = [] if local_backend.mode.isolated else [runner.PROCESS_MODE_LOG]
+    assert task["logs"][0].get("system_logs", []) == expected, "process mode says so in every task"
 
 
 def test_failing_executor_ends_executor_error_with_its_code(local_client: TestClient) -> None:
@@ -165,7 +167,7 @@ def test_cancel_kills_a_sleeping_task_within_two_seconds(local_client: TestClien
     assert task["logs"][0]["logs"][0]["exit_code"] == 137
 
 
-def test_cancel_of_a_waiting_task_is_immediate(task_store, make_backend) -> None:  # noqa: ANN001
+def test_cancel_of_a_waiting_task_is_immediate(task_store, make_backend) -> None:
     """A task waiting for a slot is cancelled at once and never runs."""
     from tests.plugins.local import process_mode
 
@@ -193,7 +195,7 @@ def test_service_info_says_how_tasks_run(local_client: TestClient, local_backend
     assert "file" in info["storage"]
 
 
-def test_container_mode_honours_the_image(task_store, make_backend) -> None:  # noqa: ANN001
+def test_container_mode_honours_the_image(task_store, make_backend) -> None:
     """Container mode runs the executor's image; one not present locally ends SYSTEM_ERROR (never pulled)."""
     from poiesis.api.app import create_app
     from poiesis.api.context import Context

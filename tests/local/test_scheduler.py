@@ -35,7 +35,7 @@ def _max_overlap(intervals: list[tuple[str, str]]) -> int:
     return peak
 
 
-def test_fifty_tasks_with_a_limit_of_four(task_store: store.Store, make_backend) -> None:  # noqa: ANN001
+def test_fifty_tasks_with_a_limit_of_four(task_store: store.Store, make_backend) -> None:
     """50 tasks submitted at once all complete, and never more than 4 executors run at the same time."""
     backend = make_backend(process_mode(), max_tasks=4)
     ids = []
@@ -53,7 +53,7 @@ def test_fifty_tasks_with_a_limit_of_four(task_store: store.Store, make_backend)
     assert peak == 4, f"at most 4 at once, and the limit should be reached; peak {peak}"
 
 
-def test_waiting_tasks_start_in_creation_order(task_store: store.Store, make_backend) -> None:  # noqa: ANN001
+def test_waiting_tasks_start_in_creation_order(task_store: store.Store, make_backend) -> None:
     """With one slot, tasks start in the order they were created."""
     backend = make_backend(process_mode(), max_tasks=1)
     ids = [task_store.create_task({"executors": [executor("true")]}) for _ in range(5)]
@@ -65,7 +65,7 @@ def test_waiting_tasks_start_in_creation_order(task_store: store.Store, make_bac
     assert all(t["state"] == "COMPLETE" for t in tasks)
 
 
-def test_start_ends_stale_tasks_and_queues_queued_ones(task_store: store.Store, make_backend) -> None:  # noqa: ANN001
+def test_start_ends_stale_tasks_and_queues_queued_ones(task_store: store.Store, make_backend) -> None:
     """On start, tasks a previous run left active end SYSTEM_ERROR (CANCELING ones CANCELED); QUEUED ones run."""
     running = task_store.create_task({"executors": [executor("true")]})
     task_store.advance(running, "RUNNING")
@@ -136,7 +136,7 @@ def test_process_mode_refuses_a_non_loopback_address(db_url: str, tmp_path: Path
            "POIESIS_LOCAL_WORK_DIR": str(tmp_path)}
     done = subprocess.run(
         [sys.executable, "-m", "poiesis.cli", "serve", "--host", "0.0.0.0", "--port", str(free_port())],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env, capture_output=True, text=True, timeout=60, check=False,
     )
     assert done.returncode != 0
     assert "POIESIS_LOCAL_ALLOW_UNISOLATED" in done.stderr

@@ -93,7 +93,7 @@ def executor(*command: str, **extra: Any) -> dict[str, Any]:
     return {"image": IMAGE, "command": list(command), **extra}
 
 
-def wait_for(get: Callable[[], dict[str, Any]], *, timeout: float = 30, until=None) -> dict[str, Any]:  # noqa: ANN001
+def wait_for(get: Callable[[], dict[str, Any]], *, timeout: float = 30, until=None) -> dict[str, Any]:
     """Poll ``get`` until ``until(task)`` (default: a terminal state); the last task seen."""
     until = until or (lambda t: t["state"] in {s.value for s in TERMINAL})
     deadline = time.monotonic() + timeout
