@@ -114,6 +114,14 @@ class Running:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
 
+    def remove_container(self) -> None:
+        """Force-remove the container: a run killed while the engine was creating it may leave one."""
+        if self.launch.container and self._engine_cli:
+            subprocess.run(
+                [self._engine_cli, "rm", "--force", self.launch.container],
+                capture_output=True, timeout=60, check=False,
+            )
+
     @property
     def stopped(self) -> bool:
         return self._stopped
@@ -135,6 +143,8 @@ def run(launch: Launch, *, tail_bytes: int, engine_cli: str | None = None, on_st
     if running.proc is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(running.proc.pid, signal.SIGKILL)  # stragglers left in the group
+    if running.stopped:
+        running.remove_container()
     code = exit_code_of(returncode) if returncode is not None else 128 + signal.SIGKILL
     return Result(
         code, start, end, tail(launch.stdout, tail_bytes), tail(launch.stderr, tail_bytes),
