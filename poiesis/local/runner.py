@@ -15,7 +15,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -123,7 +123,7 @@ class Runner:
         self._prepare(root, mapped)
         if not self.mode.isolated:
             self.store.add_system_logs(task_id, [PROCESS_MODE_LOG])
-        self._fetch_inputs(task, root, handle)
+        self._fetch_inputs(task, root)
         for index, ex in enumerate(task.get("executors") or []):
             self._check_cancel(handle)
             result = self._run_executor(handle, task_id=task_id, index=index, executor_spec=ex, root=root, mapped=mapped)
@@ -156,7 +156,7 @@ class Runner:
             if m.is_dir:
                 paths.host_path(root, m.path).mkdir(parents=True, exist_ok=True)
 
-    def _fetch_inputs(self, task: dict[str, Any], root: Path, handle: Handle) -> None:
+    def _fetch_inputs(self, task: dict[str, Any], root: Path) -> None:
         try:
             filer.fetch_inputs(task, root=root, config=self.filer_config)
         except filer.FilerError as exc:
@@ -251,5 +251,3 @@ def _engine_error(stderr: str) -> str | None:
             return line[:500]
     return None
 
-
-RunnerFactory = Callable[[], Runner]
