@@ -22,6 +22,13 @@ def _api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from poiesis.local import service
+
+    service.serve(_settings(args))
+    return 0
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from poiesis.api import server
 
@@ -59,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, help="port (POIESIS_PORT, default 8000)")
     api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     api.set_defaults(func=_api)
+
+    serve = sub.add_parser("serve", help="run everything on this machine: database, API, local backend")
+    with_db(serve)
+    serve.add_argument("--host", help="address to listen on (POIESIS_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (POIESIS_PORT, default 8000)")
+    serve.set_defaults(func=_serve)
 
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")
     with_db(migrate)

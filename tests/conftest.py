@@ -1,1 +1,7 @@
-pytest_plugins = ["tests.plugins.pg", "tests.plugins.api", "tests.plugins.servers", "tests.plugins.kube"]
+pytest_plugins = [
+    "tests.plugins.pg",
+    "tests.plugins.api",
+    "tests.plugins.servers",
+    "tests.plugins.kube",
+    "tests.plugins.local",
+]

@@ -23,7 +23,9 @@ def service_info(settings: ServiceInfoSettings, backend: backends.Backend) -> di
         "id": settings.id,
         "name": settings.name,
         "type": {"group": "org.ga4gh", "artifact": "tes", "version": TES_VERSION},
-        "description": settings.description,
+        "description": " ".join(
+            part for part in (settings.description, getattr(backend, "service_description", None)) if part
+        ),
         "organization": {"name": settings.organization_name, "url": settings.organization_url},
         "version": settings.version,
         "storage": list(backend.storage),

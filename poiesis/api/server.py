@@ -33,10 +33,14 @@ def prepare_database(settings: Settings) -> str:
     return url
 
 
-def make_backend(settings: Settings) -> backends.Backend:
-    """The backend named by POIESIS_BACKEND."""
+def make_backend(settings: Settings, *, task_store: store.Store | None = None) -> backends.Backend:
+    """The backend named by POIESIS_BACKEND, started."""
     if settings.backend == "none":
         return backends.NoBackend()
+    if settings.backend == "local" and task_store is not None:
+        from poiesis.local import service
+
+        return service.start_backend(settings, task_store)
     raise SystemExit(f"poiesis: unknown backend {settings.backend!r} (POIESIS_BACKEND)")
 
 
@@ -46,7 +50,8 @@ def app_from_env() -> connexion.FlaskApp:
     if not settings.database_url:
         raise SystemExit("poiesis: POIESIS_DATABASE_URL must be set for API workers")
     pool = store.open_pool(settings.database_url, max_size=settings.db_pool_size, timeout=settings.db_timeout)
-    context = Context(store=store.Store(pool), backend=make_backend(settings), service=settings.service)
+    task_store = store.Store(pool)
+    context = Context(store=task_store, backend=make_backend(settings, task_store=task_store), service=settings.service)
     return create_app(context)
 
 
@@ -54,6 +59,8 @@ def serve(settings: Settings, *, workers: int = 1) -> None:
     """Prepare the database, then serve the API with uvicorn until interrupted."""
     import uvicorn
 
+    if settings.backend == "local" and workers > 1:
+        raise SystemExit("poiesis: the local backend runs tasks in the API process; use --workers 1")
     url = prepare_database(settings)
     os.environ["POIESIS_DATABASE_URL"] = url
     print(f"poiesis: serving TES on http://{settings.host}:{settings.port}/ga4gh/tes/v1", flush=True)

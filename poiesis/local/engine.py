@@ -1,0 +1,161 @@
+"""How one executor is started: as a container (podman/docker CLI) or as a host process.
+
+``plan_container`` and ``plan_process`` are pure builders returning a
+``Launch`` (argv, cwd, environment, stdio files); ``executor`` starts it.
+``detect`` finds the mode to use. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from poiesis.local import paths
+
+log = logging.getLogger(__name__)
+
+PROCESS = "process"
+#: Label on every container the backend starts; its value is the task id.
+TASK_LABEL = "poiesis.task"
+#: PATH given to host processes when the server's own PATH is unset.
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class Mode:
+    """Where executors run: ``process``, or a container engine CLI (name and path)."""
+
+    name: str
+    cli: str | None = None
+    pull: str = "never"
+    network: str = "none"
+    #: Process mode only: wrap commands in ``unshare --pid --fork --kill-child`` so that
+    #: killing the wrapper kills every process the command started, daemons included.
+    pid_namespace: bool = False
+
+    @property
+    def isolated(self) -> bool:
+        return self.name != PROCESS
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Everything needed to start one executor."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path | None = None
+    stdin: Path | None = None
+    stdout: Path = Path("/dev/null")
+    stderr: Path = Path("/dev/null")
+    container: str | None = None
+
+
+def container_name(task_id: str, index: int) -> str:
+    """The name of executor ``index``'s container (unique per task and executor)."""
+    return f"poiesis-{task_id}-{index}"
+
+
+def plan_container(
+    executor: Mapping[str, Any],
+    *,
+    mode: Mode,
+    task_id: str,
+    index: int,
+    root: Path,
+    mapped: Sequence[paths.Mapped],
+    stdio: tuple[Path | None, Path, Path],
+) -> Launch:
+    """``podman|docker run`` for one executor: the image, its argv, mounts, workdir, env."""
+    name = container_name(task_id, index)
+    argv = [
+        str(mode.cli), "run", "--rm", "--name", name, "--label", f"{TASK_LABEL}={task_id}",
+        f"--pull={mode.pull}", f"--network={mode.network}",
+    ]
+    for m in mapped:
+        argv += ["--volume", f"{paths.host_path(root, m.path)}:{m.path}:rw"]
+    if executor.get("workdir"):
+        argv += ["--workdir", executor["workdir"]]
+    for key, value in sorted((executor.get("env") or {}).items()):
+        argv += ["--env", f"{key}={value}"]
+    stdin = stdio[0]
+    if stdin is not None:
+        argv.append("--interactive")
+    command = list(executor["command"])
+    argv += ["--entrypoint", command[0], executor["image"], *command[1:]]
+    env = dict(os.environ)
+    return Launch(argv=argv, env=env, stdin=stdin, stdout=stdio[1], stderr=stdio[2], container=name)
+
+
+def plan_process(
+    executor: Mapping[str, Any],
+    *,
+    mode: Mode,
+    root: Path,
+    mapped: Sequence[paths.Mapped],
+    stdio: tuple[Path | None, Path, Path],
+    host_env: Mapping[str, str],
+) -> Launch:
+    """A host process for one executor: TES paths rewritten to ROOT/files, a clean environment.
+
+    The image is not used. The command, environment values and workdir have
+    every mapped path (and the workdir) replaced by its host path; the
+    environment holds only PATH, HOME and TMPDIR from the backend plus the
+    executor's own variables, never the server's.
+    """
+    workdir = executor.get("workdir")
+    rewrite = paths.rewriter([m.path for m in mapped] + ([paths.normalize(workdir)] if workdir else []), root=root)
+    argv = [rewrite(arg) for arg in executor["command"]]
+    if mode.pid_namespace:
+        argv = ["unshare", "--pid", "--fork", "--kill-child", "--", *argv]
+    cwd = paths.host_path(root, workdir) if workdir else root / paths.FILES_DIR
+    env = {
+        "PATH": host_env.get("PATH") or DEFAULT_PATH,
+        "HOME": str(cwd),
+        "TMPDIR": str(root / "tmp"),
+    }
+    env.update({key: rewrite(str(value)) for key, value in (executor.get("env") or {}).items()})
+    return Launch(argv=argv, env=env, cwd=cwd, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2])
+
+
+def _answers(argv: list[str]) -> bool:
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def engine_answers(cli: str) -> bool:
+    """Whether the engine behind ``cli`` can run containers (a docker CLI with no daemon cannot)."""
+    return _answers([cli, "info", "--format", "{{.ID}}" if Path(cli).name == "docker" else "{{.Host.Arch}}"])
+
+
+def pid_namespace_works() -> bool:
+    """Whether ``unshare --pid --fork --kill-child`` runs here (root, or user namespaces)."""
+    return shutil.which("unshare") is not None and _answers(["unshare", "--pid", "--fork", "--kill-child", "true"])
+
+
+def detect(*, engine: str, pull: str, network: str) -> Mode:
+    """The mode to run executors in: the configured engine, else the first that answers, else process.
+
+    A configured engine that does not answer is an error: silently running
+    unisolated when containers were asked for would be worse than not starting.
+    """
+    if engine == PROCESS:
+        return Mode(PROCESS, pid_namespace=pid_namespace_works())
+    names = ("podman", "docker") if engine == "auto" else (engine,)
+    for name in names:
+        cli = shutil.which(name)
+        if cli and engine_answers(cli):
+            return Mode(name, cli=cli, pull=pull, network=network)
+        if engine != "auto":
+            raise RuntimeError(f"POIESIS_LOCAL_ENGINE={engine}: `{name} info` does not answer")
+        log.info("container engine %s %s", name, "does not answer" if cli else "not found")
+    return Mode(PROCESS, pid_namespace=pid_namespace_works())

@@ -1,0 +1,253 @@
+"""One task from start to terminal state, as its Pod would run it.
+
+INITIALIZING, TIF (inputs into ROOT/files), executors one after another
+(RUNNING at the first start; an executor log per executor end), TOF (output
+file logs), COMPLETE. Every failure ends the task through
+``write_terminal_state`` with a sanitized system log line; a cancelled task
+lands CANCELED (the API wrote CANCELING first, which turns any terminal
+write into CANCELED).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from poiesis import filer
+from poiesis.local import engine, executor, paths
+from poiesis.local.config import LocalSettings
+from poiesis.states import State
+from poiesis.store import Store, Unavailable
+
+log = logging.getLogger(__name__)
+
+
+PROCESS_MODE_LOG = (
+    "local backend in process mode: executors run as host processes; their images are not"
+    " used and they are not isolated from the host or from each other"
+)
+
+
+class Stop(Exception):
+    """The task cannot go on; ``state`` and ``reason`` say how it ends."""
+
+    def __init__(self, state: State, reason: str | None = None) -> None:
+        super().__init__(reason or state.value)
+        self.state = state
+        self.reason = reason
+
+
+@dataclass
+class Handle:
+    """A running task as the scheduler sees it: cancel it from any thread."""
+
+    task_id: str
+
+    def __post_init__(self) -> None:
+        self.cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._current: executor.Running | None = None
+        self.aborted: str | None = None
+
+    def cancel(self) -> None:
+        """Stop the task for a CancelTask: it lands CANCELED."""
+        self.cancelled.set()
+        self._stop_current()
+
+    def abort(self, reason: str) -> None:
+        """Stop the task because the backend shuts down: it lands SYSTEM_ERROR saying ``reason``."""
+        self.aborted = reason
+        self.cancelled.set()
+        self._stop_current()
+
+    def _stop_current(self) -> None:
+        with self._lock:
+            current = self._current
+        if current is not None:
+            current.stop()
+
+    def attach(self, running: executor.Running | None) -> None:
+        with self._lock:
+            self._current = running
+        if running is not None and self.cancelled.is_set():
+            running.stop()
+
+
+@dataclass(frozen=True)
+class Runner:
+    """What every task run needs: the store, the settings, the executor mode, the filer config."""
+
+    store: Store
+    settings: LocalSettings
+    mode: engine.Mode
+    filer_config: filer.FilerConfig
+
+    def run(self, handle: Handle) -> str | None:
+        """Run the task to a terminal state; returns the state that landed."""
+        task_id = handle.task_id
+        root = self.settings.work_dir / task_id
+        try:
+            state, lines = self._lifecycle(handle, root)
+        except Stop as stop:
+            state, lines = stop.state, [stop.reason] if stop.reason else []
+        except Exception as exc:
+            log.exception("task %s failed in the local backend", task_id)
+            state, lines = State.SYSTEM_ERROR, [f"local backend failure: {type(exc).__name__}"]
+        if handle.aborted:
+            state, lines = State.SYSTEM_ERROR, [handle.aborted]
+        elif handle.cancelled.is_set():
+            state = State.CANCELED
+        landed = self._terminal(task_id, state, lines)
+        if not self.settings.keep_work_dirs:
+            shutil.rmtree(root, ignore_errors=True)
+        return landed
+
+    def _lifecycle(self, handle: Handle, root: Path) -> tuple[State, list[str]]:
+        task_id = handle.task_id
+        self._advance(task_id, State.INITIALIZING)
+        task = self.store.get_task(task_id, view="FULL")
+        if task is None:
+            raise Stop(State.SYSTEM_ERROR, "task vanished")
+        try:
+            mapped = paths.mapped_paths(task)
+        except ValueError as exc:
+            raise Stop(State.SYSTEM_ERROR, f"cannot map the task's paths: {exc}") from exc
+        self._prepare(root, mapped)
+        if not self.mode.isolated:
+            self.store.add_system_logs(task_id, [PROCESS_MODE_LOG])
+        self._fetch_inputs(task, root)
+        for index, ex in enumerate(task.get("executors") or []):
+            self._check_cancel(handle)
+            result = self._run_executor(handle, task_id=task_id, index=index, executor_spec=ex, root=root, mapped=mapped)
+            if result.cancelled or handle.cancelled.is_set():
+                raise Stop(State.CANCELED)
+            if result.exit_code != 0 and not ex.get("ignore_error"):
+                return State.EXECUTOR_ERROR, [f"executor #{index} exited with code {result.exit_code}"]
+        self._check_cancel(handle)
+        self._upload_outputs(task, root)
+        return State.COMPLETE, []
+
+    def _advance(self, task_id: str, target: State, *, at: datetime | None = None) -> None:
+        landed = self.store.advance(task_id, target, at=at)
+        if landed is None:
+            raise Stop(State.SYSTEM_ERROR, "task vanished")
+        if landed == State.CANCELING:
+            raise Stop(State.CANCELED)
+        if landed != target:
+            raise Stop(State(landed))
+
+    def _check_cancel(self, handle: Handle) -> None:
+        if handle.cancelled.is_set() or self.store.get_state(handle.task_id) == State.CANCELING:
+            raise Stop(State.CANCELED)
+
+    def _prepare(self, root: Path, mapped: list[paths.Mapped]) -> None:
+        shutil.rmtree(root, ignore_errors=True)
+        for sub in (paths.FILES_DIR, paths.STATE_DIR, "tmp"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        for m in mapped:
+            if m.is_dir:
+                paths.host_path(root, m.path).mkdir(parents=True, exist_ok=True)
+
+    def _fetch_inputs(self, task: dict[str, Any], root: Path) -> None:
+        try:
+            filer.fetch_inputs(task, root=root, config=self.filer_config)
+        except filer.FilerError as exc:
+            raise Stop(State.SYSTEM_ERROR, f"inputs: {exc}") from exc
+
+    def _upload_outputs(self, task: dict[str, Any], root: Path) -> None:
+        try:
+            logs = filer.upload_outputs(task, root=root, config=self.filer_config)
+        except filer.FilerError as exc:
+            raise Stop(State.SYSTEM_ERROR, f"outputs: {exc}") from exc
+        if logs:
+            self.store.add_output_file_logs(task["id"], logs)
+
+    def _run_executor(
+        self,
+        handle: Handle,
+        *,
+        task_id: str,
+        index: int,
+        executor_spec: Mapping[str, Any],
+        root: Path,
+        mapped: list[paths.Mapped],
+    ) -> executor.Result:
+        launch = self._plan(executor_spec, task_id=task_id, index=index, root=root, mapped=mapped)
+        first = index == 0
+
+        def started(running: executor.Running) -> None:
+            handle.attach(running)
+            if first:
+                try:
+                    self._advance(task_id, State.RUNNING, at=running.started_at)
+                except Stop:
+                    handle.cancel()
+
+        try:
+            result = executor.run(
+                launch, tail_bytes=self.settings.tail_bytes, engine_cli=self.mode.cli, on_start=started
+            )
+        finally:
+            handle.attach(None)
+        self.store.add_executor_log(
+            task_id, index=index, exit_code=result.exit_code, start_time=result.start, end_time=result.end,
+            stdout=result.stdout, stderr=result.stderr,
+        )
+        if self.mode.isolated and result.exit_code == executor.ENGINE_FAILED:
+            line = _engine_error(result.stderr)
+            if line:
+                raise Stop(State.SYSTEM_ERROR, f"executor #{index}: {self.mode.name} could not run it: {line}")
+        return result
+
+    def _plan(
+        self, spec: Mapping[str, Any], *, task_id: str, index: int, root: Path, mapped: list[paths.Mapped]
+    ) -> engine.Launch:
+        stdio = self._stdio(spec, root=root, index=index)
+        if self.mode.isolated:
+            return engine.plan_container(
+                spec, mode=self.mode, task_id=task_id, index=index, root=root, mapped=mapped, stdio=stdio
+            )
+        workdir = spec.get("workdir")
+        if workdir:
+            paths.host_path(root, workdir).mkdir(parents=True, exist_ok=True)
+        return engine.plan_process(spec, mode=self.mode, root=root, mapped=mapped, stdio=stdio, host_env=os.environ)
+
+    def _stdio(self, spec: Mapping[str, Any], *, root: Path, index: int) -> tuple[Path | None, Path, Path]:
+        """Host files for stdin/stdout/stderr: the TES paths given, else files in ROOT/.poiesis."""
+        stdin = paths.host_path(root, spec["stdin"]) if spec.get("stdin") else None
+        if stdin is not None and not stdin.is_file():
+            raise Stop(State.EXECUTOR_ERROR, f"executor #{index}: stdin {spec['stdin']} does not exist")
+        out = []
+        for stream in ("stdout", "stderr"):
+            target = paths.host_path(root, spec[stream]) if spec.get(stream) else root / paths.STATE_DIR / f"{index}.{stream}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            out.append(target)
+        return stdin, out[0], out[1]
+
+    def _terminal(self, task_id: str, state: State, lines: list[str], *, attempts: int = 30) -> str | None:
+        """Write the terminal state, retrying while the database is unreachable."""
+        for attempt in range(attempts):
+            try:
+                return self.store.write_terminal_state(task_id, state, system_logs=lines)
+            except Unavailable:
+                log.warning("database unavailable writing %s for %s (attempt %d)", state, task_id, attempt + 1)
+                time.sleep(min(10.0, 0.5 * 2**attempt))
+        log.error("gave up writing %s for task %s; the next start ends it", state, task_id)
+        return None
+
+
+def _engine_error(stderr: str) -> str | None:
+    """The engine's own error line (podman ``Error: ...``, docker ``docker: ...``), if it failed."""
+    for line in reversed(stderr.strip().splitlines()):
+        if line.startswith(("Error:", "Error response", "docker:")):
+            return line[:500]
+    return None
+

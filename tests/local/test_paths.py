@@ -1,0 +1,94 @@
+"""Pure path mapping and launch planning of the local backend (no processes, no database)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from poiesis.local import engine, paths
+
+ROOT = Path("/w/t1")
+
+
+def test_mapped_paths_cover_inputs_outputs_and_volumes_minimally() -> None:
+    """Inputs map themselves, outputs their parent, volumes themselves; covered paths are dropped."""
+    task = {
+        "inputs": [
+            {"path": "/data/in.txt"},
+            {"path": "/ref/genome.fa"},
+            {"path": "/db", "type": "DIRECTORY"},
+        ],
+        "outputs": [
+            {"path": "/data/out.txt", "url": "file:///x"},
+            {"path": "/res/*.txt", "url": "file:///x", "path_prefix": "/res/"},
+            {"path": "/db/sub/new", "url": "file:///x", "type": "DIRECTORY"},
+        ],
+        "volumes": ["/scratch"],
+    }
+    assert paths.mapped_paths(task) == [
+        paths.Mapped("/data", is_dir=True),
+        paths.Mapped("/db", is_dir=True),
+        paths.Mapped("/ref/genome.fa", is_dir=False),
+        paths.Mapped("/res", is_dir=True),
+        paths.Mapped("/scratch", is_dir=True),
+    ]
+
+
+def test_output_directly_under_root_is_refused() -> None:
+    """An output at /name would need / mapped, which would hide the whole image."""
+    with pytest.raises(ValueError, match="directly under /"):
+        paths.mapped_paths({"outputs": [{"path": "/out.txt", "url": "file:///x"}]})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/data", "/w/t1/files/data"),
+        ("/data/x.txt", "/w/t1/files/data/x.txt"),
+        ("--in=/data/x", "--in=/w/t1/files/data/x"),
+        ("cat /data/a >/data/b", "cat /w/t1/files/data/a >/w/t1/files/data/b"),
+        ("'/data/a'", "'/w/t1/files/data/a'"),
+        ("/database", "/database"),
+        ("/old/data/x", "/old/data/x"),
+        ("/data.bak", "/data.bak"),
+        ("/ref/genome.fa", "/w/t1/files/ref/genome.fa"),
+        ("/ref/genome.fa.fai", "/ref/genome.fa.fai"),
+        ("/ref/other", "/ref/other"),
+    ],
+)
+def test_rewriter_replaces_mapped_paths_only_as_whole_names(text: str, expected: str) -> None:
+    """Mapped paths (and paths below them) are rewritten; longer or unrelated names are left alone."""
+    rewrite = paths.rewriter(["/data", "/ref/genome.fa"], root=ROOT)
+    assert rewrite(text) == expected
+
+
+def test_container_plan_mounts_workdir_env_and_argv() -> None:
+    """The run command names the image, TES argv via --entrypoint, mounts, workdir, env, no pull, no network."""
+    mode = engine.Mode("podman", cli="/usr/bin/podman")
+    launch = engine.plan_container(
+        {"image": "img:1", "command": ["sh", "-c", "echo $A"], "workdir": "/data", "env": {"A": "1"}},
+        mode=mode, task_id="t1", index=2, root=ROOT, mapped=[paths.Mapped("/data", is_dir=True)],
+        stdio=(Path("/w/t1/files/data/in"), Path("/o"), Path("/e")),
+    )
+    assert launch.argv == [
+        "/usr/bin/podman", "run", "--rm", "--name", "poiesis-t1-2", "--label", "poiesis.task=t1",
+        "--pull=never", "--network=none", "--volume", "/w/t1/files/data:/data:rw", "--workdir", "/data",
+        "--env", "A=1", "--interactive", "--entrypoint", "sh", "img:1", "-c", "echo $A",
+    ]
+    assert launch.container == "poiesis-t1-2"
+
+
+def test_process_plan_rewrites_paths_and_gives_a_clean_environment() -> None:
+    """Process mode: argv/env rewritten, cwd is the mapped workdir, no server variables leak in."""
+    launch = engine.plan_process(
+        {"image": "img:1", "command": ["cat", "/data/in"], "workdir": "/work", "env": {"IN": "/data/in"}},
+        mode=engine.Mode(engine.PROCESS), root=ROOT, mapped=[paths.Mapped("/data", is_dir=True)],
+        stdio=(None, Path("/o"), Path("/e")),
+        host_env={"PATH": "/bin", "POIESIS_DATABASE_URL": "postgresql://secret", "AWS_SECRET_ACCESS_KEY": "k"},
+    )
+    assert launch.argv == ["cat", "/w/t1/files/data/in"]
+    assert launch.cwd == Path("/w/t1/files/work")
+    assert launch.env == {
+        "PATH": "/bin", "HOME": "/w/t1/files/work", "TMPDIR": "/w/t1/tmp", "IN": "/w/t1/files/data/in",
+    }
