@@ -39,11 +39,12 @@ def fetch_input(
 ) -> None:
     """Fetch one tesInput to its place under ``root``."""
     dest = host_path(root, item.get("path") or "")
-    if item.get("content"):
-        with atomic_file(dest) as fh:
-            fh.write(item["content"].encode("utf-8"))
-        return
     url = item.get("url") or ""
+    content = item.get("content")
+    if content or (content is not None and not url):  # non-empty content wins; "" alone is an empty file
+        with atomic_file(dest) as fh:
+            fh.write(content.encode("utf-8"))
+        return
     if not url:
         raise FilerError("neither content nor url given")
     backend = backends.backend_for(url, config=config, cache=cache)

@@ -25,6 +25,14 @@ def test_content_wins_over_url(root: Path, config: FilerConfig) -> None:
     assert (root / "files/c.txt").read_text() == "inline"
 
 
+def test_empty_content_is_an_empty_file_unless_a_url_is_given(root: Path, config: FilerConfig, tmp_path: Path) -> None:
+    """Empty content alone makes an empty file; with a url, the url is fetched (content is not 'set')."""
+    fetch_inputs({"inputs": [{"path": "/empty", "content": ""}]}, root=root, config=config)
+    assert (root / "files/empty").read_bytes() == b""
+    with pytest.raises(FilerError, match="input #0 /x"):
+        fetch_inputs({"inputs": [{"path": "/x", "content": "", "url": "gopher://127.0.0.1:1/n"}]}, root=root, config=config)
+
+
 def test_input_without_content_or_url(root: Path, config: FilerConfig) -> None:
     """An input with neither content nor url is an error naming the input."""
     with pytest.raises(FilerError, match="input #0 /x: neither content nor url"):
