@@ -11,7 +11,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, errors, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
@@ -113,6 +113,7 @@ MACHINE_SETTINGS = settings(
     stateful_step_count=12,
     deadline=None,
     derandomize=True,
+    report_multiple_bugs=False,
     suppress_health_check=[HealthCheck.too_slow],
 )
 
@@ -132,10 +133,17 @@ def test_store_keeps_its_promises_under_concurrent_writers(db_url):
 
 
 def test_machine_finds_an_unconditional_terminal_update(db_url):
-    """The same machine catches a write_terminal_state without its guard."""
+    """The same machine catches a write_terminal_state without its guard.
+
+    Some violations depend on how the threads interleave, so a replay during
+    shrinking may not fail the same way; Hypothesis then reports Flaky, which
+    it only does after it has seen the failure.
+    """
     pool = store.open_pool(db_url, max_size=8)
     try:
-        with pytest.raises(AssertionError, match="terminal|CANCELING"):
+        with pytest.raises((AssertionError, errors.Flaky)) as caught:
             _run(UnconditionalStore(pool))
+        if isinstance(caught.value, AssertionError):
+            assert any(word in str(caught.value) for word in ("terminal", "CANCELING"))
     finally:
         pool.close()
