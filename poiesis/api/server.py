@@ -37,6 +37,11 @@ def make_backend(settings: Settings) -> backends.Backend:
     """The backend named by POIESIS_BACKEND."""
     if settings.backend == "none":
         return backends.NoBackend()
+    if settings.backend == "kubernetes":
+        from poiesis.kube.backend import KubeBackend
+        from poiesis.kube.settings import KubeSettings
+
+        return KubeBackend(KubeSettings.from_env())
     raise SystemExit(f"poiesis: unknown backend {settings.backend!r} (POIESIS_BACKEND)")
 
 
