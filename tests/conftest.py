@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.plugins.pg", "tests.plugins.api"]
+pytest_plugins = ["tests.plugins.pg", "tests.plugins.api", "tests.plugins.kube"]
