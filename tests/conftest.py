@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.plugins.pg", "tests.plugins.api", "tests.plugins.kube"]
+pytest_plugins = ["tests.plugins.pg", "tests.plugins.api", "tests.plugins.kube", "tests.plugins.kubetasks"]

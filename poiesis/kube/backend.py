@@ -33,10 +33,14 @@ class KubeBackend:
 
     def submit(self, task_id: str, task: Mapping[str, Any]) -> None:
         """Create the Job (suspended), its Secret and PVC, then resume it."""
+        self.create(task_id, task, build.build_job(task_id, task, self.settings))
+
+    def create(self, task_id: str, task: Mapping[str, Any], manifest: dict[str, Any]) -> None:
+        """Create a built Job manifest and its dependents (``submit`` without the building)."""
         cfg = self.settings
         name = build.job_name(task_id)
         try:
-            job = self.kube.create_job(build.build_job(task_id, task, cfg))
+            job = self.kube.create_job(manifest)
         except Conflict:
             job = self.kube.get_job(name)
             if job is None:

@@ -7,11 +7,6 @@ import logging
 import os
 from pathlib import Path
 
-from poiesis import store
-from poiesis.kube.client import Kube, api_client
-from poiesis.kube.settings import KubeSettings
-from poiesis.trec.record import Recorder
-from poiesis.trec.run import PodRecorder, run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +27,12 @@ def main(argv: list[str]) -> int:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
+    """Start from parsed arguments (imports the client only now, keeping `poiesis --help` light)."""
+    from poiesis import store
+    from poiesis.kube.client import Kube, api_client
+    from poiesis.kube.settings import KubeSettings
+    from poiesis.trec.record import Recorder
+    from poiesis.trec.run import PodRecorder, run
     missing = [n for n in ("pod", "namespace", "task_id", "database_url") if not getattr(args, n)]
     if missing:
         raise SystemExit(f"poiesis trec: missing {', '.join(missing)}")

@@ -94,6 +94,7 @@ def run(rec: PodRecorder, *, install_signals: bool = True) -> int:
             signal.signal(sig, lambda *_: rec.stop.set())
     watcher = threading.Thread(target=rec.watch, name="trec-watch", daemon=True)
     watcher.start()
+    log.info("trec: watching pod %s for task %s", rec.pod_name, rec.task_id)
     while not rec.stop.wait(1.0):
         pass
     deadline = time.monotonic() + 20
