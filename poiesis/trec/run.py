@@ -38,6 +38,9 @@ class PodRecorder:
     watch_timeout_s: int = 60
     stop: threading.Event = field(default_factory=threading.Event)
     landed: str | None = None
+    #: resourceVersion to watch from before the first list (tests start from a stale one)
+    start_version: str | None = None
+    relists: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handle(self, pod: Mapping[str, Any] | None, outcome: Outcome | None = None) -> None:
@@ -51,7 +54,7 @@ class PodRecorder:
     def watch(self) -> None:
         """List and watch until stopped or the terminal state landed (the watcher thread's body)."""
         selector = {"field_selector": f"metadata.name={self.pod_name}"}
-        version: str | None = None
+        version: str | None = self.start_version
         while not self.stop.is_set() and self.landed is None:
             try:
                 if version is None:
@@ -70,6 +73,7 @@ class PodRecorder:
                         return
             except Expired:
                 log.info("watch expired (410); listing again")
+                self.relists += 1
                 version = None
             except Exception:  # noqa: BLE001 - the watch must outlive API and database blips
                 log.exception("watching pod %s failed; retrying", self.pod_name)
