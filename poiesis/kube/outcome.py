@@ -50,7 +50,7 @@ class Outcome:
 
 def parse_time(value: str | None) -> datetime | None:
     """An RFC 3339 time from the API server, or None."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return datetime.fromisoformat(value) if value else None
 
 
 def _terminated(status: Mapping[str, Any] | None) -> Mapping[str, Any] | None:

@@ -25,7 +25,7 @@ def _json(env: Mapping[str, str], name: str) -> dict[str, Any] | None:
         return None
     value = json.loads(raw)
     if not isinstance(value, dict):
-        raise ValueError(f"{name} must be a JSON object")
+        raise TypeError(f"{name} must be a JSON object")
     return value
 
 
@@ -57,7 +57,7 @@ class KubeSettings:
     extra_labels: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "KubeSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> KubeSettings:
         """Settings from POIESIS_KUBE_* variables (``env`` defaults to os.environ)."""
         e = os.environ if env is None else env
         d = cls()

@@ -10,7 +10,6 @@ import signal
 import socket
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     env = os.environ.get
     parser.add_argument("--database-url", default=env("POIESIS_DATABASE_URL"), help="PostgreSQL URL (POIESIS_DATABASE_URL)")

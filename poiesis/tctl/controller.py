@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from poiesis.kube import build
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _task_of(pod: dict[str, Any]) -> str | None:
@@ -100,7 +100,7 @@ class Controller:
                         return
             except Expired:
                 version = None
-            except Exception:  # noqa: BLE001 - the informer outlives API blips
+            except Exception:
                 log.exception("pod watch failed; relisting")
                 version = None
                 self.stop.wait(1.0)
@@ -184,7 +184,7 @@ class Controller:
         for action in actions:
             try:
                 self._apply(action)
-            except Exception:  # noqa: BLE001 - one task's failure must not stop the others
+            except Exception:
                 log.exception("applying %s failed", action)
         self._forget(snap)
         return actions
@@ -231,7 +231,7 @@ class Controller:
                 if self.leading and self.synced.is_set():
                     try:
                         self.reconcile_once(with_jobs=resync)
-                    except Exception:  # noqa: BLE001 - database or API blips: try again next round
+                    except Exception:
                         log.exception("reconcile failed")
                 self.stop.wait(self.debounce_s)
         finally:

@@ -10,7 +10,7 @@ stops acting once its last successful renewal is older than the duration
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 _MICRO = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -71,11 +71,11 @@ def holds(last_renewed: datetime | None, *, now: datetime, duration_s: float) ->
 
 
 def _fmt(t: datetime | None) -> str | None:
-    return t.astimezone(timezone.utc).strftime(_MICRO) if t else None
+    return t.astimezone(UTC).strftime(_MICRO) if t else None
 
 
 def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return datetime.fromisoformat(value) if value else None
 
 
 def from_lease(obj: dict[str, Any]) -> LeaseRecord:

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     env = os.environ.get
     parser.add_argument("--pod", default=env("POIESIS_POD_NAME"), help="the Pod to watch (POIESIS_POD_NAME)")

@@ -75,7 +75,7 @@ class PodRecorder:
                 log.info("watch expired (410); listing again")
                 self.relists += 1
                 version = None
-            except Exception:  # noqa: BLE001 - the watch must outlive API and database blips
+            except Exception:
                 log.exception("watching pod %s failed; retrying", self.pod_name)
                 self.stop.wait(2.0)
 
@@ -106,7 +106,7 @@ def run(rec: PodRecorder, *, install_signals: bool = True) -> int:
         try:
             rec.final()
             break
-        except Exception:  # noqa: BLE001 - keep trying within the grace period
+        except Exception:
             log.exception("final read of pod %s failed", rec.pod_name)
             time.sleep(1.0)
     log.info("trec: task %s %s", rec.task_id, f"ended {rec.landed}" if rec.landed else "not terminal at exit")

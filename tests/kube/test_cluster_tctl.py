@@ -15,7 +15,7 @@ from poiesis import states
 from poiesis.kube.client import Kube
 from poiesis.tctl import lease
 from poiesis.tctl.controller import utcnow
-from tests.kube.test_cluster_tasks import create, executor, exit_codes, full, tes, terminal  # noqa: F401 - fixture
+from tests.kube.helpers import create, executor, full, terminal
 from tests.plugins.kubetasks import wait_for
 
 LEASE_S = 3

@@ -18,7 +18,7 @@ from poiesis.api.context import Context
 from poiesis.kube.client import Kube
 from poiesis.trec.record import Recorder, Retry
 from poiesis.trec.run import PodRecorder
-from tests.kube.test_cluster_tasks import BASE, create, executor, exit_codes, full, tes, terminal  # noqa: F401
+from tests.kube.helpers import BASE, create, executor, exit_codes, full, terminal
 from tests.plugins.kubetasks import task_pod, wait_for
 
 

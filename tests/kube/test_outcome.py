@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,7 +11,7 @@ from tests.kube.pods import at, done, pod, running, waiting
 
 
 def _t(second: int) -> datetime:
-    return datetime(2026, 1, 1, 0, second // 60, second % 60, tzinfo=timezone.utc)
+    return datetime(2026, 1, 1, 0, second // 60, second % 60, tzinfo=UTC)
 
 
 UNSCHEDULABLE = pod(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from poiesis.tctl.reconcile import DeleteJob, Record, Resubmit, Snapshot, decide
 from tests.kube.pods import done, pod, running, waiting
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 OLD = T0 - timedelta(hours=1)
 
 

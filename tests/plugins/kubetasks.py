@@ -23,8 +23,11 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from starlette.testclient import TestClient
 
 from poiesis import store
+from poiesis.api.app import create_app
+from poiesis.api.context import Context
 from poiesis.kube import build
 from poiesis.kube.backend import KubeBackend
 from poiesis.kube.client import Kube
@@ -203,3 +206,9 @@ def state_history(db_url: str) -> Callable[[str | None], list[tuple[str, str]]]:
         return [(r[0], r[1]) for r in rows]
 
     return history
+
+
+@pytest.fixture
+def tes(task_store: store.Store, kube_backend: KubeBackend) -> TestClient:
+    """The TES API in-process, with the Kubernetes backend on the test namespace."""
+    return TestClient(create_app(Context(store=task_store, backend=kube_backend)), base_url="http://127.0.0.1/ga4gh/tes/v1")
