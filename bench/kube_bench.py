@@ -100,6 +100,8 @@ def main() -> int:
     parser.add_argument("--database-url")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--pending-timeout", type=float, default=3600,
+                        help="TCtl's pending timeout; long by default: PVC binding on the test cluster is slow")
     args = parser.parse_args()
     if not args.kubeconfig:
         raise SystemExit("set KUBECONFIG (eval \"$(scripts/cluster env)\") or pass --kubeconfig")
@@ -131,6 +133,7 @@ def main() -> int:
         "POIESIS_KUBE_TTL_SECONDS": "none",
         "POIESIS_KUBE_RESYNC": "5",
         "POIESIS_KUBE_LOG_TAIL_BYTES": "0",
+        "POIESIS_KUBE_PENDING_TIMEOUT": str(args.pending_timeout),
     }
     api = start([sys.executable, "-m", "poiesis.cli", "api"], env, tmp / "api.log")
     tctl = start([sys.executable, "-m", "poiesis.cli", "tctl", "--identity", "bench"], env, tmp / "tctl.log")
@@ -178,6 +181,10 @@ def main() -> int:
         states: dict[str, int] = {}
         for _id, state, _ in rows:
             states[state] = states.get(state, 0) + 1
+            reasons = conn.execute(
+                "SELECT l.system_logs[1], count(*) FROM tasks t JOIN task_logs l ON l.task_id = t.id"
+                " WHERE t.state <> 'COMPLETE' GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
+            ).fetchall()
         lag = [float(u) - ends.ended[i] for i, _s, u in rows if i in ends.ended]
         report = {
             "tasks": args.tasks,
@@ -188,6 +195,7 @@ def main() -> int:
             "all_terminal_after_s": round(all_done_s, 1),
             "still_active": left,
             "final_states": states,
+            "not_complete_reasons": [[r[0][:120] if r[0] else None, r[1]] for r in reasons],
             "pod_end_to_terminal_ms": {
                 "n": len(lag),
                 "p50": round(pct(lag, 50) * 1000, 1) if lag else None,

@@ -44,7 +44,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     if args.kubeconfig:
         cfg = dataclasses.replace(cfg, kubeconfig=args.kubeconfig)
     kube = Kube(api_client(cfg.kubeconfig), cfg.namespace)
-    pool = store.open_pool(args.database_url, min_size=1, max_size=4, timeout=10)
+    pool = store.open_pool(args.database_url, min_size=1, max_size=6, timeout=10)
     backend = KubeBackend(cfg, kube)
     controller = Controller(kube=kube, store=store.Store(pool), cfg=cfg, identity=args.identity, submit=backend.submit)
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -55,8 +56,10 @@ class Controller:
     _dirty: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     recorder: Recorder | None = None
+    apply_workers: int = 4
 
     def __post_init__(self) -> None:
+        self._workers = ThreadPoolExecutor(self.apply_workers, thread_name_prefix="tctl-apply")
         if self.recorder is None:
             self.recorder = Recorder(store=self.store, kube=self.kube, log_tail_bytes=self.cfg.trec_log_tail_bytes, source="tctl")
 
@@ -236,3 +239,4 @@ class Controller:
                 self.stop.wait(self.debounce_s)
         finally:
             self.release()
+            self._workers.shutdown(wait=True)

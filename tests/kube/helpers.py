@@ -33,7 +33,7 @@ def full(tes: TestClient, task_id: str) -> dict[str, Any]:
     return resp.json() if resp.status_code == 200 else {"state": None}
 
 
-def terminal(tes: TestClient, task_id: str, *, timeout: float = 40) -> dict[str, Any]:
+def terminal(tes: TestClient, task_id: str, *, timeout: float = 60) -> dict[str, Any]:
     def done() -> dict[str, Any] | None:
         task = full(tes, task_id)
         return task if task["state"] in {"COMPLETE", "EXECUTOR_ERROR", "SYSTEM_ERROR", "CANCELED", "PREEMPTED"} else None

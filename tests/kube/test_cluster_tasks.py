@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from tests.kube.helpers import create, executor, exit_codes, full, terminal
 from tests.plugins.kubetasks import task_pod, wait_for
 
 
-def test_task_runs_to_complete(tes, kube: Kube, start_trec, state_history) -> None:
+def test_task_runs_to_complete(tes, kube: Kube, start_trec, state_history, tmp_path) -> None:
     """QUEUED -> INITIALIZING -> RUNNING -> COMPLETE, one executor log per executor, Job/PVC/Secret owned and labelled."""
     task_id = create(tes, executor(run_ms=2500), executor())
     assert full(tes, task_id)["state"] == "QUEUED"
@@ -34,6 +35,31 @@ def test_task_runs_to_complete(tes, kube: Kube, start_trec, state_history) -> No
         assert obj.metadata.owner_references[0].uid == job["metadata"]["uid"]
         assert obj.metadata.labels[build.TASK_LABEL] == task_id
     assert task_pod(kube, task_id)["metadata"]["labels"][build.TASK_LABEL] == task_id
+
+
+def test_outputs_and_redirected_stdout_reach_the_logs(tes, start_trec, tmp_path) -> None:
+    """TRec records TOF's outputs.json as output file logs and the tail of a redirected stdout file.
+
+    KWOK runs no filer or executor: the files they would leave on the task
+    volume are written here, in the directory TRec reads as /transfer.
+    """
+    task_id = create(
+        tes,
+        executor(stdout="/out/stdout.txt", run_ms=1500),
+        outputs=[{"url": "s3://bucket/result.txt", "path": "/out/result.txt"}],
+    )
+    transfer = tmp_path / "transfer"
+    (transfer / "files" / "out").mkdir(parents=True)
+    (transfer / "files" / "out" / "stdout.txt").write_text("x" * 5000 + "the end\n")
+    (transfer / ".poiesis").mkdir()
+    uploaded = [{"url": "s3://bucket/result.txt", "path": "/out/result.txt", "size_bytes": "42"}]
+    (transfer / ".poiesis" / "outputs.json").write_text(json.dumps(uploaded))
+    start_trec(task_id, transfer_dir=transfer)
+    task = terminal(tes, task_id)
+    assert task["state"] == "COMPLETE"
+    assert task["logs"][0]["outputs"] == uploaded
+    stdout = task["logs"][0]["logs"][0]["stdout"]
+    assert stdout.endswith("the end\n") and len(stdout.encode()) == 2000  # POIESIS_KUBE_LOG_TAIL_BYTES in the plugin
 
 
 def test_failing_executor_ends_executor_error(tes, start_trec) -> None:
