@@ -178,13 +178,13 @@ def main() -> int:
 
         with psycopg.connect(url) as conn:
             rows = conn.execute("SELECT id, state, extract(epoch from updated_at) FROM tasks").fetchall()
-        states: dict[str, int] = {}
-        for _id, state, _ in rows:
-            states[state] = states.get(state, 0) + 1
             reasons = conn.execute(
                 "SELECT l.system_logs[1], count(*) FROM tasks t JOIN task_logs l ON l.task_id = t.id"
                 " WHERE t.state <> 'COMPLETE' GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
             ).fetchall()
+        states: dict[str, int] = {}
+        for _id, state, _ in rows:
+            states[state] = states.get(state, 0) + 1
         lag = [float(u) - ends.ended[i] for i, _s, u in rows if i in ends.ended]
         report = {
             "tasks": args.tasks,
