@@ -198,3 +198,19 @@ def test_tctl_alone_ends_every_task(tes, task_store, kube: Kube, kube_backend, k
         if codes is not None:
             assert exit_codes(task) == codes
     assert any("deleted" in line for line in full(tes, vanished)["logs"][0]["system_logs"])
+
+
+def test_service_info_and_unsupported_backend_parameters(tes, kube: Kube, monkeypatch, kube_settings) -> None:
+    """service-info lists the supported keys; an unsupported key is dropped with a warning; make_backend picks kubernetes."""
+    from poiesis.api.server import make_backend
+    from poiesis.config import Settings
+
+    info = tes.get("/service-info").json()
+    assert info["tesResources_backend_parameters"] == sorted(build.BACKEND_PARAMETERS)
+    task_id = create(tes, executor(), resources={"backend_parameters": {"gpu_kind": "x", "priority_class": "p"}})
+    task = full(tes, task_id)
+    assert any("gpu_kind" in line for line in task["logs"][0]["system_logs"])
+    spec = kube.get_job(build.job_name(task_id))["spec"]["template"]["spec"]
+    assert spec["priorityClassName"] == "p"
+    monkeypatch.setenv("POIESIS_KUBE_KUBECONFIG", kube_settings.kubeconfig)
+    assert make_backend(Settings(backend="kubernetes")).name == "kubernetes"
