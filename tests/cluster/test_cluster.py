@@ -7,7 +7,10 @@ the stages in cluster/kwok/stages.yaml.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -103,11 +106,9 @@ class Task:
         selector = f"poiesis.io/task={self.name}"
         w = watch.Watch()
         deadline = time.monotonic() + TIMEOUT_S
-        rv = None
+        rv = self.job.metadata.resource_version  # every Pod change after the Job was created
         while time.monotonic() < deadline:
-            kwargs = {"label_selector": selector, "timeout_seconds": 10}
-            if rv:
-                kwargs["resource_version"] = rv
+            kwargs = {"label_selector": selector, "timeout_seconds": 10, "resource_version": rv}
             for event in w.stream(self.core.list_namespaced_pod, self.ns, **kwargs):
                 pod = event["object"]
                 rv = pod.metadata.resource_version
@@ -233,28 +234,55 @@ def test_background_delete_of_running_job_stops_and_removes_pod(submit) -> None:
     wait_until("the Pod and PVC to be garbage collected", task.gone)
 
 
-def test_watch_from_expired_resource_version_gets_410_then_relist_works(kube_cluster: Cluster) -> None:
-    """A watch resumed from a resourceVersion the server no longer keeps gets 410 Gone; a relist recovers."""
+def etcd_call(cluster: Cluster, path: str, body: dict) -> dict:
+    """POST to etcd's JSON gateway on 127.0.0.1 (no proxy)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(cluster.etcd_url + path, data=json.dumps(body).encode(), method="POST")
+    with opener.open(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def compact_etcd(cluster: Cluster) -> int:
+    """Compact etcd up to its current revision, as the API server's periodic compaction does."""
+    revision = int(etcd_call(cluster, "/v3/kv/range", {"key": "AA=="})["header"]["revision"])
+    etcd_call(cluster, "/v3/kv/compaction", {"revision": str(revision), "physical": True})
+    return revision
+
+
+def pod_template(name: str) -> dict:
+    container = {"name": "c", "image": "poiesis.invalid/poiesis:test"}
+    return {"metadata": {"name": name}, "template": {"spec": {"containers": [container]}}}
+
+
+def test_watch_from_compacted_resource_version_gets_410_then_relist_works(kube_cluster: Cluster) -> None:
+    """A watch resumed from a compacted resourceVersion gets 410 Gone; a relist and a new watch recover."""
     core = client.CoreV1Api(kube_cluster.api)
     ns = kube_cluster.namespace
-    with pytest.raises(ApiException) as gone:
-        for _ in watch.Watch().stream(core.list_namespaced_config_map, ns, resource_version="1",
-                                      timeout_seconds=5):
-            pass
-    assert gone.value.status == 410
-
-    listed = core.list_namespaced_config_map(ns)
-    name = f"cm-{uuid.uuid4().hex[:10]}"
-    core.create_namespaced_config_map(ns, {"metadata": {"name": name}, "data": {"k": "v"}})
+    names = [f"pt-{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    old_rv = core.list_namespaced_pod_template(ns).metadata.resource_version
+    core.create_namespaced_pod_template(ns, pod_template(names[0]))
     try:
+        core.patch_namespaced_pod_template(names[0], ns, {"metadata": {"labels": {"changed": "yes"}}})
+        # A watch from old_rv needs revision old_rv + 1 onwards; compaction keeps only >= the given one.
+        assert compact_etcd(kube_cluster) > int(old_rv) + 1
+        with pytest.raises(ApiException) as gone:
+            for _ in watch.Watch().stream(core.list_namespaced_pod_template, ns, resource_version=old_rv,
+                                          timeout_seconds=5):
+                pass
+        assert gone.value.status == 410
+
+        relisted = core.list_namespaced_pod_template(ns)
+        assert names[0] in {item.metadata.name for item in relisted.items}
+        core.create_namespaced_pod_template(ns, pod_template(names[1]))
         w = watch.Watch()
-        for event in w.stream(core.list_namespaced_config_map, ns,
-                              resource_version=listed.metadata.resource_version, timeout_seconds=10):
-            if event["object"].metadata.name == name:
-                assert event["type"] == "ADDED"
+        seen = []
+        for event in w.stream(core.list_namespaced_pod_template, ns,
+                              resource_version=relisted.metadata.resource_version, timeout_seconds=10):
+            seen.append((event["type"], event["object"].metadata.name))
+            if event["object"].metadata.name == names[1]:
                 w.stop()
-                break
-        else:
-            pytest.fail("watch from the relisted resourceVersion missed the new ConfigMap")
+        assert seen == [("ADDED", names[1])]
     finally:
-        core.delete_namespaced_config_map(name, ns)
+        for name in names:
+            with contextlib.suppress(ApiException):
+                core.delete_namespaced_pod_template(name, ns)

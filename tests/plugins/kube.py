@@ -29,10 +29,11 @@ UP_TIMEOUT_S = 300
 
 @dataclasses.dataclass(frozen=True)
 class Cluster:
-    """The running test cluster: its kubeconfig, an API client and the namespace Poiesis uses."""
+    """The running test cluster: kubeconfig, API client, etcd client URL, the namespace Poiesis uses."""
 
     kubeconfig: Path
     api: client.ApiClient
+    etcd_url: str
     namespace: str = "poiesis"
     node: str = "kwok-node-0"
 
@@ -44,12 +45,12 @@ def _unavailable(message: str) -> None:
 
 
 def _status() -> dict:
-    proc = subprocess.run([str(SCRIPT), "status", "--json"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([str(SCRIPT), "status", "--json"], capture_output=True, text=True, timeout=60, check=False)
     return json.loads(proc.stdout)
 
 
 def _up() -> Path:
-    proc = subprocess.run([str(SCRIPT), "up"], capture_output=True, text=True, timeout=UP_TIMEOUT_S)
+    proc = subprocess.run([str(SCRIPT), "up"], capture_output=True, text=True, timeout=UP_TIMEOUT_S, check=False)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
         _unavailable(f"`scripts/cluster up` failed (exit {proc.returncode}):\n{tail}")
@@ -69,11 +70,12 @@ def kube_cluster() -> Iterator[Cluster]:
     kubeconfig = _up()
     api = config.new_client_from_config(config_file=str(kubeconfig))
     try:
-        yield Cluster(kubeconfig=kubeconfig, api=api)
+        etcd_url = f"http://127.0.0.1:{status['ports']['etcd']}"
+        yield Cluster(kubeconfig=kubeconfig, api=api, etcd_url=etcd_url)
     finally:
         api.close()
         if started_here and os.environ.get("POIESIS_CLUSTER_KEEP") != "1":
-            subprocess.run([str(SCRIPT), "down"], capture_output=True, timeout=120)
+            subprocess.run([str(SCRIPT), "down"], capture_output=True, timeout=120, check=False)
 
 
 @pytest.fixture
