@@ -37,6 +37,18 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trec(args: argparse.Namespace) -> int:
+    from poiesis.trec import cli
+
+    return cli.run_from_args(args)
+
+
+def _tctl(args: argparse.Namespace) -> int:
+    from poiesis.tctl import cli
+
+    return cli.run_from_args(args)
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     overrides = {
@@ -78,6 +90,17 @@ def _parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=_migrate)
 
     sub.add_parser("filer", help="fetch inputs (filer in) or upload outputs (filer out) of a task", add_help=False)
+
+    from poiesis.tctl import cli as tctl_cli
+    from poiesis.trec import cli as trec_cli
+
+    trec = sub.add_parser("trec", help="record one task Pod (the in-pod sidecar)")
+    trec_cli.add_arguments(trec)
+    trec.set_defaults(func=_trec)
+
+    tctl = sub.add_parser("tctl", help="backstop controller for task Pods (leader-elected)")
+    tctl_cli.add_arguments(tctl)
+    tctl.set_defaults(func=_tctl)
     return parser
 
 

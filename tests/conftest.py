@@ -3,5 +3,6 @@ pytest_plugins = [
     "tests.plugins.api",
     "tests.plugins.servers",
     "tests.plugins.kube",
+    "tests.plugins.kubetasks",
     "tests.plugins.local",
 ]

@@ -41,6 +41,11 @@ def make_backend(settings: Settings, *, task_store: store.Store | None = None) -
         from poiesis.local import service
 
         return service.start_backend(settings, task_store)
+    if settings.backend == "kubernetes":
+        from poiesis.kube.backend import KubeBackend
+        from poiesis.kube.settings import KubeSettings
+
+        return KubeBackend(KubeSettings.from_env())
     raise SystemExit(f"poiesis: unknown backend {settings.backend!r} (POIESIS_BACKEND)")
 
 

@@ -312,6 +312,28 @@ class Store:
                 (Jsonb(dict(metadata)), task_id),
             )
 
+    # -- kube backend --
+
+    def add_system_logs_once(self, task_id: str, lines: Sequence[str]) -> None:
+        """Append the lines the system log does not hold yet (recorders repeat themselves)."""
+        with self._conn() as conn, conn.transaction():
+            _ensure_attempt(conn, task_id)
+            conn.execute(
+                "UPDATE task_logs SET system_logs = system_logs"
+                " || ARRAY(SELECT x FROM unnest(%s::text[]) WITH ORDINALITY AS u(x, n)"
+                "          WHERE x <> ALL(system_logs) ORDER BY n)"
+                " WHERE task_id = %s AND attempt = 0",
+                (list(dict.fromkeys(lines)), task_id),
+            )
+
+    def active_tasks(self) -> dict[str, tuple[str, datetime]]:
+        """Every non-terminal task: id -> (state, creation time), for the controller's sweep."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT id, state, creation_time FROM tasks WHERE state <> ALL(%s)", (_TERMINAL,)
+            ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
 
 class _guarded:
     """A pooled connection whose connection failures surface as ``Unavailable``."""

@@ -1,0 +1,67 @@
+"""KubeBackend: the API's Backend for Kubernetes, a thin adapter over ``build`` and ``client``.
+
+submit: create the Job suspended, then its Secret (task JSON) and PVC owned
+by it, then let it run; a failure part-way deletes the Job (its dependents
+go with it) and raises, so the API ends the task SYSTEM_ERROR. cancel:
+delete the Job with Background propagation; TRec or TCtl writes CANCELED.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from poiesis.kube import build
+from poiesis.kube.client import Conflict, Kube, api_client
+from poiesis.kube.settings import KubeSettings
+
+log = logging.getLogger(__name__)
+
+
+class KubeBackend:
+    """Runs each task as one Job on a Kubernetes cluster."""
+
+    name = "kubernetes"
+    backend_parameters: frozenset[str] = build.BACKEND_PARAMETERS
+    storage: tuple[str, ...] = ("file", "http", "https", "ftp", "s3")
+    writes_cancel = True
+
+    def __init__(self, settings: KubeSettings, kube: Kube | None = None) -> None:
+        self.settings = settings
+        self.kube = kube or Kube(api_client(settings.kubeconfig), settings.namespace)
+
+    def submit(self, task_id: str, task: Mapping[str, Any]) -> None:
+        """Create the Job (suspended), its Secret and PVC, then resume it."""
+        self.create(task_id, task, build.build_job(task_id, task, self.settings))
+
+    def create(self, task_id: str, task: Mapping[str, Any], manifest: dict[str, Any]) -> None:
+        """Create a built Job manifest and its dependents (``submit`` without the building)."""
+        cfg = self.settings
+        name = build.job_name(task_id)
+        try:
+            job = self.kube.create_job(manifest)
+        except Conflict:
+            job = self.kube.get_job(name)
+            if job is None:
+                raise
+            if not job["spec"].get("suspend"):
+                return  # submitted before (a resubmission found it running)
+        owner = build.owner_reference(name=name, uid=job["metadata"]["uid"])
+        try:
+            for create, body in (
+                (self.kube.create_secret, build.build_secret(task_id, task, cfg, owner=owner)),
+                (self.kube.create_pvc, build.build_pvc(task_id, task, cfg, owner=owner)),
+            ):
+                try:
+                    create(body)
+                except Conflict:
+                    pass  # made by an earlier attempt, owned by this Job
+            self.kube.resume_job(name)
+        except Exception:
+            self.kube.delete_job(name)
+            raise
+
+    def cancel(self, task_id: str) -> None:
+        """Delete the task's Job, Pod and PVC (Background propagation); absent is fine."""
+        self.kube.delete_job(build.job_name(task_id))

@@ -1,0 +1,379 @@
+"""Pure builders: a TES task and the settings in, Kubernetes manifests (dicts) out.
+
+No client, no I/O: ``backend`` creates what these return. The Pod follows
+the pod contract (docs/kubernetes.md): init containers ``trec`` (native
+sidecar), ``tif``, ``executor-0`` … ``executor-N`` in order; main container
+``tof``; the task PVC at /transfer in all of them; a TES path P lives on the
+PVC at files/P and executors see it at P through subPath mounts.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Mapping
+from typing import Any
+
+from poiesis.kube.settings import KubeSettings
+
+TASK_LABEL = "poiesis.io/task"
+TRANSFER = "/transfer"
+TASK_DIR = "/etc/poiesis"
+TASK_FILE = f"{TASK_DIR}/task.json"
+TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+TERMINATION_LOG = "/dev/termination-log"
+#: what the ignore_error wrapper writes to the termination message
+EXIT_CODE_PREFIX = "poiesis-exit-code="
+#: backend_parameters keys this backend understands (docs/kubernetes.md)
+BACKEND_PARAMETERS = frozenset(
+    {"node_selector", "priority_class", "runtime_class", "active_deadline_seconds"}
+)
+_POIESIS_RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
+_GLOB = set("*?[")
+
+
+def job_name(task_id: str) -> str:
+    """Name of the task's Job, Secret and PVC."""
+    return f"poiesis-{task_id}"
+
+
+def labels(task_id: str, cfg: KubeSettings) -> dict[str, str]:
+    """Labels on everything made for a task."""
+    return {**cfg.extra_labels, TASK_LABEL: task_id}
+
+
+def owner_reference(*, name: str, uid: str) -> dict[str, Any]:
+    """An ownerReference to the task's Job, so the garbage collector removes dependents with it."""
+    return {"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": uid, "blockOwnerDeletion": True}
+
+
+# -- Job and Pod ---------------------------------------------------------------
+
+
+def build_job(task_id: str, task: Mapping[str, Any], cfg: KubeSettings, *, suspend: bool = True) -> dict[str, Any]:
+    """The task's Job: one Pod, never retried; created suspended until its Secret and PVC exist."""
+    params = _backend_parameters(task)
+    spec: dict[str, Any] = {
+        "backoffLimit": 0,
+        "suspend": suspend,
+        "template": {"metadata": {"labels": labels(task_id, cfg)}, "spec": build_pod_spec(task_id, task, cfg)},
+    }
+    if cfg.ttl_seconds_after_finished is not None:
+        spec["ttlSecondsAfterFinished"] = cfg.ttl_seconds_after_finished
+    if "active_deadline_seconds" in params:
+        spec["activeDeadlineSeconds"] = int(params["active_deadline_seconds"])
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": job_name(task_id), "namespace": cfg.namespace, "labels": labels(task_id, cfg)},
+        "spec": spec,
+    }
+
+
+def build_pod_spec(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) -> dict[str, Any]:
+    """The Pod: recorder sidecar, input filer, executors, output filer."""
+    executors = list(task.get("executors") or [])
+    spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "initContainers": [
+            _trec(task_id, cfg),
+            _filer("tif", "in", cfg),
+            *(_executor(i, x, task, cfg) for i, x in enumerate(executors)),
+        ],
+        "containers": [_filer("tof", "out", cfg)],
+        "volumes": _volumes(task_id),
+    }
+    if cfg.service_account:
+        spec["serviceAccountName"] = cfg.service_account
+    if cfg.pod_security_context:
+        spec["securityContext"] = dict(cfg.pod_security_context)
+    _placement(spec, task)
+    return spec
+
+
+def _volumes(task_id: str) -> list[dict[str, Any]]:
+    return [
+        {"name": "transfer", "persistentVolumeClaim": {"claimName": job_name(task_id)}},
+        {"name": "task", "secret": {"secretName": job_name(task_id), "items": [{"key": "task.json", "path": "task.json"}]}},
+        {
+            "name": "trec-token",
+            "projected": {
+                "sources": [
+                    {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
+                    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                    {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+                ]
+            },
+        },
+    ]
+
+
+def _field_env(name: str, path: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+
+def _trec(task_id: str, cfg: KubeSettings) -> dict[str, Any]:
+    """The recorder: the only container holding the database URL and an API token."""
+    return _poiesis_container(
+        "trec",
+        ["poiesis", "trec"],
+        cfg,
+        restartPolicy="Always",
+        env=[
+            _field_env("POIESIS_POD_NAME", "metadata.name"),
+            _field_env("POIESIS_POD_NAMESPACE", "metadata.namespace"),
+            {"name": "POIESIS_TASK_ID", "value": task_id},
+            {"name": "POIESIS_TRANSFER_DIR", "value": TRANSFER},
+            {"name": "POIESIS_KUBE_LOG_TAIL_BYTES", "value": str(cfg.trec_log_tail_bytes)},
+            {
+                "name": "POIESIS_DATABASE_URL",
+                "valueFrom": {"secretKeyRef": {"name": cfg.database_secret, "key": cfg.database_secret_key}},
+            },
+        ],
+        volumeMounts=[
+            {"name": "transfer", "mountPath": TRANSFER, "readOnly": True},
+            {"name": "trec-token", "mountPath": TOKEN_DIR, "readOnly": True},
+        ],
+    )
+
+
+def _filer(name: str, direction: str, cfg: KubeSettings) -> dict[str, Any]:
+    container = _poiesis_container(
+        name,
+        ["poiesis", "filer", direction, "--task", TASK_FILE, "--root", TRANSFER, "--termination-log", TERMINATION_LOG],
+        cfg,
+        volumeMounts=[
+            {"name": "transfer", "mountPath": TRANSFER},
+            {"name": "task", "mountPath": TASK_DIR, "readOnly": True},
+        ],
+    )
+    if cfg.filer_env_secret:
+        container["envFrom"] = [{"secretRef": {"name": cfg.filer_env_secret}}]
+    return container
+
+
+def _poiesis_container(name: str, command: list[str], cfg: KubeSettings, **extra: Any) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": name,
+        "image": cfg.image,
+        "imagePullPolicy": cfg.image_pull_policy,
+        "command": command,
+        "resources": _POIESIS_RESOURCES,
+        "terminationMessagePath": TERMINATION_LOG,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        **extra,
+    }
+    if cfg.container_security_context:
+        container["securityContext"] = dict(cfg.container_security_context)
+    return container
+
+
+# -- executors -------------------------------------------------------------------
+
+
+def _executor(index: int, executor: Mapping[str, Any], task: Mapping[str, Any], cfg: KubeSettings) -> dict[str, Any]:
+    command, wrapper_env = executor_command(executor)
+    env = [{"name": k, "value": str(v)} for k, v in (executor.get("env") or {}).items()]
+    container: dict[str, Any] = {
+        "name": f"executor-{index}",
+        "image": executor["image"],
+        "command": command,
+        "env": env + wrapper_env,
+        "volumeMounts": volume_mounts(task),
+        "terminationMessagePath": TERMINATION_LOG,
+        "terminationMessagePolicy": "File",
+    }
+    if executor.get("workdir"):
+        container["workingDir"] = executor["workdir"]
+    resources = executor_resources(task.get("resources") or {})
+    if resources:
+        container["resources"] = resources
+    if cfg.executor_security_context:
+        container["securityContext"] = dict(cfg.executor_security_context)
+    return container
+
+
+def executor_command(executor: Mapping[str, Any]) -> tuple[list[str], list[dict[str, str]]]:
+    """The container command and the env it needs.
+
+    The TES command runs as is (no shell) unless the executor redirects
+    stdin/stdout/stderr or sets ignore_error; then ``/bin/sh -c`` wraps it
+    (so the image needs /bin/sh). The command stays a list of arguments
+    ("$@"), and the file paths travel in env, so nothing is re-quoted. With
+    ignore_error the wrapper writes ``poiesis-exit-code=N`` to the
+    termination message and exits 0, so the next executor runs and the real
+    code is still recorded.
+    """
+    command = list(executor["command"])
+    env, redirects = [], ""
+    for field_name, op in (("stdin", "<"), ("stdout", ">"), ("stderr", "2>")):
+        path = executor.get(field_name)
+        if path:
+            var = f"POIESIS_{field_name.upper()}"
+            env.append({"name": var, "value": path})
+            redirects += f' {op}"${var}"'
+    ignore = bool(executor.get("ignore_error"))
+    if not redirects and not ignore:
+        return command, []
+    if ignore:
+        script = (
+            f'"$@"{redirects}\nrc=$?\n'
+            f'printf "{EXIT_CODE_PREFIX}%d\\n" "$rc" >{TERMINATION_LOG} 2>/dev/null\nexit 0'
+        )
+    else:
+        script = f'exec "$@"{redirects}'
+    return ["/bin/sh", "-c", script, "poiesis-executor", *command], env
+
+
+def executor_resources(resources: Mapping[str, Any]) -> dict[str, Any]:
+    """TES cpu_cores -> CPU request; ram_gb (GiB) -> memory request and limit."""
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    if resources.get("cpu_cores"):
+        requests["cpu"] = str(int(resources["cpu_cores"]))
+    if resources.get("ram_gb"):
+        memory = str(int(float(resources["ram_gb"]) * 2**30))
+        requests["memory"] = limits["memory"] = memory
+    out: dict[str, Any] = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def _within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def _literal_dir(path: str) -> str:
+    """The longest leading directory of ``path`` without glob characters."""
+    parts = path.split("/")
+    for i, part in enumerate(parts):
+        if _GLOB & set(part):
+            return "/".join(parts[:i]) or "/"
+    return posixpath.dirname(path)
+
+
+def mount_points(task: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The minimal (path, kind) set making every task path visible; kind is 'dir' or 'file'.
+
+    Directories: DIRECTORY inputs and outputs, volumes, the parent of each
+    FILE output and of each stdout/stderr file (they do not exist before the
+    executor writes them), the literal prefix of wildcard outputs. Files:
+    FILE inputs (present on the PVC once tif ran). A path inside a kept
+    directory needs no mount of its own; '/' is never mounted.
+    """
+    dirs: set[str] = set(task.get("volumes") or [])
+    files: set[str] = set()
+    for item in task.get("inputs") or []:
+        (dirs if item.get("type") == "DIRECTORY" else files).add(item["path"])
+    for item in task.get("outputs") or []:
+        path = item["path"]
+        if item.get("path_prefix"):
+            dirs.add(item["path_prefix"])
+        elif _GLOB & set(path):
+            dirs.add(_literal_dir(path))
+        elif item.get("type") == "DIRECTORY":
+            dirs.add(path)
+        else:
+            dirs.add(posixpath.dirname(path))
+    for executor in task.get("executors") or []:
+        for name in ("stdout", "stderr"):
+            if executor.get(name):
+                dirs.add(posixpath.dirname(executor[name]))
+    dirs = {posixpath.normpath(d) for d in dirs} - {"/", ""}
+    kept: list[str] = []
+    for d in sorted(dirs, key=len):
+        if not any(_within(d, k) for k in kept):
+            kept.append(d)
+    loose = sorted(posixpath.normpath(f) for f in files if not any(_within(f, k) for k in kept))
+    return sorted([(d, "dir") for d in kept] + [(f, "file") for f in loose])
+
+
+def volume_mounts(task: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Executor mounts: each mount point P is the PVC's files/P."""
+    return [
+        {"name": "transfer", "mountPath": path, "subPath": "files" + path}
+        for path, _kind in mount_points(task)
+    ]
+
+
+# -- placement and parameters ----------------------------------------------------
+
+
+def _backend_parameters(task: Mapping[str, Any]) -> dict[str, str]:
+    params = (task.get("resources") or {}).get("backend_parameters") or {}
+    return {k: str(v) for k, v in params.items() if k in BACKEND_PARAMETERS}
+
+
+def parse_node_selector(value: str) -> dict[str, str]:
+    """'k=v,k2=v2' -> {'k': 'v', 'k2': 'v2'}."""
+    out = {}
+    for pair in filter(None, (p.strip() for p in value.split(","))):
+        key, sep, val = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"node_selector entry {pair!r} is not key=value")
+        out[key.strip()] = val.strip()
+    return out
+
+
+def _placement(spec: dict[str, Any], task: Mapping[str, Any]) -> None:
+    params = _backend_parameters(task)
+    if "node_selector" in params:
+        spec["nodeSelector"] = parse_node_selector(params["node_selector"])
+    if "priority_class" in params:
+        spec["priorityClassName"] = params["priority_class"]
+    if "runtime_class" in params:
+        spec["runtimeClassName"] = params["runtime_class"]
+    zones = (task.get("resources") or {}).get("zones")
+    if zones:
+        term = {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": list(zones)}]}
+        spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
+
+
+# -- Secret and PVC ----------------------------------------------------------------
+
+
+def build_secret(task_id: str, task: Mapping[str, Any], cfg: KubeSettings, *, owner: Mapping[str, Any]) -> dict[str, Any]:
+    """The task JSON for the filers (a Secret: input URLs may carry credentials)."""
+    body = {**task, "id": task_id}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _owned_meta(task_id, cfg, owner),
+        "type": "Opaque",
+        "stringData": {"task.json": json.dumps(body, separators=(",", ":"))},
+    }
+
+
+def disk_bytes(task: Mapping[str, Any], cfg: KubeSettings) -> int:
+    """PVC size: the task's disk_gb (GiB) or the configured default."""
+    disk = (task.get("resources") or {}).get("disk_gb") or cfg.default_disk_gb
+    return int(float(disk) * 2**30)
+
+
+def build_pvc(task_id: str, task: Mapping[str, Any], cfg: KubeSettings, *, owner: Mapping[str, Any]) -> dict[str, Any]:
+    """The task's transfer volume, removed with its Job."""
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": str(disk_bytes(task, cfg))}},
+    }
+    if cfg.storage_class:
+        spec["storageClassName"] = cfg.storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": _owned_meta(task_id, cfg, owner),
+        "spec": spec,
+    }
+
+
+def _owned_meta(task_id: str, cfg: KubeSettings, owner: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": job_name(task_id),
+        "namespace": cfg.namespace,
+        "labels": labels(task_id, cfg),
+        "ownerReferences": [dict(owner)],
+    }

@@ -1,0 +1,91 @@
+"""The Kubernetes backend's configuration, read once from POIESIS_KUBE_* variables.
+
+Every field has an environment variable (docs/kubernetes.md lists them) and
+a default that works on the test cluster. Pure: reading the environment is
+the only I/O, and only in ``from_env``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _env(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = env.get(name)
+    return value if value not in (None, "") else default
+
+
+def _json(env: Mapping[str, str], name: str) -> dict[str, Any] | None:
+    raw = _env(env, name)
+    if raw is None:
+        return None
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise TypeError(f"{name} must be a JSON object")
+    return value
+
+
+@dataclass(frozen=True)
+class KubeSettings:
+    """Where and how task Pods run."""
+
+    namespace: str = "poiesis"
+    image: str = "poiesis:latest"
+    image_pull_policy: str = "IfNotPresent"
+    service_account: str | None = None
+    storage_class: str | None = None
+    default_disk_gb: float = 1.0
+    ttl_seconds_after_finished: int | None = 300
+    database_secret: str = "poiesis-db"
+    database_secret_key: str = "url"
+    filer_env_secret: str | None = None
+    pod_security_context: dict[str, Any] | None = None
+    container_security_context: dict[str, Any] | None = None
+    executor_security_context: dict[str, Any] | None = None
+    trec_log_tail_bytes: int = 10_000
+    pending_timeout_s: float = 300.0
+    queued_grace_s: float = 120.0
+    lease_name: str = "poiesis-tctl"
+    lease_duration_s: float = 15.0
+    lease_renew_s: float = 5.0
+    resync_s: float = 10.0
+    kubeconfig: str | None = None
+    extra_labels: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> KubeSettings:
+        """Settings from POIESIS_KUBE_* variables (``env`` defaults to os.environ)."""
+        e = os.environ if env is None else env
+        d = cls()
+        ttl = _env(e, "POIESIS_KUBE_TTL_SECONDS")
+        return cls(
+            namespace=_env(e, "POIESIS_KUBE_NAMESPACE", d.namespace) or d.namespace,
+            image=_env(e, "POIESIS_KUBE_IMAGE", d.image) or d.image,
+            image_pull_policy=_env(e, "POIESIS_KUBE_IMAGE_PULL_POLICY", d.image_pull_policy) or d.image_pull_policy,
+            service_account=_env(e, "POIESIS_KUBE_SERVICE_ACCOUNT"),
+            storage_class=_env(e, "POIESIS_KUBE_STORAGE_CLASS"),
+            default_disk_gb=float(_env(e, "POIESIS_KUBE_DEFAULT_DISK_GB", str(d.default_disk_gb)) or 1),
+            ttl_seconds_after_finished=(
+                d.ttl_seconds_after_finished if ttl is None else (None if ttl == "none" else int(ttl))
+            ),
+            database_secret=_env(e, "POIESIS_KUBE_DATABASE_SECRET", d.database_secret) or d.database_secret,
+            database_secret_key=_env(e, "POIESIS_KUBE_DATABASE_SECRET_KEY", d.database_secret_key)
+            or d.database_secret_key,
+            filer_env_secret=_env(e, "POIESIS_KUBE_FILER_ENV_SECRET"),
+            pod_security_context=_json(e, "POIESIS_KUBE_POD_SECURITY_CONTEXT"),
+            container_security_context=_json(e, "POIESIS_KUBE_CONTAINER_SECURITY_CONTEXT"),
+            executor_security_context=_json(e, "POIESIS_KUBE_EXECUTOR_SECURITY_CONTEXT"),
+            trec_log_tail_bytes=int(_env(e, "POIESIS_KUBE_LOG_TAIL_BYTES", str(d.trec_log_tail_bytes)) or 0),
+            pending_timeout_s=float(_env(e, "POIESIS_KUBE_PENDING_TIMEOUT", str(d.pending_timeout_s)) or 300),
+            queued_grace_s=float(_env(e, "POIESIS_KUBE_QUEUED_GRACE", str(d.queued_grace_s)) or 120),
+            lease_name=_env(e, "POIESIS_KUBE_LEASE_NAME", d.lease_name) or d.lease_name,
+            lease_duration_s=float(_env(e, "POIESIS_KUBE_LEASE_DURATION", str(d.lease_duration_s)) or 15),
+            lease_renew_s=float(_env(e, "POIESIS_KUBE_LEASE_RENEW", str(d.lease_renew_s)) or 5),
+            resync_s=float(_env(e, "POIESIS_KUBE_RESYNC", str(d.resync_s)) or 10),
+            kubeconfig=_env(e, "POIESIS_KUBE_KUBECONFIG") or _env(e, "KUBECONFIG"),
+            extra_labels=dict(_json(e, "POIESIS_KUBE_LABELS") or {}),
+        )

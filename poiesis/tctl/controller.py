@@ -1,0 +1,242 @@
+"""TCtl's moving parts: the Pod informer, the Lease loop, and applying decisions once.
+
+Threads: the informer (list+watch of Pods labelled poiesis.io/task, relist
+on 410) keeps ``pods`` and ``gone``; the lease loop renews or takes the
+Lease every ``lease_renew_s``; the main loop reconciles after Pod events
+(debounced) and on every resync, but only while this replica leads. Every
+replica keeps its informer warm, so a new leader acts at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from poiesis.kube import build
+from poiesis.kube.client import Conflict, Expired, Kube, KubeError
+from poiesis.kube.settings import KubeSettings
+from poiesis.store import Store
+from poiesis.tctl import lease, reconcile
+from poiesis.trec.record import Recorder
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _task_of(pod: dict[str, Any]) -> str | None:
+    return ((pod.get("metadata") or {}).get("labels") or {}).get(build.TASK_LABEL)
+
+
+@dataclass
+class Controller:
+    """One TCtl replica."""
+
+    kube: Kube
+    store: Store
+    cfg: KubeSettings
+    identity: str
+    submit: Callable[[str, dict[str, Any]], None]
+    clock: Callable[[], datetime] = utcnow
+    debounce_s: float = 0.2
+    pods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gone: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+    synced: threading.Event = field(default_factory=threading.Event)
+    leading: bool = False
+    _renewed: datetime | None = None
+    _dirty: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    recorder: Recorder | None = None
+    apply_workers: int = 4
+
+    def __post_init__(self) -> None:
+        self._workers = ThreadPoolExecutor(self.apply_workers, thread_name_prefix="tctl-apply")
+        if self.recorder is None:
+            self.recorder = Recorder(store=self.store, kube=self.kube, log_tail_bytes=self.cfg.trec_log_tail_bytes, source="tctl")
+
+    # -- informer -------------------------------------------------------------------
+
+    def _apply_event(self, kind: str, pod: dict[str, Any]) -> None:
+        task = _task_of(pod)
+        if task is None:
+            return
+        with self._lock:
+            if kind == "DELETED":
+                self.pods.pop(task, None)
+                self.gone[task] = pod
+            else:
+                self.pods[task] = pod
+        self._dirty.set()
+
+    def _relist(self) -> str:
+        items, version = self.kube.list_pods(label_selector=build.TASK_LABEL)
+        fresh = {t: p for p in items if (t := _task_of(p))}
+        with self._lock:
+            for task in set(self.pods) - set(fresh):
+                self.gone[task] = self.pods[task]
+            self.pods = fresh
+        self.synced.set()
+        self._dirty.set()
+        return version
+
+    def inform(self) -> None:
+        """List then watch Pods until stopped; 410 relists, other errors wait and relist."""
+        version: str | None = None
+        while not self.stop.is_set():
+            try:
+                if version is None:
+                    version = self._relist()
+                for kind, obj in self.kube.watch_pods(resource_version=version, timeout_s=60, label_selector=build.TASK_LABEL):
+                    version = obj["metadata"]["resourceVersion"]
+                    if kind != "BOOKMARK":
+                        self._apply_event(kind, obj)
+                    if self.stop.is_set():
+                        return
+            except Expired:
+                version = None
+            except Exception:
+                log.exception("pod watch failed; relisting")
+                version = None
+                self.stop.wait(1.0)
+
+    # -- lease ------------------------------------------------------------------------
+
+    def lease_step(self) -> bool:
+        """Read the Lease, write what ``lease.decide`` says; returns whether we lead now."""
+        now = self.clock()
+        name, ns = self.cfg.lease_name, self.kube.namespace
+        try:
+            obj = self.kube.get_lease(name)
+            current = lease.from_lease(obj) if obj else None
+            decision = lease.decide(current, me=self.identity, now=now, duration_s=self.cfg.lease_duration_s)
+            if decision.action == "create":
+                self.kube.create_lease(lease.to_lease(decision.record, name=name, namespace=ns))
+            elif decision.leads:
+                version = obj["metadata"]["resourceVersion"]
+                self.kube.replace_lease(name, lease.to_lease(decision.record, name=name, namespace=ns, resource_version=version))
+            if decision.leads:
+                if not self.leading:
+                    log.info("%s: leading (%s)", self.identity, decision.action)
+                self._renewed = now
+            elif self.leading:
+                log.info("%s: lost the lease to %s", self.identity, current.holder if current else None)
+                self._renewed = None
+        except Conflict:
+            self._renewed = None if not self.leading else self._renewed
+        except KubeError as exc:
+            log.warning("%s: lease request failed: %s", self.identity, exc)
+        self.leading = lease.holds(self._renewed, now=self.clock(), duration_s=self.cfg.lease_duration_s)
+        if self.leading:
+            self._dirty.set()
+        return self.leading
+
+    def lease_loop(self) -> None:
+        while not self.stop.is_set():
+            self.lease_step()
+            self.stop.wait(self.cfg.lease_renew_s)
+
+    def release(self) -> None:
+        """On a clean exit, give the Lease up so another replica takes over at once."""
+        if not self.leading:
+            return
+        obj = self.kube.get_lease(self.cfg.lease_name)
+        if obj and lease.from_lease(obj).holder == self.identity:
+            rec = lease.LeaseRecord(holder=None, duration_s=self.cfg.lease_duration_s, transitions=lease.from_lease(obj).transitions)
+            try:
+                self.kube.replace_lease(
+                    self.cfg.lease_name,
+                    lease.to_lease(rec, name=self.cfg.lease_name, namespace=self.kube.namespace,
+                                   resource_version=obj["metadata"]["resourceVersion"]),
+                )
+            except KubeError:
+                pass
+        self.leading = False
+
+    # -- reconcile --------------------------------------------------------------------
+
+    def snapshot(self, *, with_jobs: bool) -> reconcile.Snapshot:
+        jobs = None
+        if with_jobs:
+            jobs = {t: j for j in self.kube.list_jobs(label_selector=build.TASK_LABEL) if (t := _task_of(j))}
+        tasks = self.store.active_tasks()
+        with self._lock:
+            pods, gone = dict(self.pods), dict(self.gone)
+        return reconcile.Snapshot(
+            now=self.clock(),
+            tasks=tasks,
+            pods=pods,
+            gone=gone,
+            jobs=jobs,
+            pending_timeout_s=self.cfg.pending_timeout_s,
+            queued_grace_s=self.cfg.queued_grace_s,
+        )
+
+    def reconcile_once(self, *, with_jobs: bool) -> list[reconcile.Action]:
+        """Decide from a fresh snapshot, then apply each action once."""
+        snap = self.snapshot(with_jobs=with_jobs)
+        actions = reconcile.decide(snap)
+        for action in actions:
+            try:
+                self._apply(action)
+            except Exception:
+                log.exception("applying %s failed", action)
+        self._forget(snap)
+        return actions
+
+    def _apply(self, action: reconcile.Action) -> None:
+        if isinstance(action, reconcile.Record):
+            landed = self.recorder.record(action.task_id, action.pod, action.outcome)
+            if landed is not None:
+                self.recorder.forget(action.task_id)
+        elif isinstance(action, reconcile.DeleteJob):
+            self.kube.delete_job(build.job_name(action.task_id))
+        elif isinstance(action, reconcile.Resubmit):
+            task = self.store.get_task(action.task_id, view="FULL")
+            if task is not None and task.get("state") == "QUEUED":
+                body = {k: v for k, v in task.items() if k not in ("id", "state", "logs", "creation_time")}
+                log.info("resubmitting task %s (QUEUED with no running Job)", action.task_id)
+                self.submit(action.task_id, body)
+
+    def _forget(self, snap: reconcile.Snapshot) -> None:
+        """Drop deleted Pods of tasks that are no longer active."""
+        with self._lock:
+            for task in [t for t in self.gone if t not in snap.tasks]:
+                del self.gone[task]
+
+    def run(self) -> None:
+        """Informer and lease threads, and the reconcile loop, until ``stop``."""
+        threads = [
+            threading.Thread(target=self.inform, name="tctl-informer", daemon=True),
+            threading.Thread(target=self.lease_loop, name="tctl-lease", daemon=True),
+        ]
+        for t in threads:
+            t.start()
+        self.synced.wait(30)
+        next_resync = time.monotonic()
+        try:
+            while not self.stop.is_set():
+                self._dirty.wait(max(0.0, min(self.cfg.resync_s, next_resync - time.monotonic())))
+                if self.stop.is_set():
+                    break
+                self._dirty.clear()
+                resync = time.monotonic() >= next_resync
+                if resync:
+                    next_resync = time.monotonic() + self.cfg.resync_s
+                if self.leading and self.synced.is_set():
+                    try:
+                        self.reconcile_once(with_jobs=resync)
+                    except Exception:
+                        log.exception("reconcile failed")
+                self.stop.wait(self.debounce_s)
+        finally:
+            self.release()
+            self._workers.shutdown(wait=True)

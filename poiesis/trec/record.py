@@ -1,0 +1,158 @@
+"""From an observed Pod to idempotent store writes; used by TRec and by TCtl.
+
+Level-triggered: every call derives everything from the whole Pod, and every
+write is idempotent (guarded state moves, one executor log per index, system
+log lines appended once, output logs keyed by index, write-once terminal
+state), so a write lost to a database blip is redone by the next event, and
+TRec and TCtl may both record the same Pod. System log lines land before the
+terminal state, so a crash between the two leaves the task non-terminal
+(someone records it again), never terminal without its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from poiesis import states
+from poiesis.kube.client import Kube
+from poiesis.kube.outcome import ExecutorResult, Outcome
+from poiesis.store import Store, Unavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Bounded retries of database writes: ``attempts`` tries, delay doubling up to ``max_delay_s``."""
+
+    attempts: int = 8
+    delay_s: float = 0.25
+    max_delay_s: float = 5.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def __call__(self, fn: Callable[[], T]) -> T:
+        delay = self.delay_s
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return fn()
+            except Unavailable as exc:
+                if attempt == self.attempts:
+                    raise
+                log.warning("database unavailable (attempt %d/%d): %s", attempt, self.attempts, exc)
+                self.sleep(delay)
+                delay = min(delay * 2, self.max_delay_s)
+        raise AssertionError("unreachable")
+
+
+def read_outputs(transfer_dir: Path) -> list[dict[str, Any]] | None:
+    """TOF's DIR/.poiesis/outputs.json, or None when it is not there."""
+    path = transfer_dir / ".poiesis" / "outputs.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def _file_tail(path: Path, limit: int) -> str | None:
+    try:
+        with path.open("rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - limit))
+            return f.read().decode("utf-8", errors="ignore")
+    except OSError:
+        return None
+
+
+@dataclass
+class Recorder:
+    """Writes what Pods say about their tasks; remembers what it already wrote."""
+
+    store: Store
+    kube: Kube | None = None
+    transfer_dir: Path | None = None
+    log_tail_bytes: int = 10_000
+    retry: Retry = field(default_factory=Retry)
+    source: str = "trec"
+    _advanced: dict[str, str] = field(default_factory=dict)
+    _logged: dict[str, set[int]] = field(default_factory=dict)
+
+    def record(self, task_id: str, pod: Mapping[str, Any] | None, outcome: Outcome) -> str | None:
+        """Write progress, executor logs and, when the outcome has one, the terminal state; returns it."""
+        if outcome.progress and outcome.state is None:
+            self._advance(task_id, outcome.progress)
+        for result in outcome.executors:
+            self._executor_log(task_id, pod, result)
+        if outcome.state is None:
+            return None
+        return self._terminal(task_id, outcome)
+
+    def forget(self, task_id: str) -> None:
+        """Drop what is remembered about a finished task."""
+        self._advanced.pop(task_id, None)
+        self._logged.pop(task_id, None)
+
+    def _advance(self, task_id: str, target: str) -> None:
+        if self._advanced.get(task_id) == target:
+            return
+        if target == states.State.RUNNING and self._advanced.get(task_id) is None:
+            self.retry(lambda: self.store.advance(task_id, states.State.INITIALIZING))
+        self.retry(lambda: self.store.advance(task_id, target))
+        self._advanced[task_id] = target
+
+    def _executor_log(self, task_id: str, pod: Mapping[str, Any] | None, result: ExecutorResult) -> None:
+        seen = self._logged.setdefault(task_id, set())
+        if result.index in seen:
+            return
+        stdout, stderr = self._tails(pod, result.index)
+        self.retry(
+            lambda: self.store.add_executor_log(
+                task_id,
+                index=result.index,
+                exit_code=result.exit_code,
+                start_time=result.start_time,
+                end_time=result.end_time,
+                stdout=stdout,
+                stderr=stderr,
+            )
+        )
+        seen.add(result.index)
+
+    def _tails(self, pod: Mapping[str, Any] | None, index: int) -> tuple[str | None, str | None]:
+        """stdout/stderr tails: the redirected files on the task volume, else the container log."""
+        if pod is None or self.log_tail_bytes <= 0:
+            return None, None
+        name = f"executor-{index}"
+        container = next((c for c in (pod.get("spec") or {}).get("initContainers") or [] if c["name"] == name), {})
+        env = {e["name"]: e.get("value") for e in container.get("env") or []}
+        tails: dict[str, str | None] = {"stdout": None, "stderr": None}
+        for stream in tails:
+            path = env.get(f"POIESIS_{stream.upper()}")
+            if path and self.transfer_dir is not None:
+                tails[stream] = _file_tail(self.transfer_dir / "files" / path.lstrip("/"), self.log_tail_bytes)
+        if tails["stdout"] is None and not env.get("POIESIS_STDOUT") and self.kube is not None:
+            tails["stdout"] = self.kube.log_tail(pod["metadata"]["name"], name, max_bytes=self.log_tail_bytes)
+        return tails["stdout"], tails["stderr"]
+
+    def _terminal(self, task_id: str, outcome: Outcome) -> str | None:
+        lines = list(outcome.system_logs)
+        if outcome.outputs_ready and self.transfer_dir is not None:
+            outputs = read_outputs(self.transfer_dir)
+            if outputs is None:
+                lines.append("the output filer succeeded but wrote no outputs.json; output file logs are missing")
+            elif outputs:
+                self.retry(lambda: self.store.add_output_file_logs(task_id, outputs))
+        if lines:
+            self.retry(lambda: self.store.add_system_logs_once(task_id, lines))
+        landed = self.retry(
+            lambda: self.store.write_terminal_state(task_id, outcome.state, end_time=outcome.end_time)
+        )
+        log.info("%s: task %s -> %s (landed %s)", self.source, task_id, outcome.state, landed)
+        return landed

@@ -1,0 +1,196 @@
+"""The pure builders: a task and settings in, Job/Pod/Secret/PVC manifests out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from poiesis.kube import build
+from poiesis.kube.settings import KubeSettings
+
+CFG = KubeSettings(namespace="ns", image="poiesis:test", service_account="poiesis-pod")
+TASK = {
+    "inputs": [
+        {"url": "s3://b/in.txt", "path": "/data/in.txt", "type": "FILE"},
+        {"url": "s3://b/ref.fa", "path": "/ref/genome.fa", "type": "FILE"},
+        {"url": "s3://b/dir", "path": "/indir", "type": "DIRECTORY"},
+    ],
+    "outputs": [
+        {"url": "s3://b/out.txt", "path": "/data/out.txt", "type": "FILE"},
+        {"url": "s3://b/logs/", "path": "/work/logs/*.log", "path_prefix": "/work/logs", "type": "FILE"},
+    ],
+    "volumes": ["/scratch", "/data/tmp"],
+    "executors": [
+        {"image": "ubuntu:24.04", "command": ["cat", "/data/in.txt"], "stdout": "/data/out.txt", "env": {"A": "1"}},
+        {"image": "alpine:3", "command": ["false"], "ignore_error": True, "workdir": "/scratch"},
+        {"image": "alpine:3", "command": ["echo", "it's \"quoted\" $HOME"]},
+    ],
+    "resources": {"cpu_cores": 2, "ram_gb": 1.5, "disk_gb": 10, "zones": ["z1"],
+                  "backend_parameters": {"node_selector": "disk=ssd, pool=batch", "priority_class": "low"}},
+}
+
+
+def _pod(task=TASK, cfg=CFG):
+    return build.build_job("t1", task, cfg)["spec"]["template"]["spec"]
+
+
+def test_job_shape() -> None:
+    """One Pod, never retried, labelled with the task, created suspended, TTL from settings."""
+    job = build.build_job("t1", TASK, CFG)
+    assert job["metadata"] == {"name": "poiesis-t1", "namespace": "ns", "labels": {"poiesis.io/task": "t1"}}
+    assert job["spec"]["backoffLimit"] == 0 and job["spec"]["suspend"] is True
+    assert job["spec"]["ttlSecondsAfterFinished"] == 300
+    assert job["spec"]["template"]["metadata"]["labels"] == {"poiesis.io/task": "t1"}
+    assert "ttlSecondsAfterFinished" not in build.build_job("t1", TASK, KubeSettings(ttl_seconds_after_finished=None))["spec"]
+
+
+def test_pod_layout() -> None:
+    """trec is a native sidecar first, then tif, executors in order; tof is the main container."""
+    pod = _pod()
+    assert pod["restartPolicy"] == "Never"
+    assert [c["name"] for c in pod["initContainers"]] == ["trec", "tif", "executor-0", "executor-1", "executor-2"]
+    assert [c["name"] for c in pod["containers"]] == ["tof"]
+    assert pod["initContainers"][0]["restartPolicy"] == "Always"
+    assert all("restartPolicy" not in c for c in pod["initContainers"][1:])
+    assert pod["serviceAccountName"] == "poiesis-pod"
+
+
+def test_transfer_volume_everywhere() -> None:
+    """Every container mounts the task PVC; poiesis containers at /transfer, executors by subPath."""
+    pod = _pod()
+    assert pod["volumes"][0] == {"name": "transfer", "persistentVolumeClaim": {"claimName": "poiesis-t1"}}
+    for c in pod["initContainers"] + pod["containers"]:
+        assert any(m["name"] == "transfer" for m in c["volumeMounts"]), c["name"]
+    for c in [pod["initContainers"][0], pod["initContainers"][1], pod["containers"][0]]:
+        assert {"name": "transfer", "mountPath": "/transfer"}.items() <= next(
+            m for m in c["volumeMounts"] if m["name"] == "transfer").items()
+
+
+def test_only_trec_gets_credentials() -> None:
+    """The database URL and the API token reach trec only; executors get neither."""
+    pod = _pod()
+    assert pod["automountServiceAccountToken"] is False
+    trec = pod["initContainers"][0]
+    db = next(e for e in trec["env"] if e["name"] == "POIESIS_DATABASE_URL")
+    assert db["valueFrom"]["secretKeyRef"] == {"name": "poiesis-db", "key": "url"}
+    assert any(m["name"] == "trec-token" for m in trec["volumeMounts"])
+    for c in pod["initContainers"][1:] + pod["containers"]:
+        assert all(m["name"] != "trec-token" for m in c["volumeMounts"])
+        assert all("DATABASE" not in e["name"] for e in c.get("env", []))
+
+
+def test_minimal_mounts() -> None:
+    """Parent dirs cover outputs and inputs inside them; file inputs elsewhere mount alone."""
+    assert build.mount_points(TASK) == [
+        ("/data", "dir"),
+        ("/indir", "dir"),
+        ("/ref/genome.fa", "file"),
+        ("/scratch", "dir"),
+        ("/work/logs", "dir"),
+    ]
+    mounts = _pod()["initContainers"][2]["volumeMounts"]
+    assert {"name": "transfer", "mountPath": "/data", "subPath": "files/data"} in mounts
+    assert {"name": "transfer", "mountPath": "/ref/genome.fa", "subPath": "files/ref/genome.fa"} in mounts
+
+
+def test_mounts_never_cover_root_and_skip_prefix_siblings() -> None:
+    """'/x' does not cover '/xy'; an output at the root gets no mount of '/'."""
+    task = {"volumes": ["/x", "/xy"], "outputs": [{"url": "u", "path": "/top.txt"}], "executors": []}
+    assert build.mount_points(task) == [("/x", "dir"), ("/xy", "dir")]
+
+
+def test_plain_command_runs_without_a_shell() -> None:
+    """No redirection, no ignore_error: the TES command is the container command, unchanged."""
+    ex = _pod()["initContainers"][4]
+    assert ex["command"] == ["echo", "it's \"quoted\" $HOME"]
+
+
+def test_redirection_wraps_in_sh_without_requoting() -> None:
+    """stdout redirection: /bin/sh -c with the command as "$@" and the path in env."""
+    ex = _pod()["initContainers"][2]
+    assert ex["command"] == ["/bin/sh", "-c", 'exec "$@" >"$POIESIS_STDOUT"', "poiesis-executor", "cat", "/data/in.txt"]
+    assert {"name": "POIESIS_STDOUT", "value": "/data/out.txt"} in ex["env"]
+    assert {"name": "A", "value": "1"} in ex["env"]
+
+
+def test_ignore_error_wrapper() -> None:
+    """ignore_error: the wrapper records the code in the termination message and exits 0."""
+    ex = _pod()["initContainers"][3]
+    script = ex["command"][2]
+    assert script.startswith('"$@"\nrc=$?\n') and script.endswith("exit 0")
+    assert "poiesis-exit-code=%d" in script and "/dev/termination-log" in script
+    assert ex["terminationMessagePath"] == "/dev/termination-log"
+    assert ex["workingDir"] == "/scratch"
+
+
+def test_ignore_error_wrapper_really_behaves(tmp_path) -> None:
+    """Run through a real /bin/sh: the command's code lands in the message file, the shell exits 0."""
+    import subprocess
+
+    command, env = build.executor_command({"command": ["sh", "-c", "echo hi; exit 7"], "ignore_error": True,
+                                           "stdout": str(tmp_path / "out")})
+    script = command[2].replace("/dev/termination-log", str(tmp_path / "msg"))
+    proc = subprocess.run([command[0], "-c", script, *command[3:]], check=False, env={e["name"]: e["value"] for e in env})
+    assert proc.returncode == 0
+    assert (tmp_path / "msg").read_text() == "poiesis-exit-code=7\n"
+    assert (tmp_path / "out").read_text() == "hi\n"
+
+
+def test_resources() -> None:
+    """cpu_cores -> cpu request; ram_gb GiB -> memory request and limit; disk_gb -> PVC size."""
+    ex = _pod()["initContainers"][2]
+    assert ex["resources"] == {"requests": {"cpu": "2", "memory": str(int(1.5 * 2**30))},
+                               "limits": {"memory": str(int(1.5 * 2**30))}}
+    owner = build.owner_reference(name="poiesis-t1", uid="u")
+    pvc = build.build_pvc("t1", TASK, CFG, owner=owner)
+    assert pvc["spec"]["resources"]["requests"]["storage"] == str(10 * 2**30)
+    assert build.build_pvc("t1", {"executors": []}, CFG, owner=owner)["spec"]["resources"]["requests"]["storage"] == str(2**30)
+
+
+def test_placement_from_backend_parameters_and_zones() -> None:
+    """node_selector, priority_class and zones shape where the Pod may run."""
+    pod = _pod()
+    assert pod["nodeSelector"] == {"disk": "ssd", "pool": "batch"}
+    assert pod["priorityClassName"] == "low"
+    term = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
+    assert term["matchExpressions"][0]["values"] == ["z1"]
+
+
+def test_bad_node_selector() -> None:
+    """A node_selector entry without '=' is refused."""
+    with pytest.raises(ValueError, match="key=value"):
+        build.parse_node_selector("disk")
+
+
+def test_secret_and_pvc_owned_by_the_job() -> None:
+    """Secret and PVC carry the task label and an ownerReference to the Job; the Secret holds the task JSON."""
+    owner = build.owner_reference(name="poiesis-t1", uid="u-1")
+    secret = build.build_secret("t1", TASK, CFG, owner=owner)
+    pvc = build.build_pvc("t1", TASK, CFG, owner=owner)
+    for obj in (secret, pvc):
+        assert obj["metadata"]["ownerReferences"] == [owner]
+        assert obj["metadata"]["labels"] == {"poiesis.io/task": "t1"}
+        assert obj["metadata"]["name"] == "poiesis-t1"
+    body = json.loads(secret["stringData"]["task.json"])
+    assert body["id"] == "t1" and body["executors"] == TASK["executors"]
+
+
+def test_security_contexts_from_settings() -> None:
+    """Pod, poiesis-container and executor security contexts come from the settings."""
+    cfg = KubeSettings(pod_security_context={"runAsNonRoot": True},
+                       container_security_context={"readOnlyRootFilesystem": True},
+                       executor_security_context={"allowPrivilegeEscalation": False})
+    pod = _pod(cfg=cfg)
+    assert pod["securityContext"] == {"runAsNonRoot": True}
+    assert pod["initContainers"][0]["securityContext"] == {"readOnlyRootFilesystem": True}
+    assert pod["initContainers"][2]["securityContext"] == {"allowPrivilegeEscalation": False}
+
+
+def test_settings_from_env() -> None:
+    """POIESIS_KUBE_* variables set the fields; JSON ones parse."""
+    cfg = KubeSettings.from_env({"POIESIS_KUBE_NAMESPACE": "x", "POIESIS_KUBE_TTL_SECONDS": "none",
+                                 "POIESIS_KUBE_POD_SECURITY_CONTEXT": '{"fsGroup": 1}',
+                                 "POIESIS_KUBE_PENDING_TIMEOUT": "3"})
+    assert cfg.namespace == "x" and cfg.ttl_seconds_after_finished is None
+    assert cfg.pod_security_context == {"fsGroup": 1} and cfg.pending_timeout_s == 3.0

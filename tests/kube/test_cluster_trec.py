@@ -1,0 +1,75 @@
+"""TRec's resilience on the real control plane: watch expiry (410) and a PostgreSQL outage lose no row."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pgserver
+from pgserver.postgres_server import PostgresServer
+from starlette.testclient import TestClient
+
+from poiesis import store
+from poiesis.api.app import create_app
+from poiesis.api.context import Context
+from poiesis.kube.client import Kube
+from poiesis.trec.record import Recorder, Retry
+from poiesis.trec.run import PodRecorder
+from tests.kube.helpers import BASE, create, executor, exit_codes, full, terminal
+from tests.plugins.kubetasks import task_pod, wait_for
+
+
+def test_trec_relists_after_410_and_records_everything(tes, task_store, kube: Kube) -> None:
+    """Watching from an expired resourceVersion gets a real 410; TRec lists again and records the whole task."""
+    task_id = create(tes, executor(run_ms=1500), executor())
+    pod = wait_for(lambda: task_pod(kube, task_id), what="pod")
+    rec = PodRecorder(kube=kube, recorder=Recorder(store=task_store, kube=kube), pod_name=pod["metadata"]["name"],
+                      task_id=task_id, start_version="1", watch_timeout_s=5)
+    watcher = threading.Thread(target=rec.watch, daemon=True)
+    watcher.start()
+    task = terminal(tes, task_id)
+    rec.stop.set()
+    watcher.join(timeout=15)
+    assert rec.relists >= 1
+    assert task["state"] == "COMPLETE" and exit_codes(task) == [0, 0]
+
+
+def _stop(data_dir: Path) -> None:
+    pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+    os.kill(pid, signal.SIGINT)  # the server this test started
+    deadline = time.monotonic() + 30
+    while (data_dir / "postmaster.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def test_trec_survives_a_database_outage(kube: Kube, kube_backend, tmp_path: Path) -> None:
+    """PostgreSQL goes down while an executor ends; TRec retries and, once it is back, no row is missing."""
+    data_dir = tmp_path / "pg"
+    url = pgserver.get_server(data_dir, cleanup_mode=None).get_uri()
+    store.migrate(url)
+    pool = store.open_pool(url, timeout=2.0)
+    try:
+        task_store = store.Store(pool)
+        client = TestClient(create_app(Context(store=task_store, backend=kube_backend)), base_url=f"http://127.0.0.1{BASE}")
+        task_id = create(client, executor(run_ms=4000), executor(run_ms=3000))
+        pod = wait_for(lambda: task_pod(kube, task_id), what="pod")
+        recorder = Recorder(store=task_store, kube=kube, retry=Retry(attempts=30, delay_s=0.2, max_delay_s=1.0))
+        rec = PodRecorder(kube=kube, recorder=recorder, pod_name=pod["metadata"]["name"], task_id=task_id)
+        watcher = threading.Thread(target=rec.watch, daemon=True)
+        watcher.start()
+        wait_for(lambda: full(client, task_id)["state"] == "RUNNING", what="RUNNING")
+        _stop(data_dir)
+        time.sleep(8)  # executor-0 ends and executor-1 runs while the database is away
+        PostgresServer(data_dir.resolve(), cleanup_mode=None)
+        task = terminal(client, task_id, timeout=60)
+        rec.stop.set()
+        watcher.join(timeout=15)
+        assert task["state"] == "COMPLETE"
+        assert exit_codes(task) == [0, 0]
+    finally:
+        pool.close()
+        if (data_dir / "postmaster.pid").exists():
+            _stop(data_dir)

@@ -1,0 +1,222 @@
+"""pod_outcome: recorded Pod statuses sorted into what the task record should say."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from poiesis.kube.outcome import deleted_outcome, parse_time, pod_outcome
+from tests.kube.pods import at, done, pod, running, waiting
+
+
+def _t(second: int) -> datetime:
+    return datetime(2026, 1, 1, 0, second // 60, second % 60, tzinfo=UTC)
+
+
+UNSCHEDULABLE = pod(
+    conditions=[
+        {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector.",
+        }
+    ],
+    start_time=None,
+)
+UNSCHEDULABLE["status"].pop("initContainerStatuses")
+UNSCHEDULABLE["status"].pop("containerStatuses")
+
+CASES = {
+    "pending unschedulable": (UNSCHEDULABLE, None, None, "Unschedulable: 0/1 nodes", _t(0)),
+    "image pull backoff of an executor": (
+        pod(init={"trec": running(1), "tif": done(1, 4), "executor-0": waiting("ImagePullBackOff", "Back-off pulling image \"nope\"")}),
+        None,
+        "INITIALIZING",
+        "executor-0 is waiting: ImagePullBackOff: Back-off pulling image",
+        _t(4),
+    ),
+    "tif running": (pod(init={"trec": running(1), "tif": running(2)}), None, "INITIALIZING", None, None),
+    "first executor running": (
+        pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": running(3)}),
+        None,
+        "RUNNING",
+        None,
+        None,
+    ),
+    "tif failure": (
+        pod(init={"trec": running(1), "tif": done(1, 2, 1, "input 0 (s3://b/k): access denied")}),
+        "SYSTEM_ERROR",
+        "INITIALIZING",
+        None,
+        None,
+    ),
+    "executor failure": (
+        pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 5, 3)}),
+        "EXECUTOR_ERROR",
+        "RUNNING",
+        None,
+        None,
+    ),
+    "ignore_error goes on": (
+        pod(
+            init={
+                "trec": running(1),
+                "tif": done(1, 2),
+                "executor-0": done(3, 5, 0, "poiesis-exit-code=3\n"),
+                "executor-1": running(6),
+            },
+            phase="Pending",
+        ),
+        None,
+        "RUNNING",
+        None,
+        None,
+    ),
+    "tof failure": (
+        pod(
+            init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4), "executor-1": done(5, 6)},
+            main=done(7, 8, 1, "output 0 (ftp://h/p): connection refused"),
+            phase="Running",
+        ),
+        "SYSTEM_ERROR",
+        "RUNNING",
+        None,
+        None,
+    ),
+    "success seen by the sidecar (phase still Running)": (
+        pod(
+            init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4), "executor-1": done(5, 6)},
+            main=done(7, 8),
+            phase="Running",
+        ),
+        "COMPLETE",
+        "RUNNING",
+        None,
+        None,
+    ),
+    "success after the sidecar stopped": (
+        pod(
+            init={"trec": done(1, 9), "tif": done(1, 2), "executor-0": done(3, 4), "executor-1": done(5, 6)},
+            main=done(7, 8),
+            phase="Succeeded",
+        ),
+        "COMPLETE",
+        "RUNNING",
+        None,
+        None,
+    ),
+    "deleted mid-run (executor killed)": (
+        pod(
+            init={"trec": done(1, 20, 0), "tif": done(1, 2), "executor-0": done(3, 20, 137)},
+            phase="Failed",
+            deleted=at(50),
+        ),
+        "SYSTEM_ERROR",
+        "RUNNING",
+        None,
+        None,
+    ),
+    "deletion in progress, executor still running": (
+        pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": running(3)}, deleted=at(50)),
+        None,
+        "RUNNING",
+        None,
+        None,
+    ),
+    "evicted": (
+        pod(init={"trec": done(1, 9), "tif": done(1, 2), "executor-0": done(3, 9, 137)}, phase="Failed", reason="Evicted"),
+        "SYSTEM_ERROR",
+        "RUNNING",
+        None,
+        None,
+    ),
+    "preempted before any container ran": (
+        pod(
+            phase="Failed",
+            conditions=[{"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler", "message": "by p"}],
+        ),
+        "PREEMPTED",
+        "INITIALIZING",
+        None,
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_pod_outcome_table(name: str) -> None:
+    """Each recorded Pod maps to the terminal state, progress and pending reason in the docs table."""
+    pod_, state, progress, pending, since = CASES[name]
+    out = pod_outcome(pod_)
+    assert out.state == state
+    assert out.progress == progress
+    if pending is None:
+        assert out.pending is None
+    else:
+        assert out.pending is not None and out.pending.startswith(pending)
+        assert out.pending_since == since
+
+
+def test_running_pod_is_not_pending() -> None:
+    """A Pod whose executor runs is not waiting."""
+    out = pod_outcome(CASES["first executor running"][0])
+    assert out.pending is None and out.state is None
+
+
+def test_executor_results_use_the_wrapper_exit_code() -> None:
+    """ignore_error: the container exits 0 but the executor log gets the real code from the message."""
+    out = pod_outcome(CASES["ignore_error goes on"][0])
+    assert [(r.index, r.exit_code) for r in out.executors] == [(0, 3)]
+    assert out.executors[0].start_time == _t(3) and out.executors[0].end_time == _t(5)
+
+
+def test_executor_failure_records_code_and_end_time() -> None:
+    """A failing executor ends the task EXECUTOR_ERROR at its finish time, with its exit code."""
+    out = pod_outcome(CASES["executor failure"][0])
+    assert out.executors[0].exit_code == 3
+    assert out.end_time == _t(5)
+    assert out.system_logs == ()
+
+
+@pytest.mark.parametrize(("name", "needle"), [("tif failure", "input filer (tif) exited with code 1: input 0 (s3://b/k): access denied"), ("tof failure", "output filer (tof) exited with code 1: output 0")])
+def test_filer_failures_carry_the_termination_message(name: str, needle: str) -> None:
+    """A failing filer's termination message becomes the system log line."""
+    out = pod_outcome(CASES[name][0])
+    assert len(out.system_logs) == 1 and needle in out.system_logs[0]
+
+
+def test_eviction_is_a_system_error() -> None:
+    """An evicted Pod ends SYSTEM_ERROR naming the eviction, even though its executor died with 137."""
+    out = pod_outcome(CASES["evicted"][0])
+    assert out.system_logs == ("the Pod failed: Evicted",)
+
+
+def test_success_reads_outputs() -> None:
+    """tof exiting 0 completes the task at tof's finish time and marks outputs.json readable."""
+    out = pod_outcome(CASES["success seen by the sidecar (phase still Running)"][0])
+    assert out.outputs_ready and out.end_time == _t(8)
+    assert [r.index for r in out.executors] == [0, 1]
+
+
+def test_deleted_pod_is_not_an_executor_error() -> None:
+    """An executor killed because the Pod was deleted is recorded (137) but the task ends SYSTEM_ERROR."""
+    out = pod_outcome(CASES["deleted mid-run (executor killed)"][0])
+    assert out.executors[0].exit_code == 137
+    assert out.system_logs == ("the task's Pod was deleted before the task finished",)
+    assert out.deleting
+
+
+def test_deleted_outcome_keeps_a_real_verdict() -> None:
+    """A vanished Pod that had already failed keeps its own verdict; an unfinished one is SYSTEM_ERROR."""
+    assert deleted_outcome(CASES["executor failure"][0]).state == "EXECUTOR_ERROR"
+    gone = deleted_outcome(CASES["first executor running"][0])
+    assert gone.state == "SYSTEM_ERROR" and gone.deleting
+    assert deleted_outcome(None).state == "SYSTEM_ERROR"
+
+
+def test_parse_time() -> None:
+    """API server times parse as UTC."""
+    assert parse_time("2026-01-01T00:00:05Z") == _t(5)
+    assert parse_time(None) is None

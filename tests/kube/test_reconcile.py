@@ -1,0 +1,103 @@
+"""TCtl's decisions from snapshots (no cluster, no database): what it does for each kind of task."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from poiesis.tctl.reconcile import DeleteJob, Record, Resubmit, Snapshot, decide
+from tests.kube.pods import done, pod, running, waiting
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+OLD = T0 - timedelta(hours=1)
+
+
+def snap(now_s: float = 0, *, tasks, pods=None, gone=None, jobs=None) -> Snapshot:
+    return Snapshot(now=T0 + timedelta(seconds=now_s), tasks=tasks, pods=pods or {}, gone=gone or {}, jobs=jobs,
+                    pending_timeout_s=300, queued_grace_s=120)
+
+
+COMPLETE_POD = pod(executors=1, init={"trec": done(1, 9), "tif": done(1, 2), "executor-0": done(3, 4)}, main=done(5, 6), phase="Succeeded")
+RUNNING_POD = pod(executors=1, init={"trec": running(1), "tif": done(1, 2), "executor-0": running(3)})
+STUCK_POD = pod(executors=1, init={"trec": running(1), "tif": waiting("ImagePullBackOff", "no such image")})
+
+
+def kinds(actions):
+    return [(type(a).__name__, a.task_id, getattr(getattr(a, "outcome", None), "state", None)) for a in actions]
+
+
+def test_ended_pod_is_recorded() -> None:
+    """A Succeeded Pod of an active task: record COMPLETE with its executor logs."""
+    actions = decide(snap(tasks={"t": ("RUNNING", OLD)}, pods={"t": COMPLETE_POD}))
+    assert kinds(actions) == [("Record", "t", "COMPLETE")]
+    assert [r.exit_code for r in actions[0].outcome.executors] == [0]
+
+
+def test_terminal_tasks_are_left_alone() -> None:
+    """Pods of tasks the database no longer lists as active produce no action."""
+    assert decide(snap(tasks={}, pods={"t": COMPLETE_POD}, gone={"u": None}, jobs={})) == []
+
+
+def test_running_pod_is_recorded_as_progress() -> None:
+    """A running Pod: record progress (RUNNING), no terminal state, nothing deleted."""
+    actions = decide(snap(tasks={"t": ("QUEUED", OLD)}, pods={"t": RUNNING_POD}))
+    assert kinds(actions) == [("Record", "t", None)] and actions[0].outcome.progress == "RUNNING"
+
+
+def test_pending_past_the_timeout_fails_and_deletes() -> None:
+    """Waiting longer than the timeout (since tif should have started): SYSTEM_ERROR with the reason, Job deleted."""
+    # STUCK_POD waits since its startTime, 2026-01-01T00:00:00Z
+    assert kinds(decide(snap(299, tasks={"t": ("INITIALIZING", OLD)}, pods={"t": STUCK_POD}))) == [("Record", "t", None)]
+    actions = decide(snap(301, tasks={"t": ("INITIALIZING", OLD)}, pods={"t": STUCK_POD}))
+    assert kinds(actions) == [("Record", "t", "SYSTEM_ERROR"), ("DeleteJob", "t", None)]
+    assert "tif is waiting: ImagePullBackOff: no such image" in actions[0].outcome.system_logs[0]
+
+
+def test_canceling_task_with_a_live_pod_gets_its_job_deleted() -> None:
+    """CANCELING whose Pod runs undisturbed: delete the Job again (the API's delete may have failed)."""
+    actions = decide(snap(tasks={"t": ("CANCELING", OLD)}, pods={"t": RUNNING_POD}))
+    assert DeleteJob("t") in actions
+
+
+def test_deleted_pod_ends_the_task() -> None:
+    """A Pod seen deleted before it ended: SYSTEM_ERROR (the store turns CANCELING into CANCELED)."""
+    actions = decide(snap(tasks={"t": ("CANCELING", OLD)}, gone={"t": RUNNING_POD}))
+    assert kinds(actions) == [("Record", "t", "SYSTEM_ERROR")]
+    assert actions[0].outcome.executors == ()
+
+
+def test_deleted_pod_keeps_its_own_verdict() -> None:
+    """A Pod deleted after it completed (TTL) still records COMPLETE."""
+    assert kinds(decide(snap(tasks={"t": ("RUNNING", OLD)}, gone={"t": COMPLETE_POD}))) == [("Record", "t", "COMPLETE")]
+
+
+def test_queued_without_job_is_resubmitted_after_the_grace() -> None:
+    """QUEUED, no Pod, no Job: nothing within the grace period, resubmitted after it."""
+    young = T0 - timedelta(seconds=60)
+    assert decide(snap(tasks={"t": ("QUEUED", young)}, jobs={})) == []
+    assert decide(snap(tasks={"t": ("QUEUED", OLD)}, jobs={})) == [Resubmit("t")]
+
+
+def test_no_decision_without_a_job_listing() -> None:
+    """Between resyncs (no Job list) a Pod-less task is not judged."""
+    assert decide(snap(tasks={"t": ("QUEUED", OLD)}, jobs=None)) == []
+
+
+def test_running_task_whose_job_vanished() -> None:
+    """RUNNING with neither Job nor Pod: SYSTEM_ERROR saying so; CANCELING: CANCELED."""
+    actions = decide(snap(tasks={"r": ("RUNNING", OLD), "c": ("CANCELING", OLD)}, jobs={}))
+    assert kinds(actions) == [("Record", "r", "SYSTEM_ERROR"), ("Record", "c", "CANCELED")]
+    assert actions[0].outcome.system_logs == ("the task's Job and Pod are gone",)
+
+
+def test_suspended_job_left_by_a_dead_submission_is_resubmitted() -> None:
+    """A Job still suspended after the grace (the API died mid-submit) is submitted again."""
+    job = {"spec": {"suspend": True}, "status": {}}
+    assert decide(snap(tasks={"t": ("QUEUED", OLD)}, jobs={"t": job})) == [Resubmit("t")]
+
+
+def test_job_without_pod_for_too_long() -> None:
+    """A running Job that made no Pod within the pending timeout: SYSTEM_ERROR and delete it."""
+    job = {"spec": {"suspend": False}, "status": {}}
+    assert [type(a) for a in decide(snap(tasks={"t": ("QUEUED", OLD)}, jobs={"t": job}))] == [Record, DeleteJob]
+    finished = {"spec": {}, "status": {"conditions": [{"type": "Failed", "status": "True"}]}}
+    assert kinds(decide(snap(tasks={"t": ("RUNNING", OLD)}, jobs={"t": finished}))) == [("Record", "t", "SYSTEM_ERROR")]

@@ -1,0 +1,35 @@
+"""Bounded retries of database writes (pure: an injected sleep)."""
+
+from __future__ import annotations
+
+import pytest
+
+from poiesis.store import Unavailable
+from poiesis.trec.record import Retry
+
+
+def test_retries_until_the_database_answers() -> None:
+    """Two failures then success: the value comes back, after doubling waits."""
+    slept: list[float] = []
+    calls = iter([Unavailable("down"), Unavailable("down"), "ok"])
+
+    def op():
+        value = next(calls)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    assert Retry(attempts=5, delay_s=0.5, max_delay_s=0.8, sleep=slept.append)(op) == "ok"
+    assert slept == [0.5, 0.8]
+
+
+def test_gives_up_after_the_bound() -> None:
+    """Still down after every attempt: the error surfaces (the next Pod event records again)."""
+    slept: list[float] = []
+
+    def op():
+        raise Unavailable("down")
+
+    with pytest.raises(Unavailable):
+        Retry(attempts=3, delay_s=1, sleep=slept.append)(op)
+    assert slept == [1, 2]
