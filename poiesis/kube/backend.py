@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from poiesis import filer
 from poiesis.kube import build
 from poiesis.kube.client import Conflict, Kube, api_client
 from poiesis.kube.settings import KubeSettings
@@ -24,7 +25,7 @@ class KubeBackend:
 
     name = "kubernetes"
     backend_parameters: frozenset[str] = build.BACKEND_PARAMETERS
-    storage: tuple[str, ...] = ("file", "http", "https", "ftp", "s3")
+    storage: tuple[str, ...] = tuple(filer.SUPPORTED_SCHEMES)
     writes_cancel = True
 
     def __init__(self, settings: KubeSettings, kube: Kube | None = None) -> None:
