@@ -157,6 +157,7 @@ def main() -> None:
         finally:
             api.terminate()
             api.wait(timeout=20)
+            server.cleanup()  # before the temporary directory goes, or the server outlives it
 
 
 if __name__ == "__main__":
