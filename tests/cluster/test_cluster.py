@@ -8,9 +8,7 @@ the stages in cluster/kwok/stages.yaml.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -18,7 +16,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from tests.plugins.kube import Cluster
+from tests.plugins.kube import Cluster, compact_etcd
 
 TIMEOUT_S = 60
 INIT_ORDER = ["trec", "tif", "exec-0", "exec-1"]
@@ -232,21 +230,6 @@ def test_background_delete_of_running_job_stops_and_removes_pod(submit) -> None:
     task.pod_history(until=lambda pod: state_of(pod, "exec-0") == "running")
     task.delete_background()
     wait_until("the Pod and PVC to be garbage collected", task.gone)
-
-
-def etcd_call(cluster: Cluster, path: str, body: dict) -> dict:
-    """POST to etcd's JSON gateway on 127.0.0.1 (no proxy)."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    request = urllib.request.Request(cluster.etcd_url + path, data=json.dumps(body).encode(), method="POST")
-    with opener.open(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def compact_etcd(cluster: Cluster) -> int:
-    """Compact etcd up to its current revision, as the API server's periodic compaction does."""
-    revision = int(etcd_call(cluster, "/v3/kv/range", {"key": "AA=="})["header"]["revision"])
-    etcd_call(cluster, "/v3/kv/compaction", {"revision": str(revision), "physical": True})
-    return revision
 
 
 def pod_template(name: str) -> dict:

@@ -19,13 +19,15 @@ from poiesis.kube.client import Kube
 from poiesis.trec.record import Recorder, Retry
 from poiesis.trec.run import PodRecorder
 from tests.kube.helpers import BASE, create, executor, exit_codes, full, terminal
+from tests.plugins.kube import Cluster, compact_etcd
 from tests.plugins.kubetasks import task_pod, wait_for
 
 
-def test_trec_relists_after_410_and_records_everything(tes, task_store, kube: Kube) -> None:
+def test_trec_relists_after_410_and_records_everything(tes, task_store, kube: Kube, kube_cluster: Cluster) -> None:
     """Watching from an expired resourceVersion gets a real 410; TRec lists again and records the whole task."""
     task_id = create(tes, executor(run_ms=1500), executor())
     pod = wait_for(lambda: task_pod(kube, task_id), what="pod")
+    assert compact_etcd(kube_cluster) > 2  # so resourceVersion "1" is expired even on a fresh cluster
     rec = PodRecorder(kube=kube, recorder=Recorder(store=task_store, kube=kube), pod_name=pod["metadata"]["name"],
                       task_id=task_id, start_version="1", watch_timeout_s=5)
     watcher = threading.Thread(target=rec.watch, daemon=True)

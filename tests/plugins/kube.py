@@ -17,6 +17,7 @@ import dataclasses
 import json
 import os
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,3 +95,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "kube_cluster" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.kube)
+
+
+def etcd_call(cluster: Cluster, path: str, body: dict) -> dict:
+    """POST to etcd's JSON gateway on 127.0.0.1 (no proxy)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(cluster.etcd_url + path, data=json.dumps(body).encode(), method="POST")
+    with opener.open(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def compact_etcd(cluster: Cluster) -> int:
+    """Compact etcd up to its current revision, as the API server's periodic compaction does."""
+    revision = int(etcd_call(cluster, "/v3/kv/range", {"key": "AA=="})["header"]["revision"])
+    etcd_call(cluster, "/v3/kv/compaction", {"revision": str(revision), "physical": True})
+    return revision
