@@ -19,7 +19,7 @@ from connexion.validators import ParameterValidator
 from starlette.exceptions import HTTPException
 
 from poiesis.api.context import Context
-from poiesis.api.errors import PROBLEM_JSON, problem_body
+from poiesis.api.errors import PROBLEM_JSON, Jsonifier, problem_body
 from poiesis.store import Unavailable
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class _NamingParameterValidator(ParameterValidator):
 
 def create_app(context: Context) -> connexion.FlaskApp:
     """A Connexion FlaskApp serving TES under /ga4gh/tes/v1 with Swagger UI."""
-    app = connexion.FlaskApp(__name__)
+    app = connexion.FlaskApp(__name__, jsonifier=Jsonifier())
     app.add_api(
         spec_path(),
         base_path=BASE_PATH,

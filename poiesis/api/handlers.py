@@ -16,7 +16,7 @@ from generated import models
 from poiesis import states
 from poiesis.api import tokens, validate
 from poiesis.api.context import Context
-from poiesis.api.errors import ok, problem
+from poiesis.api.errors import RawJson, ok, problem, raw_list
 from poiesis.store import TaskFilter
 
 log = logging.getLogger(__name__)
@@ -57,10 +57,10 @@ def CreateTask(body: dict[str, Any]) -> Any:  # noqa: N802
 
 def GetTask(id: str, view: str = "MINIMAL") -> Any:  # noqa: N802, A002 - spec names
     """GET /tasks/{id}."""
-    task = _ctx().store.get_task(id, view=view)
+    task = _ctx().store.get_task(id, view=view, as_text=True)
     if task is None:
         return problem(404, f"no task with id {id!r}")
-    return ok(task)
+    return ok(RawJson(task))
 
 
 def ListTasks(  # noqa: N802, PLR0913 - the spec's parameters
@@ -91,11 +91,10 @@ def ListTasks(  # noqa: N802, PLR0913 - the spec's parameters
         state=None if state in (None, states.State.UNKNOWN) else state,
         tags=dict(zip(keys, values + [""] * (len(keys) - len(values)))),
     )
-    page = _ctx().store.list_tasks(filters=filters, page_size=size, below_seq=below, view=view)
-    body: dict[str, Any] = {"tasks": page.tasks}
-    if page.next_seq is not None:
-        body["next_page_token"] = tokens.encode(page.next_seq)
-    return ok(body)
+    page = _ctx().store.list_tasks(filters=filters, page_size=size, below_seq=below, view=view, as_text=True)
+    if page.next_seq is None:
+        return ok(raw_list(page.tasks))
+    return ok(raw_list(page.tasks, next_page_token=tokens.encode(page.next_seq)))
 
 
 def CancelTask(id: str) -> Any:  # noqa: N802, A002

@@ -31,7 +31,7 @@ _TERMINAL = [s.value for s in states.TERMINAL]
 class Page:
     """One page of ListTasks: the tasks and the seq to continue below, if any."""
 
-    tasks: list[dict[str, Any]]
+    tasks: list[Any]  # dicts, or JSON texts when listed with as_text
     next_seq: int | None
 
 
@@ -104,10 +104,9 @@ def _task_json_sql(*, full: bool) -> str:
 _MINIMAL_SQL = "jsonb_build_object('id', t.id, 'state', t.state)"
 
 
-def _projection(view: str) -> str:
-    if view == "MINIMAL":
-        return _MINIMAL_SQL
-    return _task_json_sql(full=(view == "FULL"))
+def _projection(view: str, *, as_text: bool = False) -> str:
+    sql = _MINIMAL_SQL if view == "MINIMAL" else _task_json_sql(full=(view == "FULL"))
+    return f"({sql})::text" if as_text else sql
 
 
 class Store:
@@ -140,11 +139,15 @@ class Store:
             _insert_children(conn, task_id, task)
         return task_id
 
-    def get_task(self, task_id: str, *, view: str = "MINIMAL") -> dict[str, Any] | None:
-        """The task in the given view, or None when there is no such task."""
+    def get_task(self, task_id: str, *, view: str = "MINIMAL", as_text: bool = False) -> Any:
+        """The task in the given view (a dict, or its JSON text), or None when there is no such task.
+
+        ``as_text`` hands back the JSON as PostgreSQL wrote it, for callers
+        that only pass it on: no parsing here, no serializing there.
+        """
         with self._conn() as conn:
             row = conn.execute(
-                f"SELECT {_projection(view)} FROM tasks t WHERE t.id = %s", (task_id,)
+                f"SELECT {_projection(view, as_text=as_text)} FROM tasks t WHERE t.id = %s", (task_id,)
             ).fetchone()
         return row[0] if row else None
 
@@ -161,11 +164,12 @@ class Store:
         page_size: int = 256,
         below_seq: int | None = None,
         view: str = "MINIMAL",
+        as_text: bool = False,
     ) -> Page:
-        """One page of tasks, newest first, strictly below ``below_seq`` when given."""
+        """One page of tasks, newest first, strictly below ``below_seq`` when given (JSON texts with ``as_text``)."""
         where, params = _filter_sql(filters, below_seq)
         sql = (
-            f"SELECT t.seq, {_projection(view)} FROM tasks t"
+            f"SELECT t.seq, {_projection(view, as_text=as_text)} FROM tasks t"
             f" WHERE {where} ORDER BY t.seq DESC LIMIT %(limit)s"
         )
         params["limit"] = page_size + 1
