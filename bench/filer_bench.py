@@ -6,7 +6,7 @@ default) through ``python -m poiesis.filer in|out`` and through a plain
 client against the same server on 127.0.0.1 (cp, curl, curl, boto3's
 managed transfer), and prints MB/s side by side plus the filer process' peak
 RSS (from wait4's rusage). Servers run in their own processes: the test
-HTTP server (tests/plugins/servers.py), pyftpdlib and moto's S3 server.
+HTTP server (tests/plugins/servers.py), pyftpdlib and MinIO (scripts/minio build).
 
     .venv/bin/python bench/filer_bench.py [--size-mb 500] [--schemes file,http,ftp,s3]
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.plugins.servers import free_port, wait_for_port
+from tests.plugins.servers import MINIO_PASSWORD, MINIO_USER, free_port, start_minio, wait_for_port
 
 MB = 1_000_000
 RSS_LIMIT_MB = 100
@@ -83,14 +83,14 @@ def servers(work: Path) -> tuple[dict[str, object], list[subprocess.Popen]]:
         start("import threading; from pathlib import Path; from tests.plugins.servers import start_ftp_server; "
               f"start_ftp_server(Path({str(ftp_dir)!r}), None, {ftp_port}, use_sendfile=True); "
               "threading.Event().wait()", ftp_port),
-        start(f"from moto.server import main; main(['-H', '127.0.0.1', '-p', '{s3_port}'])", s3_port),
+        start_minio(s3_port, data=work / "minio", log=work / "minio.log"),
     ]
     info = {"http_dir": http_dir, "ftp_dir": ftp_dir, "http": f"http://127.0.0.1:{http_port}",
             "ftp": f"ftp://ftpuser:ftp-pw-Xk42@127.0.0.1:{ftp_port}", "s3": f"http://127.0.0.1:{s3_port}"}
     return info, procs
 
 
-S3_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret", "AWS_DEFAULT_REGION": "us-east-1"}
+S3_ENV = {"AWS_ACCESS_KEY_ID": MINIO_USER, "AWS_SECRET_ACCESS_KEY": MINIO_PASSWORD, "AWS_DEFAULT_REGION": "us-east-1"}
 
 BOTO = ("import boto3, sys; c = boto3.client('s3', endpoint_url=sys.argv[1]); "
         "getattr(c, sys.argv[2])(*sys.argv[3:])")

@@ -1,4 +1,4 @@
-"""Real servers on 127.0.0.1 for the filer tests: HTTP (GET/PUT), FTP (pyftpdlib), S3 (moto server).
+"""Real servers on 127.0.0.1 for the filer tests: HTTP (GET/PUT), FTP (pyftpdlib), S3 (MinIO, built by scripts/minio).
 
 Each server runs for the whole test session and serves a directory (or a
 bucket) that tests fill through the server itself or the file system. A
@@ -15,14 +15,13 @@ import base64
 import collections
 import contextlib
 import http.server
-import json
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -363,12 +362,15 @@ def ftp_faults(ftp_server: FtpServer) -> Iterator[dict]:
     ftp_server.faults["drops"] = 0
 
 
-# ---------------------------------------------------------------- S3 (moto server)
+# ---------------------------------------------------------------- S3 (MinIO)
+
+REPO = Path(__file__).resolve().parents[2]
+MINIO_USER, MINIO_PASSWORD = "poiesis-test", "poiesis-test-secret-4f9a"
 
 
 @dataclass
 class S3Server:
-    """A moto S3 server (separate process) with IAM auth on, plus a valid key pair."""
+    """A MinIO server (separate process) and its valid key pair."""
 
     endpoint: str
     port: int
@@ -393,44 +395,53 @@ class S3Server:
         }
 
 
-def start_moto_server(port: int, *, log: Path) -> subprocess.Popen:
-    """Start ``moto.server`` with authentication enforced after three set-up calls."""
-    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3")
+def minio_binary() -> Path:
+    """Where scripts/minio keeps the MinIO binary (it may not be built)."""
+    out = subprocess.run([str(REPO / "scripts" / "minio"), "path"], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
+
+
+def start_minio(port: int, *, data: Path, log: Path) -> subprocess.Popen:
+    """Start MinIO on 127.0.0.1:``port`` with one data directory; returns once it is live."""
+    binary = minio_binary()
+    if not binary.exists():
+        message = f"MinIO is not built: run scripts/minio build (expected {binary})"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    env = dict(os.environ, MINIO_ROOT_USER=MINIO_USER, MINIO_ROOT_PASSWORD=MINIO_PASSWORD,
+               MINIO_BROWSER="off", MINIO_UPDATE="off")
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)],
+            [str(binary), "server", str(data), "--address", f"{LOOPBACK}:{port}",
+             "--console-address", f"{LOOPBACK}:{free_port()}", "--quiet"],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )
-    wait_for_port(port)
-    return proc
-
-
-def make_moto_user(endpoint: str) -> tuple[str, str]:
-    """Create an IAM user allowed everything; return its access key pair."""
-    import boto3
-
-    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
-                       aws_access_key_id="setup", aws_secret_access_key="setup")
-    iam.create_user(UserName="poiesis")
-    key = iam.create_access_key(UserName="poiesis")["AccessKey"]
-    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-    iam.put_user_policy(UserName="poiesis", PolicyName="all", PolicyDocument=json.dumps(policy))
-    return key["AccessKeyId"], key["SecretAccessKey"]
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/minio/health/ready", timeout=2) as response:
+                if response.status == 200:
+                    return proc
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"MinIO did not come up; see {log}")
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """A moto S3-compatible server on 127.0.0.1 that checks signatures."""
-    require("moto.server", install="moto[server]")
+    """A MinIO server on 127.0.0.1 (real S3 signatures, real multipart)."""
     port = free_port()
-    proc = start_moto_server(port, log=tmp_path_factory.mktemp("moto") / "moto.log")
+    work = tmp_path_factory.mktemp("minio")
+    proc = start_minio(port, data=work / "data", log=work / "minio.log")
     try:
-        endpoint = f"http://{LOOPBACK}:{port}"
-        access, secret = make_moto_user(endpoint)
-        yield S3Server(endpoint, port, access, secret)
+        yield S3Server(f"http://{LOOPBACK}:{port}", port, MINIO_USER, MINIO_PASSWORD)
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.wait(timeout=20)
 
 
 @pytest.fixture
