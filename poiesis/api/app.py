@@ -7,6 +7,7 @@ document: Connexion's validation errors already are; database outages become
 
 from __future__ import annotations
 
+import json
 import logging
 from importlib import resources
 from pathlib import Path
@@ -33,8 +34,6 @@ def spec_path() -> Path:
 
 
 def _response(status: int, detail: str) -> ConnexionResponse:
-    import json
-
     return ConnexionResponse(
         status_code=status, content_type=PROBLEM_JSON, body=json.dumps(problem_body(status, detail))
     )
