@@ -10,21 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from poiesis.retry import Backoff
+
 MiB = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff: ``base * factor**n`` seconds, at most ``max_delay``."""
-
-    attempts: int = 5
-    base_delay: float = 1.0
-    factor: float = 2.0
-    max_delay: float = 30.0
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        return min(self.max_delay, self.base_delay * self.factor ** (attempt - 1))
+# The filers' retry policy is the shared backoff; the name is the filer's public one.
+RetryPolicy = Backoff
 
 
 @dataclass(frozen=True)

@@ -30,17 +30,17 @@ def with_retries(
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Run ``op``; retry on TransientError with backoff, then fail with FilerError."""
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            return op()
-        except TransientError as exc:
-            text = str(exc) if what in str(exc) else f"{what}: {exc}"
-            if attempt == policy.attempts:
-                raise FilerError(f"{text} (gave up after {attempt} attempts)") from exc
-            delay = policy.delay(attempt)
-            log.warning("%s", redact(f"{text}; retrying in {delay:.1f}s"))
-            sleep(delay)
-    raise AssertionError("unreachable")
+
+    def text(exc: BaseException) -> str:
+        return str(exc) if what in str(exc) else f"{what}: {exc}"
+
+    def note(_attempt: int, exc: BaseException, wait: float) -> None:
+        log.warning("%s", redact(f"{text(exc)}; retrying in {wait:.1f}s"))
+
+    try:
+        return policy.call(op, retry_on=TransientError, on_retry=note, sleep=sleep)
+    except TransientError as exc:
+        raise FilerError(f"{text(exc)} (gave up after {policy.attempts} attempts)") from exc
 
 
 @contextlib.contextmanager

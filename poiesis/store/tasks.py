@@ -179,15 +179,11 @@ class Store:
         rows = rows[:page_size]
         return Page(tasks=[r[1] for r in rows], next_seq=rows[-1][0] if more else None)
 
-    def ids_in_states(self, wanted: Iterable[str], *, created_before: datetime | None = None) -> list[str]:
+    def ids_in_states(self, wanted: Iterable[str]) -> list[str]:
         """Ids of tasks in any of ``wanted`` states, oldest first (for reconcilers)."""
-        sql = "SELECT id FROM tasks WHERE state = ANY(%s)"
-        params: list[Any] = [list(wanted)]
-        if created_before is not None:
-            sql += " AND creation_time < %s"
-            params.append(created_before)
         with self._conn() as conn:
-            return [r[0] for r in conn.execute(sql + " ORDER BY seq", params)]
+            rows = conn.execute("SELECT id FROM tasks WHERE state = ANY(%s) ORDER BY seq", (list(wanted),))
+            return [r[0] for r in rows]
 
     # -- state changes ---------------------------------------------------------
 
@@ -306,15 +302,6 @@ class Store:
                         for i, o in enumerate(outputs)
                     ],
                 )
-
-    def merge_metadata(self, task_id: str, metadata: Mapping[str, str]) -> None:
-        """Merge keys into the attempt's metadata."""
-        with self._conn() as conn, conn.transaction():
-            _ensure_attempt(conn, task_id)
-            conn.execute(
-                "UPDATE task_logs SET metadata = metadata || %s WHERE task_id = %s AND attempt = 0",
-                (Jsonb(dict(metadata)), task_id),
-            )
 
     # -- kube backend --
 

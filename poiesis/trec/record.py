@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from poiesis import states
 from poiesis.kube.client import Kube
 from poiesis.kube.outcome import ExecutorResult, Outcome
+from poiesis.retry import Backoff
 from poiesis.store import Store, Unavailable
 
 log = logging.getLogger(__name__)
@@ -38,17 +39,11 @@ class Retry:
     sleep: Callable[[float], None] = time.sleep
 
     def __call__(self, fn: Callable[[], T]) -> T:
-        delay = self.delay_s
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return fn()
-            except Unavailable as exc:
-                if attempt == self.attempts:
-                    raise
-                log.warning("database unavailable (attempt %d/%d): %s", attempt, self.attempts, exc)
-                self.sleep(delay)
-                delay = min(delay * 2, self.max_delay_s)
-        raise AssertionError("unreachable")
+        backoff = Backoff(attempts=self.attempts, base_delay=self.delay_s, max_delay=self.max_delay_s)
+        return backoff.call(fn, retry_on=Unavailable, on_retry=self._note, sleep=self.sleep)
+
+    def _note(self, attempt: int, exc: BaseException, _wait: float) -> None:
+        log.warning("database unavailable (attempt %d/%d): %s", attempt, self.attempts, exc)
 
 
 def read_outputs(transfer_dir: Path) -> list[dict[str, Any]] | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from starlette.testclient import TestClient
 from poiesis import store
 from poiesis.api.app import create_app
 from poiesis.api.context import Context
+from tests.plugins.servers import free_port
 
 BASE = "/ga4gh/tes/v1"
 
@@ -31,12 +31,6 @@ def api_context(task_store: store.Store) -> Context:
 def client(api_context: Context) -> TestClient:
     """An HTTP client for the app, in-process."""
     return TestClient(create_app(api_context), base_url=f"http://127.0.0.1{BASE}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url: str, *, proc: subprocess.Popen, timeout: float = 30) -> None:
