@@ -82,8 +82,8 @@ class _Members:
 def find_reference_dir(*, environ: Mapping[str, str] | None = None) -> pathlib.Path:
     """Return the directory holding the TES reference documents.
 
-    ``$POIESIS_TES_REFERENCE`` when set, else ``../shared/reference/tes`` beside
-    the repository (then beside the working directory).
+    ``$POIESIS_TES_REFERENCE`` when set, else ``reference/tes`` in the repository
+    (verbatim upstream copies; their sources and commits are in its SOURCE.txt).
     """
     environ = os.environ if environ is None else environ
     if environ.get(REFERENCE_ENV):
@@ -91,7 +91,7 @@ def find_reference_dir(*, environ: Mapping[str, str] | None = None) -> pathlib.P
         if not found.is_dir():
             raise SpecDiffError(f"{REFERENCE_ENV}={found} is not a directory")
         return found
-    candidates = [REPO_ROOT.parent / "shared" / "reference" / "tes", pathlib.Path.cwd().parent / "shared" / "reference" / "tes"]
+    candidates = [REPO_ROOT / "reference" / "tes"]
     for candidate in candidates:
         if candidate.is_dir():
             return candidate
@@ -424,7 +424,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--reference", type=pathlib.Path, default=None,
-        help=f"directory of the TES reference documents (default: ${REFERENCE_ENV} or ../shared/reference/tes)",
+        help=f"directory of the TES reference documents (default: ${REFERENCE_ENV} or reference/tes in the repository)",
     )
     parser.add_argument("--fail-on-diff", action="store_true", help="exit 1 when the documents differ")
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """The OpenAPI document, the generated models and spec-diff.
 
-Needs the TES reference documents at ../shared/reference/tes beside the
-repository (or $POIESIS_TES_REFERENCE); fails with a message when they are missing.
+Reads the TES reference documents the repository holds in reference/tes
+(or $POIESIS_TES_REFERENCE); fails with a message when they are missing.
 """
 
 from __future__ import annotations
