@@ -3,8 +3,9 @@
 Builds on tests.plugins.kube (the cluster) and tests.plugins.pg (the
 database). KWOK runs no containers: it writes the statuses a kubelet would,
 so TRec runs here as a local ``poiesis trec`` process watching the Pod, and
-this plugin plays the kubelet's one remaining part: it sends TRec SIGTERM
-when the Pod's trec container is stopped (or the Pod is gone).
+this plugin plays the kubelet's remaining parts: it waits for TRec's ready
+file (the sidecar's startupProbe) and sends TRec SIGTERM when the Pod's
+trec container is stopped (or the Pod is gone).
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class Trec:
     proc: subprocess.Popen
     pod: str
     log: Path
+    ready_file: Path
     thread: threading.Thread | None = None
 
     def terminate(self) -> int:
@@ -120,10 +122,10 @@ def start_trec(kube: Kube, kube_settings: KubeSettings, db_url: str, kubeconfig:
         proc = subprocess.Popen(
             [sys.executable, "-m", "poiesis.cli", "trec", "--pod", name, "--namespace", kube_settings.namespace,
              "--task-id", task_id, "--database-url", db_url, "--kubeconfig", str(kubeconfig),
-             "--transfer-dir", str(transfer)],
+             "--transfer-dir", str(transfer), "--ready-file", str(tmp_path / f"ready-{task_id}")],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "POIESIS_KUBE_LOG_TAIL_BYTES": "2000"},
         )
-        trec = Trec(proc=proc, pod=name, log=tmp_path / f"trec-{task_id}.log")
+        trec = Trec(proc=proc, pod=name, log=tmp_path / f"trec-{task_id}.log", ready_file=tmp_path / f"ready-{task_id}")
         if kubelet:
             trec.thread = threading.Thread(target=_kubelet, args=(kube, trec), daemon=True)
             trec.thread.start()
@@ -138,10 +140,10 @@ def start_trec(kube: Kube, kube_settings: KubeSettings, db_url: str, kubeconfig:
 def _kubelet(kube: Kube, trec: Trec) -> None:
     """SIGTERM TRec once KWOK stopped the trec container or the Pod is gone (what a kubelet does).
 
-    Only after TRec is up (its handler installed): a kubelet never stops a
-    container that has not started.
+    Only after TRec's ready file exists, as the startupProbe gates it on a
+    kubelet (the Pod's later containers start only then).
     """
-    wait_for(lambda: trec.proc.poll() is not None or "trec: watching" in trec.log.read_text(), timeout=60, what="trec up")
+    wait_for(lambda: trec.proc.poll() is not None or trec.ready_file.exists(), timeout=60, what="trec ready")
     while trec.proc.poll() is None:
         pod = kube.get_pod(trec.pod)
         statuses = (pod or {}).get("status", {}).get("initContainerStatuses") or []
