@@ -25,11 +25,16 @@ class KubeBackend:
 
     name = "kubernetes"
     backend_parameters: frozenset[str] = build.BACKEND_PARAMETERS
-    storage: tuple[str, ...] = tuple(filer.SUPPORTED_SCHEMES)
     writes_cancel = True
 
     def __init__(self, settings: KubeSettings, kube: Kube | None = None) -> None:
         self.settings = settings
+        #: directories file:// URLs may use: the shared volume's mount in tif and tof, else none
+        self.file_roots: tuple[str, ...] = settings.file_roots
+        #: service-info ``storage``: file only when a shared volume reaches the filers
+        self.storage: tuple[str, ...] = tuple(
+            s for s in filer.SUPPORTED_SCHEMES if s != "file" or self.file_roots
+        )
         self.kube = kube or Kube(api_client(settings.kubeconfig), settings.namespace)
 
     def submit(self, task_id: str, task: Mapping[str, Any]) -> None:
