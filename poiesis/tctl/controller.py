@@ -170,7 +170,7 @@ class Controller:
         jobs, failures = None, {}
         if with_jobs:
             jobs = {t: j for j in self.kube.list_jobs(label_selector=build.TASK_LABEL) if (t := _task_of(j))}
-            failures = reconcile.create_failures(jobs, self.kube.list_events(field_selector=FAILED_CREATE))
+            failures = reconcile.create_failures(jobs, self._failed_create_events())
         tasks = self.store.active_tasks()
         with self._lock:
             pods, gone = dict(self.pods), dict(self.gone)
@@ -184,6 +184,14 @@ class Controller:
             queued_grace_s=self.cfg.queued_grace_s,
             create_failures=failures,
         )
+
+    def _failed_create_events(self) -> list[dict[str, Any]]:
+        """FailedCreate events; none (and a warning) when they cannot be listed, e.g. a Role without events: list."""
+        try:
+            return self.kube.list_events(field_selector=FAILED_CREATE)
+        except KubeError as exc:
+            log.warning("cannot list FailedCreate events (%s); refused Pods end at the pending timeout", exc)
+            return []
 
     def reconcile_once(self, *, with_jobs: bool) -> list[reconcile.Action]:
         """Decide from a fresh snapshot, then apply each action once."""
