@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -250,3 +252,19 @@ def test_parse_time() -> None:
     """API server times parse as UTC."""
     assert parse_time("2026-01-01T00:00:05Z") == _t(5)
     assert parse_time(None) is None
+
+
+RECORDED = Path(__file__).parent / "recorded"
+
+
+def test_recorded_pod_gives_complete_with_its_container_times() -> None:
+    """A Pod as the API server returned it (KWOK node, tests/kube/recorded): COMPLETE, start at executor-0, end at tof."""
+    recorded = json.loads((RECORDED / "pod_succeeded_kwok.json").read_text())
+    statuses = {s["name"]: s["state"] for s in recorded["status"]["initContainerStatuses"] + recorded["status"]["containerStatuses"]}
+    out = pod_outcome(recorded)
+    assert out.state == "COMPLETE" and out.outputs_ready and out.system_logs == ()
+    assert out.start_time == parse_time(statuses["executor-0"]["terminated"]["startedAt"])
+    assert out.end_time == parse_time(statuses["tof"]["terminated"]["finishedAt"])
+    assert [(r.index, r.exit_code) for r in out.executors] == [(0, 0), (1, 0)]
+    assert all(r.start_time <= r.end_time for r in out.executors)
+    assert grace_period_s(recorded) == 30

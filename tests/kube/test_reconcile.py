@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from poiesis.tctl.reconcile import DeleteJob, Record, Resubmit, Snapshot, create_failures, decide
 from tests.kube.pods import done, pod, running, waiting
@@ -154,3 +156,14 @@ def test_a_refusal_does_not_touch_a_cancel_or_a_suspended_job() -> None:
     assert decide(snap(tasks={"t": ("CANCELING", young)}, jobs={"t": RUNNING_JOB}, failures={"t": REFUSED})) == []
     suspended = {**RUNNING_JOB, "spec": {"suspend": True}}
     assert decide(snap(tasks={"t": ("QUEUED", young)}, jobs={"t": suspended}, failures={"t": REFUSED})) == []
+
+
+def test_a_recorded_refusal_from_the_real_control_plane() -> None:
+    """The Job and FailedCreate event the API server and Job controller wrote for a nonexistent PriorityClass."""
+    recorded = json.loads((Path(__file__).parent / "recorded" / "job_refused_priority_class.json").read_text())
+    job, task_id = recorded["job"], recorded["job"]["metadata"]["labels"]["poiesis.io/task"]
+    failures = create_failures({task_id: job}, recorded["events"])
+    assert "no PriorityClass with name no-such-class was found" in failures[task_id]
+    young = T0 - timedelta(seconds=5)
+    actions = decide(snap(tasks={task_id: ("QUEUED", young)}, jobs={task_id: job}, failures=failures))
+    assert kinds(actions) == [("Record", task_id, "SYSTEM_ERROR"), ("DeleteJob", task_id, None)]
