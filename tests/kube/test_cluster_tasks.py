@@ -203,15 +203,20 @@ def test_pending_timeout_end_has_one_reason(tes, kube: Kube, run_tctl, start_tre
     assert line.startswith("the task's Pod waited more than 3s and was stopped: Unschedulable")
 
 
-def test_a_refused_pod_ends_the_task_at_once_with_the_reason(tes, kube: Kube, run_tctl, db_url) -> None:
-    """A nonexistent PriorityClass: the Priority admission plugin refuses the Pod; TCtl ends the task long before the pending timeout."""
+@pytest.mark.parametrize(
+    ("parameter", "refusal"),
+    [("priority_class", "no PriorityClass with name no-such-class was found"),
+     ("runtime_class", 'RuntimeClass "no-such-class" not found')],
+)
+def test_a_refused_pod_ends_the_task_at_once_with_the_reason(tes, kube: Kube, run_tctl, db_url, parameter, refusal) -> None:
+    """A nonexistent PriorityClass or RuntimeClass: admission refuses the Pod; TCtl ends the task long before the pending timeout."""
     run_tctl(pending_timeout_s=120, queued_grace_s=120)
-    task_id = create(tes, executor(), resources={"backend_parameters": {"priority_class": "no-such-class"}})
+    task_id = create(tes, executor(), resources={"backend_parameters": {parameter: "no-such-class"}})
     task = terminal(tes, task_id, timeout=30)
     assert task["state"] == "SYSTEM_ERROR" and ended_by(db_url, task_id) == "tctl"
     (line,) = task["logs"][0]["system_logs"]
     assert line.startswith("the task's Job could not create its Pod:"), line
-    assert "no PriorityClass with name no-such-class was found" in line
+    assert refusal in line, line
     wait_for(lambda: kube.get_job(build.job_name(task_id)) is None, what="Job deleted")
 
 
