@@ -113,7 +113,9 @@ def _with_pod(task_id: str, state: str, pod: Mapping[str, Any], snap: Snapshot) 
     waited = (snap.now - found.pending_since).total_seconds() if found.pending and found.pending_since else 0.0
     if waited > snap.pending_timeout_s:
         line = f"the task's Pod waited more than {snap.pending_timeout_s:g}s and was stopped: {found.pending}"
-        stuck = Outcome(state=State.SYSTEM_ERROR.value, executors=found.executors, system_logs=(line,))
+        stuck = Outcome(
+            state=State.SYSTEM_ERROR.value, executors=found.executors, system_logs=(line,), start_time=found.start_time
+        )
         return [Record(task_id, stuck, pod), DeleteJob(task_id)]
     if state == State.CANCELING:
         return [Record(task_id, found, pod), DeleteJob(task_id)]

@@ -64,6 +64,15 @@ def test_pending_past_the_timeout_fails_and_deletes() -> None:
     assert "tif is waiting: ImagePullBackOff: no such image" in actions[0].outcome.system_logs[0]
 
 
+def test_a_later_executor_stuck_keeps_the_tasks_start() -> None:
+    """executor-1 cannot pull its image after executor-0 ran: the timeout end carries the task's container start."""
+    stuck = pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4), "executor-1": waiting("ImagePullBackOff")})
+    actions = decide(snap(310, tasks={"t": ("RUNNING", OLD)}, pods={"t": stuck}))  # waits since executor-0 ended (4 s)
+    assert kinds(actions) == [("Record", "t", "SYSTEM_ERROR"), ("DeleteJob", "t", None)]
+    assert actions[0].outcome.start_time == T0 + timedelta(seconds=3)
+    assert [r.index for r in actions[0].outcome.executors] == [0]
+
+
 def test_canceling_task_with_a_live_pod_gets_its_job_deleted() -> None:
     """CANCELING whose Pod runs undisturbed: delete the Job again (the API's delete may have failed)."""
     actions = decide(snap(tasks={"t": ("CANCELING", OLD)}, pods={"t": RUNNING_POD}))
