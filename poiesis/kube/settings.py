@@ -29,6 +29,16 @@ def _json(env: Mapping[str, str], name: str) -> dict[str, Any] | None:
     return value
 
 
+def _json_list(env: Mapping[str, str], name: str) -> list[Any]:
+    raw = _env(env, name)
+    if raw is None:
+        return []
+    value = json.loads(raw)
+    if not isinstance(value, list):
+        raise TypeError(f"{name} must be a JSON array")
+    return value
+
+
 @dataclass(frozen=True)
 class KubeSettings:
     """Where and how task Pods run."""
@@ -55,6 +65,9 @@ class KubeSettings:
     resync_s: float = 10.0
     kubeconfig: str | None = None
     extra_labels: dict[str, str] = field(default_factory=dict)
+    #: where every task Pod may run (a task's node_selector backend parameter adds to it)
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> KubeSettings:
@@ -88,4 +101,6 @@ class KubeSettings:
             resync_s=float(_env(e, "POIESIS_KUBE_RESYNC", str(d.resync_s)) or 10),
             kubeconfig=_env(e, "POIESIS_KUBE_KUBECONFIG") or _env(e, "KUBECONFIG"),
             extra_labels=dict(_json(e, "POIESIS_KUBE_LABELS") or {}),
+            node_selector={str(k): str(v) for k, v in (_json(e, "POIESIS_KUBE_NODE_SELECTOR") or {}).items()},
+            tolerations=_json_list(e, "POIESIS_KUBE_TOLERATIONS"),
         )
