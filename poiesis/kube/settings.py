@@ -58,6 +58,8 @@ class KubeSettings:
     executor_security_context: dict[str, Any] | None = None
     trec_log_tail_bytes: int = 10_000
     pending_timeout_s: float = 300.0
+    #: seconds a cancelled task's containers get between SIGTERM and SIGKILL
+    cancel_grace_s: int = 2
     queued_grace_s: float = 120.0
     lease_name: str = "poiesis-tctl"
     lease_duration_s: float = 15.0
@@ -94,6 +96,7 @@ class KubeSettings:
             executor_security_context=_json(e, "POIESIS_KUBE_EXECUTOR_SECURITY_CONTEXT"),
             trec_log_tail_bytes=int(_env(e, "POIESIS_KUBE_LOG_TAIL_BYTES", str(d.trec_log_tail_bytes)) or 0),
             pending_timeout_s=float(_env(e, "POIESIS_KUBE_PENDING_TIMEOUT", str(d.pending_timeout_s)) or 300),
+            cancel_grace_s=int(_env(e, "POIESIS_KUBE_CANCEL_GRACE", str(d.cancel_grace_s)) or 0),
             queued_grace_s=float(_env(e, "POIESIS_KUBE_QUEUED_GRACE", str(d.queued_grace_s)) or 120),
             lease_name=_env(e, "POIESIS_KUBE_LEASE_NAME", d.lease_name) or d.lease_name,
             lease_duration_s=float(_env(e, "POIESIS_KUBE_LEASE_DURATION", str(d.lease_duration_s)) or 15),
