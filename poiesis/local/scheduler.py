@@ -10,7 +10,6 @@ it; a half-run task is not resumed), and QUEUED tasks are queued again.
 from __future__ import annotations
 
 import collections
-import ipaddress
 import logging
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ from poiesis import filer
 from poiesis.local import engine
 from poiesis.local.config import LocalSettings
 from poiesis.local.runner import Handle, Runner
+from poiesis.security_settings import is_loopback
 from poiesis.states import State
 from poiesis.store import Store
 
@@ -32,16 +32,6 @@ RESTART_LOG = (
 )
 SHUTDOWN_LOG = "the server shut down while this task was running"
 _STALE = (State.INITIALIZING, State.RUNNING, State.PAUSED, State.CANCELING)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address or name the API listens on) is reachable only from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_exposure(mode: engine.Mode, *, host: str, allowed: bool) -> None:
