@@ -19,6 +19,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from poiesis.api.errors import PROBLEM_JSON, problem_body
 
 
+#: Seconds a refused connection is drained before it is closed.
+LINGER_SECONDS = 2.0
 #: Attribute of uvicorn's Config holding the header deadline (the Config travels to every worker).
 CONFIG_ATTRIBUTE = "poiesis_header_timeout"
 
@@ -73,4 +75,14 @@ class GuardedH11(H11Protocol):
         self.transport.write(output)
         self.transport.write(self.conn.send(h11.Data(data=body)))
         self.transport.write(self.conn.send(h11.EndOfMessage()))
-        self.transport.close()
+        # Closing now, with the rest of the request unread, would reset the connection and the
+        # client would never see this answer: stop writing, discard what still arrives, close soon.
+        self._discarding = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if getattr(self, "_discarding", False):
+            return
+        super().data_received(data)
