@@ -17,6 +17,7 @@ import hmac
 import json
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,18 +78,45 @@ def load_password_file(path: Path) -> dict[str, bytes]:
     return users
 
 
+class _Remembered:
+    """Principals already verified, by a digest of their credentials, oldest dropped first."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._items: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes, now: float) -> Principal | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            if found[1] <= now:
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return found[0]
+
+    def put(self, key: bytes, principal: Principal, until: float) -> None:
+        with self._lock:
+            self._items[key] = (principal, until)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
 class BasicAuth:
     """HTTP Basic checked against salted bcrypt hashes.
 
     bcrypt costs tens of milliseconds by design, so a verified (user,
-    password) pair is remembered for ``cache_seconds`` under an HMAC with a
-    per-process random key (the password itself is never kept).
+    password) pair is remembered for ``REMEMBER_SECONDS`` under an HMAC with
+    a per-process random key (the password itself is never kept).
     """
 
     required = True
     challenge = 'Basic realm="poiesis", charset="UTF-8"'
+    REMEMBER_SECONDS = 300.0
 
-    def __init__(self, users: dict[str, bytes], *, admins: tuple[str, ...] = (), cache_size: int = 4096) -> None:
+    def __init__(self, users: dict[str, bytes], *, admins: tuple[str, ...] = ()) -> None:
         import bcrypt
 
         self._bcrypt = bcrypt
@@ -96,9 +124,7 @@ class BasicAuth:
         self._admins = frozenset(admins)
         self._key = secrets.token_bytes(32)
         self._dummy = bcrypt.hashpw(b"dummy", bcrypt.gensalt(rounds=_rounds(users)))
-        self._cache: OrderedDict[bytes, Principal] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._verified = _Remembered()
 
     def authenticate(self, authorization: str | None) -> Principal:
         scheme, _, value = (authorization or "").partition(" ")
@@ -111,21 +137,17 @@ class BasicAuth:
         if not sep:
             raise AuthError("malformed Basic credentials", self.challenge)
         key = hmac.digest(self._key, user.encode() + b"\0" + password.encode(), hashlib.sha256)
-        with self._lock:
-            known = self._cache.get(key)
-            if known is not None:
-                self._cache.move_to_end(key)
-                return known
+        now = time.time()
+        known = self._verified.get(key, now)
+        if known is not None:
+            return known
         hashed = self._users.get(user)
         # An unknown user costs the same bcrypt round as a known one: no user enumeration by timing.
         ok = self._bcrypt.checkpw(password.encode(), hashed or self._dummy) and hashed is not None
         if not ok:
             raise AuthError("invalid user name or password", self.challenge)
         principal = Principal(owner=f"basic:{user}", admin=user in self._admins)
-        with self._lock:
-            self._cache[key] = principal
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        self._verified.put(key, principal, now + self.REMEMBER_SECONDS)
         return principal
 
 
@@ -139,7 +161,11 @@ def _rounds(users: dict[str, bytes]) -> int:
 
 
 class JwtAuth:
-    """Bearer JWTs signed by a key of the configured JWKS, with the configured issuer and audience."""
+    """Bearer JWTs signed by a key of the configured JWKS, with the configured issuer and audience.
+
+    A verified token is remembered (by its SHA-256) until its ``exp``, at
+    most a minute: a signature check costs far more than a request.
+    """
 
     required = True
 
@@ -148,6 +174,7 @@ class JwtAuth:
 
         self._jwt = jwt
         self._settings = settings
+        self._verified = _Remembered()
         self._keys = {}
         for number, jwk in enumerate(jwks.get("keys") or []):
             key = jwt.PyJWK.from_dict(jwk)
@@ -174,10 +201,15 @@ class JwtAuth:
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError("this server requires a Bearer token", self.challenge)
         s = self._settings
+        token = token.strip()
+        digest, now = hashlib.sha256(token.encode()).digest(), time.time()
+        known = self._verified.get(digest, now)
+        if known is not None:
+            return known
         try:
-            key = self._key_for(token.strip())
+            key = self._key_for(token)
             claims = self._jwt.decode(
-                token.strip(), key=key, algorithms=JWT_ALGORITHMS, audience=s.audience, issuer=s.issuer,
+                token, key=key, algorithms=JWT_ALGORITHMS, audience=s.audience, issuer=s.issuer,
                 leeway=s.leeway, options={"require": ["exp", "iss", "aud", s.subject_claim]},
             )
         except self._jwt.PyJWTError as exc:
@@ -187,7 +219,10 @@ class JwtAuth:
             raise AuthError(f"the token's {s.subject_claim} claim is not a string", self.challenge)
         roles = claims.get(s.roles_claim) or []
         roles = [roles] if isinstance(roles, str) else roles
-        return Principal(owner=f"jwt:{subject}", admin=isinstance(roles, list) and s.admin_role in roles)
+        principal = Principal(owner=f"jwt:{subject}", admin=isinstance(roles, list) and s.admin_role in roles)
+        exp = claims["exp"] if isinstance(claims.get("exp"), int | float) else now
+        self._verified.put(digest, principal, min(float(exp), now + 60))
+        return principal
 
 
 def authenticator(settings: AuthSettings) -> Authenticator:
