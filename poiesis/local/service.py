@@ -29,7 +29,7 @@ def start_backend(settings: Settings, task_store: store.Store) -> LocalBackend:
     """A started local backend for the API listening on ``settings.host``; refuses unsafe exposure."""
     local = LocalSettings.from_env()
     mode = engine.detect(engine=local.engine, pull=local.pull, network=local.network)
-    check_exposure(mode, host=settings.host, allowed=local.allow_unisolated)
+    check_exposure(mode, host=settings.host, allowed=local.allow_unisolated, remote=local.allow_remote)
     backend = LocalBackend(task_store, settings=local, mode=mode)
     return backend.start()
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 import requests
 
 from poiesis import store
@@ -141,6 +142,19 @@ def test_process_mode_refuses_a_non_loopback_address(db_url: str, tmp_path: Path
     )
     assert done.returncode != 0
     assert "POIESIS_LOCAL_ALLOW_UNISOLATED" in done.stderr
+
+
+def test_any_mode_needs_an_explicit_allowance_for_remote_callers() -> None:
+    """Container mode on 0.0.0.0 needs POIESIS_LOCAL_ALLOW_REMOTE; process mode also ALLOW_UNISOLATED."""
+    podman, process = engine.Mode("podman", cli="/usr/bin/podman"), engine.Mode(engine.PROCESS)
+    scheduler.check_exposure(podman, host="127.0.0.1", allowed=False)
+    with pytest.raises(SystemExit, match="POIESIS_LOCAL_ALLOW_REMOTE"):
+        scheduler.check_exposure(podman, host="0.0.0.0", allowed=False)
+    scheduler.check_exposure(podman, host="0.0.0.0", allowed=False, remote=True)
+    with pytest.raises(SystemExit, match="POIESIS_LOCAL_ALLOW_UNISOLATED"):
+        scheduler.check_exposure(process, host="0.0.0.0", allowed=False, remote=True)
+    with pytest.raises(SystemExit, match="POIESIS_LOCAL_ALLOW_REMOTE"):
+        scheduler.check_exposure(process, host="0.0.0.0", allowed=True)
 
 
 def test_loopback_check() -> None:
