@@ -17,14 +17,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from poiesis.api.app import spec_path
 from tests.plugins.api import clean_env
+from tests.plugins.auth import PASSWORDS
 
 BASE = "/ga4gh/tes/v1"
-MAX_EXAMPLES = "170"
-MIN_REQUESTS = 2000
+#: (POIESIS_AUTH, examples per operation, test cases required): the full run without
+#: authentication, and a shorter one as a Basic user, through authentication and ownership.
+RUNS = {"none": ("170", 2000), "basic": ("30", 500)}
 
 
 def _document_for_validation(path: Path) -> Path:
@@ -36,15 +39,23 @@ def _document_for_validation(path: Path) -> Path:
     return path
 
 
-def test_schemathesis_finds_no_server_error_and_nothing_off_schema(start_api, db_url: str, tmp_path: Path) -> None:
-    """At least 2,000 generated requests, stateful ones included, and every check passes."""
-    url, _ = start_api(env=clean_env(POIESIS_DATABASE_URL=db_url))
+@pytest.mark.parametrize("mode", sorted(RUNS))
+def test_schemathesis_finds_no_server_error_and_nothing_off_schema(
+    start_api, db_url: str, tmp_path: Path, password_file: Path, mode: str
+) -> None:
+    """At least 2,000 generated requests (500 as a Basic user), stateful ones included; every check passes."""
+    max_examples, min_requests = RUNS[mode]
+    env, auth = {}, []
+    if mode == "basic":
+        env = {"POIESIS_AUTH": "basic", "POIESIS_AUTH_BASIC_FILE": str(password_file)}
+        auth = ["--auth", f"alice:{PASSWORDS['alice']}"]
+    url, _ = start_api(env=clean_env(POIESIS_DATABASE_URL=db_url, **env))
     document = _document_for_validation(tmp_path / "openapi.yaml")
     done = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "run", str(document), "--url", f"{url}{BASE}",
          "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-         "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", MAX_EXAMPLES,
-         "--seed", "20261201", "--workers", "1", "--no-shrink", "--request-timeout", "30"],
+         "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", max_examples,
+         "--seed", "20261201", "--workers", "1", "--no-shrink", "--request-timeout", "30", *auth],
         capture_output=True, text=True, timeout=900, check=False, cwd=tmp_path,
         env=clean_env(SCHEMATHESIS_TELEMETRY="false", NO_COLOR="1"),
     )
@@ -52,7 +63,7 @@ def test_schemathesis_finds_no_server_error_and_nothing_off_schema(start_api, db
     assert done.returncode == 0, output[-6000:]
     generated = re.search(r"(\d+) generated, (\d+) passed", output)
     assert generated, output[-3000:]
-    assert int(generated.group(1)) >= MIN_REQUESTS and generated.group(1) == generated.group(2), generated.group(0)
+    assert int(generated.group(1)) >= min_requests and generated.group(1) == generated.group(2), generated.group(0)
     scenarios = re.search(r"Scenarios:\s+(\d+)", output)
     assert scenarios and int(scenarios.group(1)) > 0, "no stateful scenario ran"
     links = re.search(r"API Links:\s+(\d+) covered", output)
