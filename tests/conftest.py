@@ -5,4 +5,6 @@ pytest_plugins = [
     "tests.plugins.kube",
     "tests.plugins.kubetasks",
     "tests.plugins.local",
+    "tests.plugins.realnode",
+    "tests.plugins.auth",
 ]

@@ -13,14 +13,18 @@ from importlib import resources
 from pathlib import Path
 
 import connexion
+import yaml
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from connexion.validators import ParameterValidator
 from starlette.exceptions import HTTPException
 
+from poiesis.api import auth
 from poiesis.api.context import Context
 from poiesis.api.errors import PROBLEM_JSON, Jsonifier, problem_body
+from poiesis.api.guard import Guard
 from poiesis.store import Unavailable
 
 log = logging.getLogger(__name__)
@@ -65,9 +69,20 @@ class _NamingParameterValidator(ParameterValidator):
         return None
 
 
-def create_app(context: Context) -> connexion.FlaskApp:
-    """A Connexion FlaskApp serving TES under /ga4gh/tes/v1 with Swagger UI."""
+def create_app(context: Context, *, authenticator: auth.Authenticator | None = None) -> connexion.FlaskApp:
+    """A Connexion FlaskApp serving TES under /ga4gh/tes/v1 with Swagger UI, behind the guard.
+
+    ``authenticator`` defaults to the one ``context.security.auth`` names.
+    """
     app = connexion.FlaskApp(__name__, jsonifier=Jsonifier())
+    app.add_middleware(
+        Guard,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        settings=context.security,
+        authenticator=authenticator or auth.authenticator(context.security.auth),
+        base_path=BASE_PATH,
+        spec=yaml.safe_load(spec_path().read_text(encoding="utf-8")),
+    )
     app.add_api(
         spec_path(),
         base_path=BASE_PATH,
