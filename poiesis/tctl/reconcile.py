@@ -18,7 +18,9 @@ For every task the database calls active:
   suspended after the grace period (submission died part-way) is resubmitted;
   a Job that made no Pod within the pending timeout ends SYSTEM_ERROR
   (with its last FailedCreate message, if any).
-Other Pods are recorded as they are (progress and executor logs).
+Other Pods are recorded as they are (progress and executor logs), but only where
+TRec cannot: a Pod whose TRec runs and which has neither ended nor begun to go is
+left to TRec (``trec_records``).
 """
 
 from __future__ import annotations
@@ -106,12 +108,31 @@ def _refused(task_id: str, state: str, job: Mapping[str, Any] | None, snap: Snap
     return [Record(task_id, Outcome(state=State.SYSTEM_ERROR.value, system_logs=(line,))), DeleteJob(task_id)]
 
 
+def trec_records(pod: Mapping[str, Any]) -> bool:
+    """TRec runs in this Pod and the Pod has neither ended nor begun to go: what it shows is TRec's to record.
+
+    TCtl is the backstop: it records such a Pod only once TRec cannot (its container
+    stopped or restarting, the Pod deleted, or the phase terminal, which the kubelet
+    sets only after the sidecar stopped). Racing a live TRec would lose what only TRec
+    can read: the output file logs and redirected stdout/stderr on the task volume.
+    """
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    if meta.get("deletionTimestamp") or status.get("phase") in ("Succeeded", "Failed"):
+        return False
+    return any(
+        s.get("name") == "trec" and (s.get("state") or {}).get("running") for s in status.get("initContainerStatuses") or []
+    )
+
+
 def _with_pod(task_id: str, state: str, pod: Mapping[str, Any], snap: Snapshot) -> list[Action]:
     found = pod_outcome(pod)
+    waited = (snap.now - found.pending_since).total_seconds() if found.pending and found.pending_since else 0.0
+    stuck = found.state is None and waited > snap.pending_timeout_s
+    if not stuck and state != State.CANCELING and trec_records(pod):
+        return []
     if found.state is not None or found.deleting:
         return [Record(task_id, found, pod)]
-    waited = (snap.now - found.pending_since).total_seconds() if found.pending and found.pending_since else 0.0
-    if waited > snap.pending_timeout_s:
+    if stuck:
         line = f"the task's Pod waited more than {snap.pending_timeout_s:g}s and was stopped: {found.pending}"
         stuck = Outcome(
             state=State.SYSTEM_ERROR.value, executors=found.executors, system_logs=(line,), start_time=found.start_time

@@ -20,6 +20,8 @@ def snap(now_s: float = 0, *, tasks, pods=None, gone=None, jobs=None, failures=N
 
 COMPLETE_POD = pod(executors=1, init={"trec": done(1, 9), "tif": done(1, 2), "executor-0": done(3, 4)}, main=done(5, 6), phase="Succeeded")
 RUNNING_POD = pod(executors=1, init={"trec": running(1), "tif": done(1, 2), "executor-0": running(3)})
+TREC_DOWN_POD = pod(executors=1, init={"trec": waiting("CrashLoopBackOff", "back-off"), "tif": done(1, 2),
+                                      "executor-0": running(3)})
 STUCK_POD = pod(executors=1, init={"trec": running(1), "tif": waiting("ImagePullBackOff", "no such image")})
 
 
@@ -49,16 +51,25 @@ def test_terminal_tasks_are_left_alone() -> None:
     assert decide(snap(tasks={}, pods={"t": COMPLETE_POD}, gone={"u": None}, jobs={})) == []
 
 
-def test_running_pod_is_recorded_as_progress() -> None:
-    """A running Pod: record progress (RUNNING), no terminal state, nothing deleted."""
-    actions = decide(snap(tasks={"t": ("QUEUED", OLD)}, pods={"t": RUNNING_POD}))
+def test_running_pod_is_recorded_as_progress_when_trec_is_not_running() -> None:
+    """A running Pod whose TRec is down (restarting): TCtl records progress (RUNNING), nothing terminal, nothing deleted."""
+    actions = decide(snap(tasks={"t": ("QUEUED", OLD)}, pods={"t": TREC_DOWN_POD}))
     assert kinds(actions) == [("Record", "t", None)] and actions[0].outcome.progress == "RUNNING"
+
+
+def test_a_pod_with_a_live_trec_is_left_to_trec() -> None:
+    """While TRec runs and the Pod has not ended, TCtl writes nothing, not even an end TRec has yet to record."""
+    ended_but_trec_up = pod(executors=1, init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4)},
+                            main=done(5, 6))
+    assert decide(snap(tasks={"t": ("QUEUED", OLD)}, pods={"t": RUNNING_POD})) == []
+    assert decide(snap(tasks={"t": ("RUNNING", OLD)}, pods={"t": ended_but_trec_up})) == []
 
 
 def test_pending_past_the_timeout_fails_and_deletes() -> None:
     """Waiting longer than the timeout (since tif should have started): SYSTEM_ERROR with the reason, Job deleted."""
     # STUCK_POD waits since its startTime, 2026-01-01T00:00:00Z
-    assert kinds(decide(snap(299, tasks={"t": ("INITIALIZING", OLD)}, pods={"t": STUCK_POD}))) == [("Record", "t", None)]
+    # before the timeout the Pod is TRec's (it runs); after it, TCtl ends the task even though TRec runs
+    assert decide(snap(299, tasks={"t": ("INITIALIZING", OLD)}, pods={"t": STUCK_POD})) == []
     actions = decide(snap(301, tasks={"t": ("INITIALIZING", OLD)}, pods={"t": STUCK_POD}))
     assert kinds(actions) == [("Record", "t", "SYSTEM_ERROR"), ("DeleteJob", "t", None)]
     assert "tif is waiting: ImagePullBackOff: no such image" in actions[0].outcome.system_logs[0]

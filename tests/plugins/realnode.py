@@ -224,8 +224,12 @@ def deployment_env(*, namespace: str, node: RealNode, kubeconfig: Path, db_url: 
 def tes_real(
     real_node: RealNode, kube_cluster: Cluster, pg_admin_url: str, pg_template: str,
     http_server: HttpServer, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Iterator[TesOnNode]:
-    """A namespace, `poiesis api` and `poiesis tctl` running tasks on the real node, for one test module."""
+    """A namespace, `poiesis api` and `poiesis tctl` running tasks on the real node, for one test module.
+
+    A module's ``POIESIS_ENV`` dict, if any, overrides the deployment's settings.
+    """
     logs = tmp_path_factory.mktemp("tes-real")
     core, rbac = k8s.CoreV1Api(kube_cluster.api), k8s.RbacAuthorizationV1Api(kube_cluster.api)
     namespace = f"e2e-{uuid.uuid4().hex[:8]}"
@@ -243,6 +247,7 @@ def tes_real(
         filer_env = s3_server.env(endpoint=f"http://{NODE_IP}:{s3_relay.port}")
         core.create_namespaced_secret(namespace, {"metadata": {"name": "poiesis-filer"}, "stringData": filer_env})
         env = deployment_env(namespace=namespace, node=real_node, kubeconfig=kube_cluster.kubeconfig, db_url=db_url)
+        env.update(getattr(request.module, "POIESIS_ENV", {}))
         port = free_port()
         procs.append(_start([sys.executable, "-m", "poiesis.cli", "api", "--port", str(port)], env=env,
                             log=logs / "api.log"))

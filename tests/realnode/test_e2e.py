@@ -7,15 +7,11 @@ left in Kubernetes (nothing, once it ended) and which component wrote its termin
 
 from __future__ import annotations
 
-import statistics
 import subprocess
-import threading
 import time
 from datetime import datetime
-from pathlib import Path
 
 import pytest
-import requests
 
 from tests.plugins.realnode import BUSYBOX, TesOnNode
 
@@ -184,56 +180,3 @@ def test_trec_killed_mid_task_the_task_still_ends_right(tes_real: TesOnNode) -> 
     [entry] = task["logs"][0]["logs"]
     assert (entry["exit_code"], entry["stdout"]) == (0, "survived\n")
     assert tes_real.ended_by(task_id) in {"trec", "tctl"}
-
-
-def _trec_rss_kib() -> list[int]:
-    """RSS of every running `poiesis trec` process on this host (they run in the node's containers)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            if b"trec" not in argv or not any(a.endswith(b"poiesis") for a in argv[:2]):
-                continue
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        found += [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")]
-    return found
-
-
-def test_a_hundred_trivial_tasks_trec_writes_the_ends(tes_real: TesOnNode) -> None:
-    """100 echo tasks all COMPLETE; TRec (not TCtl) wrote at least 99 of the terminal states."""
-    count, rss, stop = 100, [], threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(0.5):
-            rss.extend(_trec_rss_kib())
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    created: dict[str, float] = {}
-    for i in range(count):
-        created[tes_real.create({"name": f"trivial-{i}", "executors": [executor(["echo", str(i)])]})] = time.monotonic()
-    done: dict[str, float] = {}
-    deadline = time.monotonic() + 900
-    while len(done) < count and time.monotonic() < deadline:
-        page = requests.get(f"{tes_real.base}/tasks", params={"view": "MINIMAL", "page_size": 256}, timeout=30).json()
-        now = time.monotonic()
-        for task in page["tasks"]:
-            if task["id"] in created and task["id"] not in done and task["state"] not in ("QUEUED", "INITIALIZING",
-                                                                                          "RUNNING", "CANCELING"):
-                done[task["id"]] = now
-        time.sleep(0.25)
-    stop.set()
-    sampler.join()
-    states = {task_id: tes_real.get(task_id, "MINIMAL")["state"] for task_id in created}
-    latencies = sorted(done[t] - created[t] for t in done)
-    if latencies:
-        print(f"\n{len(latencies)} tasks on the real node: CreateTask->terminal p50 {statistics.median(latencies):.2f}s "
-              f"p99 {latencies[int(0.99 * (len(latencies) - 1))]:.2f}s max {latencies[-1]:.2f}s; "
-              f"TRec RSS max {max(rss, default=0) // 1024} MiB, median {statistics.median(rss) // 1024 if rss else 0} MiB")
-    writers = [tes_real.ended_by(task_id) for task_id in created]
-    assert set(states.values()) == {"COMPLETE"}, {s: list(states.values()).count(s) for s in set(states.values())}
-    assert writers.count("trec") >= 99, {w: writers.count(w) for w in set(writers)}
