@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.plugins.kube",
     "tests.plugins.kubetasks",
     "tests.plugins.local",
+    "tests.plugins.serve",
 ]
