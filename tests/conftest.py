@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.plugins.kubetasks",
     "tests.plugins.local",
     "tests.plugins.serve",
+    "tests.plugins.clients",
 ]
