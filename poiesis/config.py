@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from poiesis.security_settings import SecuritySettings
+
 
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
@@ -43,6 +45,7 @@ class Settings:
     db_pool_size: int = 10
     db_timeout: float = 5.0
     service: ServiceInfoSettings = field(default_factory=ServiceInfoSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -67,4 +70,5 @@ class Settings:
                 documentation_url=_env("POIESIS_DOCUMENTATION_URL"),
                 environment=_env("POIESIS_ENVIRONMENT"),
             ),
+            security=SecuritySettings.from_env(),
         )

@@ -7,4 +7,6 @@ pytest_plugins = [
     "tests.plugins.local",
     "tests.plugins.serve",
     "tests.plugins.clients",
+    "tests.plugins.realnode",
+    "tests.plugins.auth",
 ]

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 import connexion
+import yaml
 from connexion.datastructures import MediaTypeDict
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.middleware import MiddlewarePosition
@@ -21,9 +22,10 @@ from connexion.resolver import Resolver
 from connexion.validators import VALIDATOR_MAP, ParameterValidator
 from starlette.exceptions import HTTPException
 
-from poiesis.api import compat
+from poiesis.api import auth, compat
 from poiesis.api.context import Context
 from poiesis.api.errors import PROBLEM_JSON, Jsonifier, problem_body
+from poiesis.api.guard import Guard
 from poiesis.api.nulls import NullTolerantBodyValidator
 from poiesis.store import Unavailable
 
@@ -79,9 +81,20 @@ def _add_compat_routes(app: connexion.FlaskApp, context: Context) -> None:
     )
 
 
-def create_app(context: Context) -> connexion.FlaskApp:
-    """A Connexion FlaskApp serving TES under /ga4gh/tes/v1 with Swagger UI."""
+def create_app(context: Context, *, authenticator: auth.Authenticator | None = None) -> connexion.FlaskApp:
+    """A Connexion FlaskApp serving TES under /ga4gh/tes/v1 with Swagger UI, behind the guard.
+
+    ``authenticator`` defaults to the one ``context.security.auth`` names.
+    """
     app = connexion.FlaskApp(__name__, jsonifier=Jsonifier())
+    app.add_middleware(
+        Guard,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        settings=context.security,
+        authenticator=authenticator or auth.authenticator(context.security.auth),
+        base_path=BASE_PATH,
+        spec=yaml.safe_load(spec_path().read_text(encoding="utf-8")),
+    )
     app.add_api(
         spec_path(),
         base_path=BASE_PATH,

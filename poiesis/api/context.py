@@ -9,6 +9,7 @@ from typing import Any
 
 from poiesis import backend as backends
 from poiesis.config import ServiceInfoSettings
+from poiesis.security_settings import SecuritySettings
 from poiesis.states import State
 from poiesis.store import Store
 
@@ -48,6 +49,7 @@ class Context:
     store: Store
     backend: backends.Backend = field(default_factory=backends.NoBackend)
     service: ServiceInfoSettings = field(default_factory=ServiceInfoSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
     @property
     def service_info(self) -> dict[str, Any]:

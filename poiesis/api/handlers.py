@@ -14,7 +14,7 @@ import flask
 
 from generated import models
 from poiesis import states
-from poiesis.api import fileurls, tokens, validate
+from poiesis.api import fileurls, limits, principal, tokens, validate
 from poiesis.api.context import Context
 from poiesis.api.errors import RawJson, ok, problem, raw_list
 from poiesis.store import TaskFilter
@@ -38,20 +38,21 @@ def CreateTask(body: dict[str, Any]) -> Any:  # noqa: N802
     """POST /tasks: store the task QUEUED, then hand it to the backend."""
     if not isinstance(body, dict):
         return problem(400, "the request body must be a JSON object (tesTask)")
-    found = validate.problems(body)
+    ctx = _ctx()
+    found = limits.problems(body, ctx.security.limits) or _integer_problems(body) or validate.problems(body)
     if found:
         return problem(400, "; ".join(found))
-    ctx = _ctx()
     refused = fileurls.problems(body, ctx.backend.file_roots)
     if refused:
         return problem(400, "; ".join(refused))
+    caller = principal.current()
     task = models.TesTask.model_validate(body).model_dump(mode="json", exclude_none=True)
     task, warnings = _resolve_backend_parameters(task, ctx)
     if warnings is None:
         return problem(400, _strict_message(body, ctx))
     for readonly in ("id", "state", "logs", "creation_time"):
         task.pop(readonly, None)
-    task_id = ctx.store.create_task(task)
+    task_id = ctx.store.create_task(task, owner=caller.owner)
     if warnings:
         ctx.store.add_system_logs(task_id, warnings)
     ctx.submit(task_id, task)
@@ -60,7 +61,7 @@ def CreateTask(body: dict[str, Any]) -> Any:  # noqa: N802
 
 def GetTask(id: str, view: str = "MINIMAL") -> Any:  # noqa: N802, A002 - spec names
     """GET /tasks/{id}."""
-    task = _ctx().store.get_task(id, view=view, as_text=True)
+    task = _ctx().store.get_task(id, view=view, as_text=True, owner=_visible_owner())
     if task is None:
         return problem(404, f"no task with id {id!r}")
     return ok(RawJson(task))
@@ -93,8 +94,13 @@ def ListTasks(  # noqa: N802, PLR0913 - the spec's parameters
         # Connexion fills in the schema default UNKNOWN; no task is ever UNKNOWN.
         state=None if state in (None, states.State.UNKNOWN) else state,
         tags=dict(zip(keys, values + [""] * (len(keys) - len(values)))),
+        owner=_visible_owner(),
     )
-    page = _ctx().store.list_tasks(filters=filters, page_size=size, below_seq=below, view=view, as_text=True)
+    ctx = _ctx()
+    page = ctx.store.list_tasks(
+        filters=filters, page_size=size, below_seq=below, view=view, as_text=True,
+        max_bytes=ctx.security.limits.list_bytes,
+    )
     if page.next_seq is None:
         return ok(raw_list(page.tasks))
     return ok(raw_list(page.tasks, next_page_token=tokens.encode(page.next_seq)))
@@ -103,12 +109,39 @@ def ListTasks(  # noqa: N802, PLR0913 - the spec's parameters
 def CancelTask(id: str) -> Any:  # noqa: N802, A002
     """POST /tasks/{id}:cancel: CANCELING, then the backend stops it."""
     ctx = _ctx()
-    current = ctx.store.advance(id, states.State.CANCELING)
+    current = ctx.store.advance(id, states.State.CANCELING, owner=_visible_owner())
     if current is None:
         return problem(404, f"no task with id {id!r}")
     if current == states.State.CANCELING:
         ctx.cancel(id)
     return ok({})
+
+
+def _visible_owner() -> str | None:
+    """The owner whose tasks the caller may see: None (every task) for an administrator.
+
+    A non-administrator without an owner (cannot happen with authentication
+    on) sees nothing rather than everything.
+    """
+    caller = principal.current()
+    if caller.admin:
+        return None
+    return caller.owner if caller.owner is not None else "-"  # no owner is "-": owners are "basic:..." or "jwt:..."
+
+
+_SCHEMA: dict[str, Any] | None = None
+
+
+def _integer_problems(body: dict[str, Any]) -> list[str]:
+    """Integers outside their OpenAPI format's range (cpu_cores is int32)."""
+    global _SCHEMA  # noqa: PLW0603 - loaded once, read-only afterwards
+    if _SCHEMA is None:
+        import yaml
+
+        from poiesis.api.app import spec_path
+
+        _SCHEMA = yaml.safe_load(spec_path().read_text(encoding="utf-8"))["components"]["schemas"]
+    return limits.integer_problems(body, {"$ref": "#/components/schemas/tesTask"}, _SCHEMA)
 
 
 def _resolve_backend_parameters(task: dict[str, Any], ctx: Context) -> tuple[dict[str, Any], list[str] | None]:

@@ -10,6 +10,7 @@ import base64
 import binascii
 
 _PREFIX = "p1:"
+_MAX_SEQ = 2**63 - 1  # PostgreSQL bigint
 
 
 class BadToken(ValueError):
@@ -27,6 +28,11 @@ def decode(token: str) -> int:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise BadToken("page_token is malformed") from exc
-    if not raw.startswith(_PREFIX) or not raw[len(_PREFIX):].isdigit():
+    digits = raw[len(_PREFIX):]
+    # ASCII digits only (str.isdigit accepts '²' and other digits int() refuses), at most a bigint.
+    if not raw.startswith(_PREFIX) or not digits.isascii() or not digits.isdigit() or len(digits) > 19:
         raise BadToken("page_token is malformed")
-    return int(raw[len(_PREFIX):])
+    seq = int(digits)
+    if seq > _MAX_SEQ:
+        raise BadToken("page_token is malformed")
+    return seq

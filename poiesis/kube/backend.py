@@ -69,5 +69,13 @@ class KubeBackend:
             raise
 
     def cancel(self, task_id: str) -> None:
-        """Delete the task's Job, Pod and PVC (Background propagation); absent is fine."""
+        """Delete the task's Job (Background: Pod, Secret and PVC follow); absent is fine.
+
+        The Pod is then deleted again with the short cancel grace period: the garbage
+        collector would give its containers the Pod's full grace (30 s), and an executor
+        that ignores SIGTERM (a shell's `sleep` as PID 1) would keep the task CANCELING that long.
+        The Job goes first, so its controller never replaces the Pod.
+        """
         self.kube.delete_job(build.job_name(task_id))
+        self.kube.delete_pods(label_selector=f"{build.TASK_LABEL}={task_id}",
+                              grace_period_seconds=self.settings.cancel_grace_s)

@@ -88,7 +88,7 @@ def build_pod_spec(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) -> 
         spec["serviceAccountName"] = cfg.service_account
     if cfg.pod_security_context:
         spec["securityContext"] = dict(cfg.pod_security_context)
-    _placement(spec, task)
+    _placement(spec, task, cfg)
     return spec
 
 
@@ -319,10 +319,15 @@ def parse_node_selector(value: str) -> dict[str, str]:
     return out
 
 
-def _placement(spec: dict[str, Any], task: Mapping[str, Any]) -> None:
+def _placement(spec: dict[str, Any], task: Mapping[str, Any], cfg: KubeSettings) -> None:
     params = _backend_parameters(task)
+    selector = dict(cfg.node_selector)
     if "node_selector" in params:
-        spec["nodeSelector"] = parse_node_selector(params["node_selector"])
+        selector.update(parse_node_selector(params["node_selector"]))
+    if selector:
+        spec["nodeSelector"] = selector
+    if cfg.tolerations:
+        spec["tolerations"] = [dict(t) for t in cfg.tolerations]
     if "priority_class" in params:
         spec["priorityClassName"] = params["priority_class"]
     if "runtime_class" in params:

@@ -101,6 +101,11 @@ class Kube:
             return False
         return True
 
+    def delete_pods(self, *, label_selector: str, grace_period_seconds: int) -> None:
+        """Delete the matching Pods, giving their containers ``grace_period_seconds`` after SIGTERM."""
+        self._call(self.core.delete_collection_namespaced_pod, self.namespace, label_selector=label_selector,
+                   grace_period_seconds=grace_period_seconds)
+
     # -- read ---------------------------------------------------------------------
 
     def get_pod(self, name: str) -> dict[str, Any] | None:

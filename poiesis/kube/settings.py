@@ -29,6 +29,16 @@ def _json(env: Mapping[str, str], name: str) -> dict[str, Any] | None:
     return value
 
 
+def _json_list(env: Mapping[str, str], name: str) -> list[Any]:
+    raw = _env(env, name)
+    if raw is None:
+        return []
+    value = json.loads(raw)
+    if not isinstance(value, list):
+        raise TypeError(f"{name} must be a JSON array")
+    return value
+
+
 @dataclass(frozen=True)
 class KubeSettings:
     """Where and how task Pods run."""
@@ -48,6 +58,8 @@ class KubeSettings:
     executor_security_context: dict[str, Any] | None = None
     trec_log_tail_bytes: int = 10_000
     pending_timeout_s: float = 300.0
+    #: seconds a cancelled task's containers get between SIGTERM and SIGKILL
+    cancel_grace_s: int = 2
     queued_grace_s: float = 120.0
     lease_name: str = "poiesis-tctl"
     lease_duration_s: float = 15.0
@@ -55,6 +67,9 @@ class KubeSettings:
     resync_s: float = 10.0
     kubeconfig: str | None = None
     extra_labels: dict[str, str] = field(default_factory=dict)
+    #: where every task Pod may run (a task's node_selector backend parameter adds to it)
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> KubeSettings:
@@ -81,6 +96,7 @@ class KubeSettings:
             executor_security_context=_json(e, "POIESIS_KUBE_EXECUTOR_SECURITY_CONTEXT"),
             trec_log_tail_bytes=int(_env(e, "POIESIS_KUBE_LOG_TAIL_BYTES", str(d.trec_log_tail_bytes)) or 0),
             pending_timeout_s=float(_env(e, "POIESIS_KUBE_PENDING_TIMEOUT", str(d.pending_timeout_s)) or 300),
+            cancel_grace_s=int(_env(e, "POIESIS_KUBE_CANCEL_GRACE", str(d.cancel_grace_s)) or 0),
             queued_grace_s=float(_env(e, "POIESIS_KUBE_QUEUED_GRACE", str(d.queued_grace_s)) or 120),
             lease_name=_env(e, "POIESIS_KUBE_LEASE_NAME", d.lease_name) or d.lease_name,
             lease_duration_s=float(_env(e, "POIESIS_KUBE_LEASE_DURATION", str(d.lease_duration_s)) or 15),
@@ -88,4 +104,6 @@ class KubeSettings:
             resync_s=float(_env(e, "POIESIS_KUBE_RESYNC", str(d.resync_s)) or 10),
             kubeconfig=_env(e, "POIESIS_KUBE_KUBECONFIG") or _env(e, "KUBECONFIG"),
             extra_labels=dict(_json(e, "POIESIS_KUBE_LABELS") or {}),
+            node_selector={str(k): str(v) for k, v in (_json(e, "POIESIS_KUBE_NODE_SELECTOR") or {}).items()},
+            tolerations=_json_list(e, "POIESIS_KUBE_TOLERATIONS"),
         )

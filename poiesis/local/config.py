@@ -32,6 +32,8 @@ class LocalSettings:
     pull: str = "never"
     network: str = "none"
     allow_unisolated: bool = False
+    #: Serve tasks to other machines at all (a non-loopback API address), in any mode.
+    allow_remote: bool = False
     tail_bytes: int = 64 * KiB
     keep_work_dirs: bool = False
 
@@ -60,6 +62,7 @@ class LocalSettings:
             pull=(get("PULL") or "never").lower(),
             network=get("NETWORK") or "none",
             allow_unisolated=_flag(get("ALLOW_UNISOLATED")),
+            allow_remote=_flag(get("ALLOW_REMOTE")),
             tail_bytes=int(get("TAIL_BYTES") or cls.tail_bytes),
             keep_work_dirs=_flag(get("KEEP_WORK_DIRS")),
         )

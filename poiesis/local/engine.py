@@ -23,8 +23,17 @@ log = logging.getLogger(__name__)
 PROCESS = "process"
 #: Label on every container the backend starts; its value is the task id.
 TASK_LABEL = "poiesis.task"
-#: PATH given to host processes when the server's own PATH is unset.
+#: PATH of every host process: a standard one, never the server's (which leads into its virtualenv).
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: Run inside the new mount namespace with $0 = ROOT: bind ROOT/tmp over /tmp, then become the
+#: command. A ROOT below /tmp would vanish under that mount, so it is first bound again at its own
+#: path inside ROOT/tmp (only this namespace sees the extra mounts; they end with it).
+_PRIVATE_TMP = (
+    'set -e; case "$0" in /tmp/*) r="$0/tmp/${0#/tmp/}"; mkdir -p "$r"; mount --bind "$0" "$r";; esac;'
+    ' mount --rbind "$0/tmp" /tmp; exec "$@"'
+)
+_PID_NS = ["unshare", "--pid", "--fork", "--kill-child"]
+_MOUNT_NS = ["--mount", "--mount-proc", "--propagation", "private"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,9 @@ class Mode:
     #: Process mode only: wrap commands in ``unshare --pid --fork --kill-child`` so that
     #: killing the wrapper kills every process the command started, daemons included.
     pid_namespace: bool = False
+    #: Process mode only: also a mount namespace with a fresh /proc (only the command's own
+    #: processes, not the server's environment) and the task's tmp directory as /tmp.
+    private_mounts: bool = False
 
     @property
     def isolated(self) -> bool:
@@ -55,6 +67,8 @@ class Launch:
     stdout: Path = Path("/dev/null")
     stderr: Path = Path("/dev/null")
     container: str | None = None
+    #: The task root the stdio paths lie beneath: opened without following links.
+    root: Path | None = None
 
 
 def container_name(task_id: str, index: int) -> str:
@@ -90,7 +104,7 @@ def plan_container(
     command = list(executor["command"])
     argv += ["--entrypoint", command[0], executor["image"], *command[1:]]
     env = dict(os.environ)
-    return Launch(argv=argv, env=env, stdin=stdin, stdout=stdio[1], stderr=stdio[2], container=name)
+    return Launch(argv=argv, env=env, stdin=stdin, stdout=stdio[1], stderr=stdio[2], container=name, root=root)
 
 
 def plan_process(
@@ -100,28 +114,30 @@ def plan_process(
     root: Path,
     mapped: Sequence[paths.Mapped],
     stdio: tuple[Path | None, Path, Path],
-    host_env: Mapping[str, str],
 ) -> Launch:
     """A host process for one executor: TES paths rewritten to ROOT/files, a clean environment.
 
     The image is not used. The command, environment values and workdir have
     every mapped path (and the workdir) replaced by its host path; the
-    environment holds only PATH, HOME and TMPDIR from the backend plus the
-    executor's own variables, never the server's.
+    environment holds only a standard PATH, HOME and TMPDIR plus the
+    executor's own variables, never the server's. With ``private_mounts``
+    the command sees its own /proc and ROOT/tmp as /tmp.
     """
     workdir = executor.get("workdir")
     rewrite = paths.rewriter([m.path for m in mapped] + ([paths.normalize(workdir)] if workdir else []), root=root)
     argv = [rewrite(arg) for arg in executor["command"]]
-    if mode.pid_namespace:
-        argv = ["unshare", "--pid", "--fork", "--kill-child", "--", *argv]
+    if mode.private_mounts:
+        argv = [*_PID_NS, *_MOUNT_NS, "--", "/bin/sh", "-c", _PRIVATE_TMP, str(root), *argv]
+    elif mode.pid_namespace:
+        argv = [*_PID_NS, "--", *argv]
     cwd = paths.host_path(root, workdir) if workdir else root / paths.FILES_DIR
     env = {
-        "PATH": host_env.get("PATH") or DEFAULT_PATH,
+        "PATH": DEFAULT_PATH,
         "HOME": str(cwd),
         "TMPDIR": str(root / "tmp"),
     }
     env.update({key: rewrite(str(value)) for key, value in (executor.get("env") or {}).items()})
-    return Launch(argv=argv, env=env, cwd=cwd, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2])
+    return Launch(argv=argv, env=env, cwd=cwd, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], root=root)
 
 
 def _answers(argv: list[str]) -> bool:
@@ -139,7 +155,23 @@ def engine_answers(cli: str) -> bool:
 
 def pid_namespace_works() -> bool:
     """Whether ``unshare --pid --fork --kill-child`` runs here (root, or user namespaces)."""
-    return shutil.which("unshare") is not None and _answers(["unshare", "--pid", "--fork", "--kill-child", "true"])
+    return shutil.which("unshare") is not None and _answers([*_PID_NS, "true"])
+
+
+def private_mounts_work() -> bool:
+    """Whether a mount namespace with a fresh /proc and a bind-mounted /tmp can be made here (root)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="poiesis-probe-") as root:
+        Path(root, "tmp").mkdir()
+        return shutil.which("unshare") is not None and _answers(
+            [*_PID_NS, *_MOUNT_NS, "--", "/bin/sh", "-c", _PRIVATE_TMP, root, "true"]
+        )
+
+
+def process_mode() -> Mode:
+    """Process mode with whatever isolation this machine allows."""
+    return Mode(PROCESS, pid_namespace=pid_namespace_works(), private_mounts=private_mounts_work())
 
 
 def detect(*, engine: str, pull: str, network: str) -> Mode:
@@ -149,7 +181,7 @@ def detect(*, engine: str, pull: str, network: str) -> Mode:
     unisolated when containers were asked for would be worse than not starting.
     """
     if engine == PROCESS:
-        return Mode(PROCESS, pid_namespace=pid_namespace_works())
+        return process_mode()
     names = ("podman", "docker") if engine == "auto" else (engine,)
     for name in names:
         cli = shutil.which(name)
@@ -158,4 +190,4 @@ def detect(*, engine: str, pull: str, network: str) -> Mode:
         if engine != "auto":
             raise RuntimeError(f"POIESIS_LOCAL_ENGINE={engine}: `{name} info` does not answer")
         log.info("container engine %s %s", name, "does not answer" if cli else "not found")
-    return Mode(PROCESS, pid_namespace=pid_namespace_works())
+    return process_mode()

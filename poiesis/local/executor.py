@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from poiesis.local import beneath
 from poiesis.local.engine import Launch
 
 log = logging.getLogger(__name__)
@@ -46,17 +47,27 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def tail(path: Path, limit: int) -> str:
-    """The last ``limit`` bytes of a file as text (NULs dropped, bad UTF-8 replaced); '' if absent."""
+def tail(fd: int | None, limit: int) -> str:
+    """The last ``limit`` bytes of an open file as text (NULs dropped, bad UTF-8 replaced); '' if none.
+
+    Read from the descriptor the executor wrote to, never by path: the
+    executor may have replaced the path with a link meanwhile.
+    """
+    if fd is None:
+        return ""
     try:
-        with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - limit))
-            data = fh.read(limit)
+        size = os.fstat(fd).st_size
+        data = os.pread(fd, limit, max(0, size - limit))
     except OSError:
         return ""
     return data.decode("utf-8", errors="replace").replace("\x00", "")
+
+
+def _open(launch: Launch, path: Path, *, write: bool) -> int:
+    """A descriptor of one stdio file: beneath the task root without following links, else as given."""
+    if launch.root is not None:
+        return beneath.open_file(launch.root, path, write=write)
+    return os.open(path, (os.O_RDWR | os.O_CREAT | os.O_TRUNC if write else os.O_RDONLY) | os.O_CLOEXEC, 0o644)
 
 
 def exit_code_of(returncode: int) -> int:
@@ -77,16 +88,25 @@ class Running:
         self._stopped = False
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_at = now()
+        #: stdout and stderr as opened for the executor; read back by ``tail``, closed by ``close``.
+        self.out_fds: tuple[int | None, int | None] = (None, None)
 
     def start(self) -> None:
         launch = self.launch
         argv = launch.argv
         if _PDEATHSIG:
             argv = [_PDEATHSIG, "--pdeathsig", "KILL", "--", *argv]
+        try:
+            stdout = _open(launch, launch.stdout, write=True)
+            self.out_fds = (stdout, None)
+            stderr = _open(launch, launch.stderr, write=True)
+            self.out_fds = (stdout, stderr)
+            stdin = _open(launch, launch.stdin, write=False) if launch.stdin else subprocess.DEVNULL
+        except FileNotFoundError as exc:  # not the command: a stdio file an executor removed
+            raise beneath.Unsafe(f"{exc.filename or 'a stdio file'} vanished before the executor started") from exc
         with contextlib.ExitStack() as stack:
-            stdin = stack.enter_context(launch.stdin.open("rb")) if launch.stdin else subprocess.DEVNULL
-            stdout = stack.enter_context(launch.stdout.open("wb"))
-            stderr = stack.enter_context(launch.stderr.open("wb"))
+            if launch.stdin:
+                stack.callback(os.close, stdin)
             with self._lock:
                 if self._stopped:
                     return
@@ -126,15 +146,34 @@ class Running:
     def stopped(self) -> bool:
         return self._stopped
 
+    def close(self) -> None:
+        """Close the stdout and stderr descriptors."""
+        for fd in self.out_fds:
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.out_fds = (None, None)
+
 
 def run(launch: Launch, *, tail_bytes: int, engine_cli: str | None = None, on_start=None) -> Result:
     """Run one executor to its end; ``on_start(running)`` is called once it has started."""
     running = Running(launch, engine_cli=engine_cli)
     try:
+        return _run(running, tail_bytes=tail_bytes, on_start=on_start)
+    finally:
+        running.close()
+
+
+def _run(running: Running, *, tail_bytes: int, on_start) -> Result:  # noqa: ANN001
+    launch = running.launch
+    try:
         running.start()
     except FileNotFoundError as exc:
-        launch.stderr.write_text(f"cannot run {launch.argv[0]!r}: {exc.strerror}\n")
-        return Result(NOT_FOUND, running.started_at, now(), "", tail(launch.stderr, tail_bytes))
+        message = f"cannot run {launch.argv[0]!r}: {exc.strerror}\n"
+        err = running.out_fds[1]
+        if err is not None:
+            os.write(err, message.encode())
+        return Result(NOT_FOUND, running.started_at, now(), "", message)
     start = running.started_at
     if on_start is not None:
         on_start(running)
@@ -146,7 +185,5 @@ def run(launch: Launch, *, tail_bytes: int, engine_cli: str | None = None, on_st
     if running.stopped:
         running.remove_container()
     code = exit_code_of(returncode) if returncode is not None else 128 + signal.SIGKILL
-    return Result(
-        code, start, end, tail(launch.stdout, tail_bytes), tail(launch.stderr, tail_bytes),
-        cancelled=running.stopped,
-    )
+    out, err = running.out_fds
+    return Result(code, start, end, tail(out, tail_bytes), tail(err, tail_bytes), cancelled=running.stopped)

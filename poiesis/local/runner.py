@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from poiesis import filer
-from poiesis.local import engine, executor, paths
+from poiesis.local import beneath, engine, executor, paths
 from poiesis.local.config import LocalSettings
 from poiesis.states import State
 from poiesis.store import Store, Unavailable
@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 PROCESS_MODE_LOG = (
     "local backend in process mode: executors run as host processes; their images are not"
     " used and they are not isolated from the host or from each other"
+)
+
+
+NO_PRIVATE_MOUNTS_LOG = (
+    "no mount namespace here: executors share the server's /proc and /tmp (see docs/security.md)"
 )
 
 
@@ -122,7 +127,8 @@ class Runner:
             raise Stop(State.SYSTEM_ERROR, f"cannot map the task's paths: {exc}") from exc
         self._prepare(root, mapped)
         if not self.mode.isolated:
-            self.store.add_system_logs(task_id, [PROCESS_MODE_LOG])
+            lines = [PROCESS_MODE_LOG] + ([] if self.mode.private_mounts else [NO_PRIVATE_MOUNTS_LOG])
+            self.store.add_system_logs(task_id, lines)
         self._fetch_inputs(task, root)
         for index, ex in enumerate(task.get("executors") or []):
             self._check_cancel(handle)
@@ -195,6 +201,9 @@ class Runner:
             result = executor.run(
                 launch, tail_bytes=self.settings.tail_bytes, engine_cli=self.mode.cli, on_start=started
             )
+        except beneath.Unsafe as exc:
+            log.warning("task %s executor #%d: refused: %s", task_id, index, exc)
+            raise Stop(State.EXECUTOR_ERROR, f"executor #{index}: {exc}") from exc
         finally:
             handle.attach(None)
         self.store.add_executor_log(
@@ -217,19 +226,33 @@ class Runner:
             )
         workdir = spec.get("workdir")
         if workdir:
-            paths.host_path(root, workdir).mkdir(parents=True, exist_ok=True)
-        return engine.plan_process(spec, mode=self.mode, root=root, mapped=mapped, stdio=stdio, host_env=os.environ)
+            try:
+                beneath.make_dirs(root, paths.host_path(root, workdir))
+            except beneath.Unsafe as exc:
+                raise Stop(State.EXECUTOR_ERROR, f"executor #{index}: workdir {workdir}: {exc}") from exc
+        return engine.plan_process(spec, mode=self.mode, root=root, mapped=mapped, stdio=stdio)
 
     def _stdio(self, spec: Mapping[str, Any], *, root: Path, index: int) -> tuple[Path | None, Path, Path]:
-        """Host files for stdin/stdout/stderr: the TES paths given, else files in ROOT/.poiesis."""
+        """Host files for stdin/stdout/stderr: the TES paths given, else files in ROOT/.poiesis.
+
+        Each is checked now, and opened again at start, without following
+        links (``beneath``): an earlier executor may have planted one.
+        """
         stdin = paths.host_path(root, spec["stdin"]) if spec.get("stdin") else None
-        if stdin is not None and not stdin.is_file():
-            raise Stop(State.EXECUTOR_ERROR, f"executor #{index}: stdin {spec['stdin']} does not exist")
         out = []
         for stream in ("stdout", "stderr"):
             target = paths.host_path(root, spec[stream]) if spec.get(stream) else root / paths.STATE_DIR / f"{index}.{stream}"
-            target.parent.mkdir(parents=True, exist_ok=True)
             out.append(target)
+        for stream, target in (("stdin", stdin), ("stdout", out[0]), ("stderr", out[1])):
+            if target is None:
+                continue
+            try:
+                os.close(beneath.open_file(root, target, write=stream != "stdin"))
+            except FileNotFoundError as exc:
+                raise Stop(State.EXECUTOR_ERROR, f"executor #{index}: {stream} {spec[stream]} does not exist") from exc
+            except beneath.Unsafe as exc:
+                log.warning("task %s executor #%d: %s refused: %s", root.name, index, stream, exc)
+                raise Stop(State.EXECUTOR_ERROR, f"executor #{index}: {stream} {spec.get(stream)}: {exc}") from exc
         return stdin, out[0], out[1]
 
     def _terminal(self, task_id: str, state: State, lines: list[str], *, attempts: int = 30) -> str | None:

@@ -10,7 +10,6 @@ it; a half-run task is not resumed), and QUEUED tasks are queued again.
 from __future__ import annotations
 
 import collections
-import ipaddress
 import logging
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ from poiesis import filer
 from poiesis.local import engine
 from poiesis.local.config import LocalSettings
 from poiesis.local.runner import Handle, Runner
+from poiesis.security_settings import is_loopback
 from poiesis.states import State
 from poiesis.store import Store
 
@@ -34,23 +34,25 @@ SHUTDOWN_LOG = "the server shut down while this task was running"
 _STALE = (State.INITIALIZING, State.RUNNING, State.PAUSED, State.CANCELING)
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address or name the API listens on) is reachable only from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def check_exposure(mode: engine.Mode, *, host: str, allowed: bool, remote: bool = False) -> None:
+    """Refuse tasks arriving from other machines unless explicitly allowed.
 
-
-def check_exposure(mode: engine.Mode, *, host: str, allowed: bool) -> None:
-    """Refuse unisolated execution of tasks arriving from other machines unless explicitly allowed."""
-    if not mode.isolated and not is_loopback(host) and not allowed:
+    Process mode needs ``allowed`` (POIESIS_LOCAL_ALLOW_UNISOLATED); any mode
+    needs ``remote`` (POIESIS_LOCAL_ALLOW_REMOTE): containers run on this host too.
+    """
+    if is_loopback(host):
+        return
+    if not mode.isolated and not allowed:
         raise SystemExit(
             f"poiesis: the local backend found no container engine, so it would run tasks as host"
             f" processes, and the API listens on {host}, reachable from other machines."
             f" Install podman or docker, listen on 127.0.0.1, or set POIESIS_LOCAL_ALLOW_UNISOLATED=true."
+        )
+    if not remote:
+        raise SystemExit(
+            f"poiesis: the local backend runs tasks on this machine and the API listens on {host},"
+            f" reachable from other machines. Listen on 127.0.0.1, or set POIESIS_LOCAL_ALLOW_REMOTE=true"
+            f" (with POIESIS_AUTH on: docs/security.md)."
         )
 
 

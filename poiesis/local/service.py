@@ -47,7 +47,7 @@ def start_backend(settings: Settings, task_store: store.Store) -> LocalBackend:
     """A started local backend for the API listening on ``settings.host``; refuses unsafe exposure."""
     local = LocalSettings.from_env()
     mode = engine.detect(engine=local.engine, pull=local.pull, network=local.network)
-    check_exposure(mode, host=settings.host, allowed=local.allow_unisolated)
+    check_exposure(mode, host=settings.host, allowed=local.allow_unisolated, remote=local.allow_remote)
     config = filer.FilerConfig.from_env(default_file_roots=default_file_roots())
     backend = LocalBackend(task_store, settings=local, mode=mode, filer_config=config)
     print(file_roots_line(config.file_roots), flush=True)
@@ -78,6 +78,7 @@ def serve(settings: Settings) -> None:
     from poiesis.api.app import create_app
     from poiesis.api.context import Context
 
+    server.check_exposure(settings)
     settings = dataclasses.replace(settings, backend="local")
     if settings.service.description == ServiceInfoSettings.description:
         settings = dataclasses.replace(
@@ -88,14 +89,16 @@ def serve(settings: Settings) -> None:
     task_store = store.Store(pool)
     backend = start_backend(settings, task_store)
     try:
-        app = create_app(Context(store=task_store, backend=backend, service=settings.service))
+        app = create_app(
+            Context(store=task_store, backend=backend, service=settings.service, security=settings.security)
+        )
         print(
             f"poiesis: serving TES on http://{settings.host}:{settings.port}/ga4gh/tes/v1"
             f" (local backend, {backend.mode.name} mode, {backend.settings.max_tasks} task(s) at once)",
             flush=True,
         )
         with _signals_end_uvicorn_only():
-            uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+            uvicorn.Server(server.uvicorn_config(settings, app)).run()
     finally:
         backend.close()
         pool.close()

@@ -40,7 +40,11 @@ def migrations() -> list[tuple[int, str, str]]:
 def migrate(conninfo: str) -> list[int]:
     """Apply every migration not yet applied; returns the versions applied now."""
     applied_now = []
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise Unavailable(str(exc)) from exc
+    with conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
         try:
             conn.execute(

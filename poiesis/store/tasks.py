@@ -42,6 +42,8 @@ class TaskFilter:
     name_prefix: str | None = None
     state: str | None = None
     tags: Mapping[str, str] | None = None
+    #: Only tasks of this owner (None: every task, for administrators).
+    owner: str | None = None
 
 
 def new_task_id() -> str:
@@ -139,15 +141,20 @@ class Store:
             _insert_children(conn, task_id, task)
         return task_id
 
-    def get_task(self, task_id: str, *, view: str = "MINIMAL", as_text: bool = False) -> Any:
+    def get_task(
+        self, task_id: str, *, view: str = "MINIMAL", as_text: bool = False, owner: str | None = None
+    ) -> Any:
         """The task in the given view (a dict, or its JSON text), or None when there is no such task.
 
         ``as_text`` hands back the JSON as PostgreSQL wrote it, for callers
-        that only pass it on: no parsing here, no serializing there.
+        that only pass it on: no parsing here, no serializing there. With
+        ``owner``, another owner's task is None too.
         """
         with self._conn() as conn:
             row = conn.execute(
-                f"SELECT {_projection(view, as_text=as_text)} FROM tasks t WHERE t.id = %s", (task_id,)
+                f"SELECT {_projection(view, as_text=as_text)} FROM tasks t"
+                " WHERE t.id = %s AND (%s::text IS NULL OR t.owner = %s)",
+                (task_id, owner, owner),
             ).fetchone()
         return row[0] if row else None
 
@@ -165,19 +172,35 @@ class Store:
         below_seq: int | None = None,
         view: str = "MINIMAL",
         as_text: bool = False,
+        max_bytes: int | None = None,
     ) -> Page:
-        """One page of tasks, newest first, strictly below ``below_seq`` when given (JSON texts with ``as_text``)."""
+        """One page of tasks, newest first, strictly below ``below_seq`` when given (JSON texts with ``as_text``).
+
+        ``max_bytes`` bounds the page: rows are streamed from a server-side
+        cursor and the page ends before the task whose JSON would take the
+        total past it (the first task is always included), so a page of large
+        tasks is short and carries a next position instead of growing without bound.
+        """
         where, params = _filter_sql(filters, below_seq)
         sql = (
-            f"SELECT t.seq, {_projection(view, as_text=as_text)} FROM tasks t"
+            "SELECT t.seq, d.doc, octet_length(d.doc::text) FROM tasks t"
+            f" CROSS JOIN LATERAL (SELECT {_projection(view, as_text=as_text)} AS doc) d"
             f" WHERE {where} ORDER BY t.seq DESC LIMIT %(limit)s"
         )
         params["limit"] = page_size + 1
-        with self._conn() as conn:
-            rows = conn.execute(sql, params).fetchall()
-        more = len(rows) > page_size
-        rows = rows[:page_size]
-        return Page(tasks=[r[1] for r in rows], next_seq=rows[-1][0] if more else None)
+        kept: list[tuple[int, Any]] = []
+        more = False
+        used = 0
+        with self._conn() as conn, conn.transaction(), conn.cursor(name="poiesis_list") as cur:
+            cur.itersize = 16
+            cur.execute(sql, params)
+            for seq, task, size in cur:
+                if len(kept) == page_size or (max_bytes is not None and kept and used + size > max_bytes):
+                    more = True
+                    break
+                kept.append((seq, task))
+                used += size
+        return Page(tasks=[t for _, t in kept], next_seq=kept[-1][0] if more else None)
 
     def ids_in_states(self, wanted: Iterable[str]) -> list[str]:
         """Ids of tasks in any of ``wanted`` states, oldest first (for reconcilers)."""
@@ -187,11 +210,14 @@ class Store:
 
     # -- state changes ---------------------------------------------------------
 
-    def advance(self, task_id: str, target: str, *, at: datetime | None = None) -> str | None:
+    def advance(
+        self, task_id: str, target: str, *, at: datetime | None = None, owner: str | None = None
+    ) -> str | None:
         """Move a task to a non-terminal ``target`` if the rules allow it.
 
         Returns the task's state afterwards (the target when it landed), or
-        None when there is no such task. RUNNING also stamps the start time.
+        None when there is no such task (or, with ``owner``, it is another
+        owner's). RUNNING also stamps the start time.
         """
         target = states.State(target)
         if target in states.TERMINAL:
@@ -202,8 +228,9 @@ class Store:
                 "UPDATE tasks SET state = %(target)s, updated_at = clock_timestamp(),"
                 " start_time = CASE WHEN %(target)s = 'RUNNING'"
                 "   THEN coalesce(start_time, %(at)s, clock_timestamp()) ELSE start_time END"
-                " WHERE id = %(id)s AND state = ANY(%(allowed)s) RETURNING state",
-                {"target": target.value, "id": task_id, "allowed": allowed, "at": at},
+                " WHERE id = %(id)s AND state = ANY(%(allowed)s)"
+                " AND (%(owner)s::text IS NULL OR owner = %(owner)s) RETURNING state",
+                {"target": target.value, "id": task_id, "allowed": allowed, "at": at, "owner": owner},
             ).fetchone()
             if row and target is states.State.RUNNING:
                 _ensure_attempt(conn, task_id)
@@ -214,7 +241,10 @@ class Store:
                 )
             if row:
                 return row[0]
-            row = conn.execute("SELECT state FROM tasks WHERE id = %s", (task_id,)).fetchone()
+            row = conn.execute(
+                "SELECT state FROM tasks WHERE id = %s AND (%s::text IS NULL OR owner = %s)",
+                (task_id, owner, owner),
+            ).fetchone()
         return row[0] if row else None
 
     def write_terminal_state(
@@ -342,7 +372,8 @@ class _guarded:
 
     def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
         self._cm.__exit__(exc_type, exc, tb)
-        if isinstance(exc, psycopg.OperationalError):
+        # UndefinedTable: the server started while the database was down and has not migrated yet.
+        if isinstance(exc, psycopg.OperationalError | psycopg.errors.UndefinedTable):
             raise Unavailable(str(exc)) from exc
         return False
 
@@ -352,6 +383,9 @@ def _filter_sql(filters: TaskFilter, below_seq: int | None) -> tuple[str, dict[s
     if below_seq is not None:
         clauses.append("t.seq < %(below)s")
         params["below"] = below_seq
+    if filters.owner is not None:
+        clauses.append("t.owner = %(owner)s")
+        params["owner"] = filters.owner
     if filters.name_prefix:
         clauses.append("t.name LIKE %(prefix)s")
         params["prefix"] = _like_prefix(filters.name_prefix)

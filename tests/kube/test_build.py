@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -155,6 +156,17 @@ def test_placement_from_backend_parameters_and_zones() -> None:
     assert pod["priorityClassName"] == "low"
     term = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
     assert term["matchExpressions"][0]["values"] == ["z1"]
+
+
+def test_placement_settings_apply_to_every_pod() -> None:
+    """The configured node selector and tolerations reach every Pod; a task's node_selector adds to them."""
+    toleration = {"key": "poiesis.io/realnode", "operator": "Exists", "effect": "NoSchedule"}
+    cfg = dataclasses.replace(CFG, node_selector={"pool": "tasks", "zone": "a"}, tolerations=[toleration])
+    pod = build.build_pod_spec("t1", TASK, cfg)
+    assert pod["nodeSelector"] == {"pool": "batch", "zone": "a", "disk": "ssd"}
+    assert pod["tolerations"] == [toleration]
+    bare = build.build_pod_spec("t1", {"executors": TASK["executors"]}, CFG)
+    assert "nodeSelector" not in bare and "tolerations" not in bare
 
 
 def test_bad_node_selector() -> None:

@@ -85,10 +85,22 @@ def test_process_plan_rewrites_paths_and_gives_a_clean_environment() -> None:
         {"image": "img:1", "command": ["cat", "/data/in"], "workdir": "/work", "env": {"IN": "/data/in"}},
         mode=engine.Mode(engine.PROCESS), root=ROOT, mapped=[paths.Mapped("/data", is_dir=True)],
         stdio=(None, Path("/o"), Path("/e")),
-        host_env={"PATH": "/bin", "POIESIS_DATABASE_URL": "postgresql://secret", "AWS_SECRET_ACCESS_KEY": "k"},
     )
     assert launch.argv == ["cat", "/w/t1/files/data/in"]
     assert launch.cwd == Path("/w/t1/files/work")
     assert launch.env == {
-        "PATH": "/bin", "HOME": "/w/t1/files/work", "TMPDIR": "/w/t1/tmp", "IN": "/w/t1/files/data/in",
+        "PATH": engine.DEFAULT_PATH, "HOME": "/w/t1/files/work", "TMPDIR": "/w/t1/tmp", "IN": "/w/t1/files/data/in",
     }
+    assert ".venv" not in launch.env["PATH"]
+
+
+def test_process_plan_with_private_mounts_binds_the_task_tmp_over_tmp() -> None:
+    """With a mount namespace the command runs under unshare with a fresh /proc and ROOT/tmp as /tmp."""
+    launch = engine.plan_process(
+        {"image": "img:1", "command": ["ls", "/proc"]},
+        mode=engine.Mode(engine.PROCESS, pid_namespace=True, private_mounts=True), root=ROOT, mapped=[],
+        stdio=(None, Path("/o"), Path("/e")),
+    )
+    assert launch.argv[:4] == ["unshare", "--pid", "--fork", "--kill-child"]
+    assert "--mount-proc" in launch.argv
+    assert launch.argv[-3:] == ["/w/t1", "ls", "/proc"]

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 import requests
 
 from poiesis import store
@@ -130,16 +131,30 @@ def test_killed_server_restarted_leaves_no_task_unfinished(
     assert task_store.ids_in_states(["QUEUED", "INITIALIZING", "RUNNING", "CANCELING"]) == []
 
 
-def test_process_mode_refuses_a_non_loopback_address(db_url: str, tmp_path: Path) -> None:
-    """Process mode on 0.0.0.0 refuses to start unless POIESIS_LOCAL_ALLOW_UNISOLATED is set."""
+def test_process_mode_refuses_a_non_loopback_address(db_url: str, tmp_path: Path, password_file: Path) -> None:
+    """Process mode on 0.0.0.0 refuses to start, even with authentication, unless POIESIS_LOCAL_ALLOW_UNISOLATED."""
     env = {**os.environ, "POIESIS_DATABASE_URL": db_url, "POIESIS_LOCAL_ENGINE": "process",
-           "POIESIS_LOCAL_WORK_DIR": str(tmp_path)}
+           "POIESIS_LOCAL_WORK_DIR": str(tmp_path), "POIESIS_AUTH": "basic",
+           "POIESIS_AUTH_BASIC_FILE": str(password_file)}
     done = subprocess.run(
         [sys.executable, "-m", "poiesis.cli", "serve", "--host", "0.0.0.0", "--port", str(free_port())],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )
     assert done.returncode != 0
     assert "POIESIS_LOCAL_ALLOW_UNISOLATED" in done.stderr
+
+
+def test_any_mode_needs_an_explicit_allowance_for_remote_callers() -> None:
+    """Container mode on 0.0.0.0 needs POIESIS_LOCAL_ALLOW_REMOTE; process mode also ALLOW_UNISOLATED."""
+    podman, process = engine.Mode("podman", cli="/usr/bin/podman"), engine.Mode(engine.PROCESS)
+    scheduler.check_exposure(podman, host="127.0.0.1", allowed=False)
+    with pytest.raises(SystemExit, match="POIESIS_LOCAL_ALLOW_REMOTE"):
+        scheduler.check_exposure(podman, host="0.0.0.0", allowed=False)
+    scheduler.check_exposure(podman, host="0.0.0.0", allowed=False, remote=True)
+    with pytest.raises(SystemExit, match="POIESIS_LOCAL_ALLOW_UNISOLATED"):
+        scheduler.check_exposure(process, host="0.0.0.0", allowed=False, remote=True)
+    with pytest.raises(SystemExit, match="POIESIS_LOCAL_ALLOW_REMOTE"):
+        scheduler.check_exposure(process, host="0.0.0.0", allowed=True)
 
 
 def test_loopback_check() -> None:

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,4 +61,34 @@ def api_server(db_url: str, tmp_path: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        log.close()
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without POIESIS_* settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POIESIS_")}
+    return {**env, **extra}
+
+
+@pytest.fixture
+def start_api(tmp_path: Path) -> Iterator[Callable[..., tuple[str, subprocess.Popen]]]:
+    """Start ``poiesis api ARGS`` with an environment; yields (base URL, process); stops them after."""
+    started: list[tuple[subprocess.Popen, object]] = []
+
+    def start(*args: str, env: dict[str, str], wait: bool = True) -> tuple[str, subprocess.Popen]:
+        port = free_port()
+        log = (tmp_path / f"api-{port}.log").open("w")
+        proc = subprocess.Popen([sys.executable, "-m", "poiesis.cli", "api", "--port", str(port), *args],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        started.append((proc, log))
+        url = f"http://127.0.0.1:{port}"
+        if wait:
+            wait_http(f"{url}{BASE}/service-info", proc=proc)
+        return url, proc
+
+    yield start
+    for proc, log in started:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=20)
         log.close()

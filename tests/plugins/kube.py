@@ -77,6 +77,8 @@ def kube_cluster() -> Iterator[Cluster]:
         api.close()
         if started_here and os.environ.get("POIESIS_CLUSTER_KEEP") != "1":
             subprocess.run([str(SCRIPT), "down"], capture_output=True, timeout=120, check=False)
+            left = subprocess.run([str(SCRIPT), "leftovers"], capture_output=True, text=True, timeout=60, check=False)
+            assert left.returncode == 0, f"`scripts/cluster down` left the real node behind:\n{left.stdout}"
 
 
 @pytest.fixture

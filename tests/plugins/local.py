@@ -47,7 +47,8 @@ def podman_mode() -> engine.Mode:
 
 
 def process_mode() -> engine.Mode:
-    return engine.Mode(engine.PROCESS, pid_namespace=engine.pid_namespace_works())
+    """Process mode with the isolation this machine allows (root here: PID and mount namespaces)."""
+    return engine.process_mode()
 
 
 @pytest.fixture(params=["process", "podman"])

@@ -1,0 +1,3 @@
+module poiesis.invalid/cluster/pause
+
+go 1.26
