@@ -6,11 +6,12 @@ default storage provider and its endpoint and keys).
 
 Process mode only here: each job runs in Snakemake's container image
 (snakemake/snakemake), which cannot be pulled on this machine. In process
-mode every job's script starts with ``mkdir /tmp/conda`` (the plugin's
-fixed prefix), so on a host /tmp shared by all tasks the second job fails;
-it passes once process mode gives each task a private /tmp (branch
-security). Until then the test checks that this is the only reason and
-reports xfail; once /tmp is private it must pass.
+mode jobs run ``pip`` and ``python -m snakemake``, found through
+POIESIS_LOCAL_PATH (the server setting naming Snakemake's virtualenv), and
+every job's script starts with ``mkdir /tmp/conda`` (the plugin's fixed
+prefix): it needs each task's private /tmp, which process mode gives where
+a mount namespace can be made (root). Without one the second job fails;
+the test then checks that this is the reason and reports xfail.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def test_snakemake_runs_three_jobs_through_tes_on_minio(
 ) -> None:
     """upper -> count -> final as TES tasks, inputs and outputs in MinIO; final.txt lands in the bucket."""
     engine = client_engine("snakemake")
-    served = start_serve(cwd=tmp_path / "work", engine="process", env={"PATH": engine.env()["PATH"], **s3_server.env()})
+    served = start_serve(cwd=tmp_path / "work", engine="process",
+                         env={"POIESIS_LOCAL_PATH": engine.executor_path(), **s3_server.env()})
     work = served.cwd
     shutil.copy(WORKFLOWS / "snakemake" / "Snakefile", work / "Snakefile")
     done = engine.run(
@@ -86,4 +88,4 @@ def test_snakemake_runs_three_jobs_through_tes_on_minio(
                      "(passes once each task has a private /tmp, branch security)")
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
     body = s3_server.client().get_object(Bucket=s3_bucket, Key="wf/final.txt")["Body"].read().decode()
-    assert body == "HELLO SNAKEMAKE TES\n4\n"
+    assert body == "HELLO SNAKEMAKE TES\n3\n"

@@ -10,12 +10,17 @@ Process mode only: each job runs Toil's appliance image (quay.io/ucsc_cgl/toil),
 which cannot be pulled here, and TES gives a container the job store only
 as a copied input, not a shared mount, so Toil in containers needs a shared
 file system Poiesis does not offer. In process mode the executor runs
-``_toil_contained_executor`` from the server's PATH, which includes the
-Toil virtualenv here: once process mode gets a clean PATH (branch security)
-this test needs that PATH setting to name the venv (see the report).
+``_toil_contained_executor``, found through POIESIS_LOCAL_PATH, which names
+the Toil virtualenv (the server setting such a deployment needs). The job
+store lies outside /tmp: a process-mode task sees its own private /tmp.
 """
 
 from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -23,11 +28,21 @@ import requests
 from tests.clients.conftest import WORKFLOWS
 
 
+@pytest.fixture
+def work_outside_tmp() -> Iterator[Path]:
+    """A directory not under /tmp: process-mode tasks see a private /tmp, so a job store there is invisible."""
+    base = Path.home() / ".cache" / "poiesis" / "clients-work"
+    base.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="toil-", dir=base))
+    yield work
+    shutil.rmtree(work, ignore_errors=True)
+
+
 @pytest.mark.parametrize("name", ["toil", "toil-pytes11"])
-def test_toil_runs_a_three_job_workflow_through_tes(name, client_engine, start_serve, tmp_path) -> None:
+def test_toil_runs_a_three_job_workflow_through_tes(name, client_engine, start_serve, work_outside_tmp) -> None:
     """root -> two children -> follow-on, every job a TES task; the result file is written."""
     engine = client_engine(name)
-    served = start_serve(cwd=tmp_path / "work", engine="process", env={"PATH": engine.env()["PATH"]})
+    served = start_serve(cwd=work_outside_tmp, engine="process", env={"POIESIS_LOCAL_PATH": engine.executor_path()})
     work = served.cwd
     done = engine.run(
         [engine.python, str(WORKFLOWS / "toil_steps.py"), f"file:{work}/jobstore", str(work / "out.txt"),

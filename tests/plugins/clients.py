@@ -45,6 +45,12 @@ class Engine:
         env.update(extra)
         return env
 
+    def executor_path(self) -> str:
+        """POIESIS_LOCAL_PATH for a server whose process-mode tasks run this engine's programs."""
+        from poiesis.local.engine import DEFAULT_PATH
+
+        return f"{self.venv / 'bin'}:{DEFAULT_PATH}"
+
     def run(self, argv: list[str], *, cwd: Path, mode: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
         """Run ``argv`` (a program of the venv, or any) and record its wall time."""
         start = time.monotonic()
