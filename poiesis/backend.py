@@ -22,7 +22,7 @@ class Backend(Protocol):
     backend_parameters: frozenset[str]
     #: Directories the backend's filers may use through file:// URLs (empty: none).
     #: CreateTask refuses file:// URLs outside them.
-    file_roots: tuple[Path, ...]
+    file_roots: tuple[Path | str, ...]
     #: URL prefixes the backend's filers can read and write (service-info ``storage``),
     #: ``file:///<root>/`` for each of ``file_roots`` (see ``filer.storage_prefixes``).
     storage: tuple[str, ...]

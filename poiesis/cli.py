@@ -119,6 +119,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the subcommand named on the command line."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["trec"]:  # before any slow import: the kubelet may SIGTERM the sidecar at once
+        from poiesis.trec import early
+
+        early.install()
     if argv[:1] == ["filer"]:  # the filer parses its own arguments (poiesis filer in|out ...)
         from poiesis import filer
 

@@ -65,6 +65,7 @@ class Context:
                 task_id,
                 State.SYSTEM_ERROR,
                 system_logs=[f"submission to the {self.backend.name} backend failed: {type(exc).__name__}"],
+                ended_by="api",
             )
 
     def cancel(self, task_id: str) -> None:
@@ -75,4 +76,4 @@ class Context:
             log.exception("cancelling task %s on %s failed; it stays CANCELING", task_id, self.backend.name)
             return
         if not self.backend.writes_cancel:
-            self.store.write_terminal_state(task_id, State.CANCELED)
+            self.store.write_terminal_state(task_id, State.CANCELED, ended_by="api")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from poiesis import filer
@@ -31,11 +30,13 @@ class KubeBackend:
     def __init__(self, settings: KubeSettings, kube: Kube | None = None) -> None:
         self.settings = settings
         self.kube = kube or Kube(api_client(settings.kubeconfig), settings.namespace)
-        config = filer.FilerConfig.from_env()
-        # file:// works in a task Pod only under directories the Pods have mounted: the roots the
-        # settings report (a shared volume); none reported means no file entry and file:// refused.
-        self.file_roots = tuple(Path(root) for root in getattr(settings, "file_roots", ()) or ())
-        self.storage = filer.storage_prefixes(self.file_roots, s3_buckets=config.s3_buckets)
+        #: directories file:// URLs may use: the shared volume's mount in tif and tof, else none
+        #: (CreateTask refuses file:// URLs outside them)
+        self.file_roots: tuple[str, ...] = settings.file_roots
+        #: service-info ``storage``: file:///<mount>/ only when a shared volume reaches the filers
+        self.storage: tuple[str, ...] = filer.storage_prefixes(
+            self.file_roots, s3_buckets=filer.FilerConfig.from_env().s3_buckets
+        )
 
     def submit(self, task_id: str, task: Mapping[str, Any]) -> None:
         """Create the Job (suspended), its Secret and PVC, then resume it."""

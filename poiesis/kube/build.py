@@ -22,6 +22,12 @@ TASK_DIR = "/etc/poiesis"
 TASK_FILE = f"{TASK_DIR}/task.json"
 TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TERMINATION_LOG = "/dev/termination-log"
+#: TRec's own scratch (an emptyDir: the image's filesystem may be read-only)
+TREC_RUN_DIR = "/run/poiesis"
+#: touched by TRec once its watch is set up; its startupProbe tests it
+TREC_READY_FILE = f"{TREC_RUN_DIR}/trec-ready"
+#: how long TRec may take to become ready before the kubelet restarts it
+TREC_STARTUP_S = 120
 #: what the ignore_error wrapper writes to the termination message
 EXIT_CODE_PREFIX = "poiesis-exit-code="
 #: backend_parameters keys this backend understands (docs/kubernetes.md)
@@ -82,7 +88,7 @@ def build_pod_spec(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) -> 
             *(_executor(i, x, task, cfg) for i, x in enumerate(executors)),
         ],
         "containers": [_filer("tof", "out", cfg)],
-        "volumes": _volumes(task_id),
+        "volumes": _volumes(task_id, cfg),
     }
     if cfg.service_account:
         spec["serviceAccountName"] = cfg.service_account
@@ -92,7 +98,7 @@ def build_pod_spec(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) -> 
     return spec
 
 
-def _volumes(task_id: str) -> list[dict[str, Any]]:
+def _volumes(task_id: str, cfg: KubeSettings) -> list[dict[str, Any]]:
     return [
         {"name": "transfer", "persistentVolumeClaim": {"claimName": job_name(task_id)}},
         {"name": "task", "secret": {"secretName": job_name(task_id), "items": [{"key": "task.json", "path": "task.json"}]}},
@@ -106,7 +112,28 @@ def _volumes(task_id: str) -> list[dict[str, Any]]:
                 ]
             },
         },
+        {"name": "trec-run", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+        *_shared_volume(cfg),
     ]
+
+
+def _shared_volume(cfg: KubeSettings) -> list[dict[str, Any]]:
+    """The shared filesystem for file:// URLs (a node directory or an existing claim), when configured."""
+    if cfg.shared_host_path:
+        return [{"name": "shared", "hostPath": {"path": cfg.shared_host_path, "type": "Directory"}}]
+    if cfg.shared_claim:
+        return [{"name": "shared", "persistentVolumeClaim": {"claimName": cfg.shared_claim}}]
+    return []
+
+
+def trec_startup_probe() -> dict[str, Any]:
+    """The kubelet starts tif only once this passes: TRec is up, its SIGTERM handler and watch in place."""
+    return {
+        "exec": {"command": ["test", "-f", TREC_READY_FILE]},
+        "periodSeconds": 1,
+        "timeoutSeconds": 5,
+        "failureThreshold": TREC_STARTUP_S,
+    }
 
 
 def _field_env(name: str, path: str) -> dict[str, Any]:
@@ -126,6 +153,7 @@ def _trec(task_id: str, cfg: KubeSettings) -> dict[str, Any]:
             {"name": "POIESIS_TASK_ID", "value": task_id},
             {"name": "POIESIS_TRANSFER_DIR", "value": TRANSFER},
             {"name": "POIESIS_KUBE_LOG_TAIL_BYTES", "value": str(cfg.trec_log_tail_bytes)},
+            {"name": "POIESIS_TREC_READY_FILE", "value": TREC_READY_FILE},
             {
                 "name": "POIESIS_DATABASE_URL",
                 "valueFrom": {"secretKeyRef": {"name": cfg.database_secret, "key": cfg.database_secret_key}},
@@ -134,7 +162,9 @@ def _trec(task_id: str, cfg: KubeSettings) -> dict[str, Any]:
         volumeMounts=[
             {"name": "transfer", "mountPath": TRANSFER, "readOnly": True},
             {"name": "trec-token", "mountPath": TOKEN_DIR, "readOnly": True},
+            {"name": "trec-run", "mountPath": TREC_RUN_DIR},
         ],
+        startupProbe=trec_startup_probe(),
     )
 
 
@@ -148,6 +178,9 @@ def _filer(name: str, direction: str, cfg: KubeSettings) -> dict[str, Any]:
             {"name": "task", "mountPath": TASK_DIR, "readOnly": True},
         ],
     )
+    if cfg.shared_mount:
+        container["volumeMounts"].append({"name": "shared", "mountPath": cfg.shared_mount})
+        container["env"] = [{"name": "POIESIS_FILER_FILE_ROOTS", "value": ":".join(cfg.file_roots)}]
     if cfg.filer_env_secret:
         container["envFrom"] = [{"secretRef": {"name": cfg.filer_env_secret}}]
     return container
@@ -178,6 +211,7 @@ def _executor(index: int, executor: Mapping[str, Any], task: Mapping[str, Any], 
     container: dict[str, Any] = {
         "name": f"executor-{index}",
         "image": executor["image"],
+        "imagePullPolicy": cfg.executor_image_pull_policy,
         "command": command,
         "env": env + wrapper_env,
         "volumeMounts": volume_mounts(task),

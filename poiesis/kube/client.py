@@ -128,6 +128,10 @@ class Kube:
     def list_jobs(self, **selectors: str) -> list[dict[str, Any]]:
         return self._call(self.batch.list_namespaced_job, self.namespace, **selectors).get("items") or []
 
+    def list_events(self, **selectors: str) -> list[dict[str, Any]]:
+        """core/v1 Events matching field_selector (e.g. involvedObject.kind=Job,reason=FailedCreate)."""
+        return self._call(self.core.list_namespaced_event, self.namespace, **selectors).get("items") or []
+
     def watch_pods(self, *, resource_version: str, timeout_s: int, **selectors: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """(event type, object) from a watch starting after ``resource_version``; Expired on 410."""
         try:

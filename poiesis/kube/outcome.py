@@ -17,9 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from poiesis.kube.build import EXIT_CODE_PREFIX
-from poiesis.states import State
+from poiesis.states import State, executor_error_log
 
 MESSAGE_LIMIT = 500
+#: the kubelet's grace when the Pod spec names none
+DEFAULT_GRACE_S = 30
 _FILERS = {"tif": "input filer (tif)", "tof": "output filer (tof)"}
 
 
@@ -42,6 +44,7 @@ class Outcome:
     executors: tuple[ExecutorResult, ...] = ()
     system_logs: tuple[str, ...] = ()
     outputs_ready: bool = False
+    start_time: datetime | None = None
     end_time: datetime | None = None
     pending: str | None = None
     pending_since: datetime | None = None
@@ -65,6 +68,11 @@ def _started(status: Mapping[str, Any] | None) -> bool:
     return _running(status) or _terminated(status) is not None
 
 
+def _started_at(status: Mapping[str, Any] | None) -> datetime | None:
+    state = (status or {}).get("state") or {}
+    return parse_time((state.get("running") or state.get("terminated") or {}).get("startedAt"))
+
+
 def recorded_exit_code(terminated: Mapping[str, Any]) -> int:
     """The executor's real exit code: the ignore_error wrapper's message wins over the container's."""
     for line in (terminated.get("message") or "").splitlines():
@@ -76,14 +84,15 @@ def recorded_exit_code(terminated: Mapping[str, Any]) -> int:
     return int(terminated.get("exitCode", 0))
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
+    """One line of at most MESSAGE_LIMIT characters, for the system log."""
     text = " ".join(text.split())
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
 
 
 def _exit_line(who: str, terminated: Mapping[str, Any]) -> str:
     detail = terminated.get("message") or terminated.get("reason") or "no message"
-    return _clip(f"{who} exited with code {terminated.get('exitCode')}: {detail}")
+    return clip(f"{who} exited with code {terminated.get('exitCode')}: {detail}")
 
 
 class _View:
@@ -133,6 +142,22 @@ def executor_results(view: _View) -> tuple[ExecutorResult, ...]:
     return tuple(results)
 
 
+def task_start(view: _View) -> datetime | None:
+    """When the task started running: the first executor container's start (as the local backend)."""
+    starts = [t for n in view.executors if (t := _started_at(view.by_name.get(n))) is not None]
+    return min(starts, default=None)
+
+
+def grace_period_s(pod: Mapping[str, Any]) -> int:
+    """Seconds the kubelet gives a stopping container: the deletion's grace, else the spec's, else 30."""
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    for value in (meta.get("deletionGracePeriodSeconds") if meta.get("deletionTimestamp") else None,
+                  spec.get("terminationGracePeriodSeconds")):
+        if value is not None:
+            return int(value)
+    return DEFAULT_GRACE_S
+
+
 def _progress(view: _View) -> str | None:
     if any(_started(view.by_name.get(n)) for n in view.executors):
         return State.RUNNING.value
@@ -164,7 +189,8 @@ def _terminal(view: _View) -> tuple[str | None, tuple[str, ...], datetime | None
         if terminated is not None and terminated.get("exitCode", 0) != 0:
             if view.killed_by_deletion(terminated):
                 return State.SYSTEM_ERROR.value, (_deleted_line(),), None, False
-            return State.EXECUTOR_ERROR.value, (), parse_time(terminated.get("finishedAt")), False
+            line = executor_error_log(int(name.split("-", 1)[1]), recorded_exit_code(terminated))
+            return State.EXECUTOR_ERROR.value, (line,), parse_time(terminated.get("finishedAt")), False
     tof = view.term("tof")
     if tof is not None:
         end = parse_time(tof.get("finishedAt"))
@@ -192,12 +218,12 @@ def _phase_terminal(view: _View) -> tuple[str | None, tuple[str, ...], datetime 
         return None, (), None, False
     cond = _disruption(view)
     if cond is not None and cond.get("reason") == "PreemptionByScheduler":
-        return State.PREEMPTED.value, (_clip(f"the Pod was preempted: {cond.get('message') or ''}"),), None, False
+        return State.PREEMPTED.value, (clip(f"the Pod was preempted: {cond.get('message') or ''}"),), None, False
     if view.deleted_at is not None:
         return State.SYSTEM_ERROR.value, (_deleted_line(),), None, False
     reason = view.status.get("reason") or "unknown reason"
     message = view.status.get("message") or ""
-    return State.SYSTEM_ERROR.value, (_clip(f"the Pod failed: {reason} {message}".strip()),), None, False
+    return State.SYSTEM_ERROR.value, (clip(f"the Pod failed: {reason} {message}".strip()),), None, False
 
 
 def _pending(view: _View) -> tuple[str | None, datetime | None]:
@@ -208,7 +234,7 @@ def _pending(view: _View) -> tuple[str | None, datetime | None]:
     created = parse_time(view.meta.get("creationTimestamp"))
     for cond in view.status.get("conditions") or []:
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
-            return _clip(f"{cond.get('reason') or 'not scheduled'}: {cond.get('message') or ''}"), created
+            return clip(f"{cond.get('reason') or 'not scheduled'}: {cond.get('message') or ''}"), created
     since = parse_time(view.status.get("startTime")) or created
     for name in view.order:
         status = view.by_name.get(name)
@@ -216,12 +242,14 @@ def _pending(view: _View) -> tuple[str | None, datetime | None]:
         if terminated is not None:
             since = parse_time(terminated.get("finishedAt")) or since
             continue
+        if name == "trec" and _running(status) and status.get("started") is False:
+            return "trec is running but has not passed its startup probe", since
         if _running(status):
             continue
         waiting = ((status or {}).get("state") or {}).get("waiting") or {}
         reason = waiting.get("reason") or "waiting to start"
         detail = f": {waiting['message']}" if waiting.get("message") else ""
-        return _clip(f"{name} is waiting: {reason}{detail}"), since
+        return clip(f"{name} is waiting: {reason}{detail}"), since
     return "waiting to start", since
 
 
@@ -237,6 +265,7 @@ def pod_outcome(pod: Mapping[str, Any]) -> Outcome:
             executors=executors,
             system_logs=logs,
             outputs_ready=outputs_ready,
+            start_time=task_start(view),
             end_time=end,
             deleting=view.deleted_at is not None,
         )
@@ -244,6 +273,7 @@ def pod_outcome(pod: Mapping[str, Any]) -> Outcome:
     return Outcome(
         progress=_progress(view),
         executors=executors,
+        start_time=task_start(view),
         pending=pending,
         pending_since=since,
         deleting=view.deleted_at is not None,
@@ -252,11 +282,13 @@ def pod_outcome(pod: Mapping[str, Any]) -> Outcome:
 
 def deleted_outcome(pod: Mapping[str, Any] | None) -> Outcome:
     """The outcome for a Pod that is gone (or going): its own verdict, else deleted early."""
-    if pod is not None:
-        found = pod_outcome(pod)
-        if found.state is not None:
-            return found
-        executors = found.executors
-    else:
-        executors = ()
-    return Outcome(state=State.SYSTEM_ERROR.value, executors=executors, system_logs=(_deleted_line(),), deleting=True)
+    found = pod_outcome(pod) if pod is not None else Outcome()
+    if found.state is not None:
+        return found
+    return Outcome(
+        state=State.SYSTEM_ERROR.value,
+        executors=found.executors,
+        system_logs=(_deleted_line(),),
+        start_time=found.start_time,
+        deleting=True,
+    )

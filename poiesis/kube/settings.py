@@ -19,6 +19,16 @@ def _env(env: Mapping[str, str], name: str, default: str | None = None) -> str |
     return value if value not in (None, "") else default
 
 
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+
+
+def _pull_policy(env: Mapping[str, str], name: str, default: str) -> str:
+    value = _env(env, name, default) or default
+    if value not in PULL_POLICIES:
+        raise ValueError(f"{name} must be one of {', '.join(PULL_POLICIES)}, not {value!r}")
+    return value
+
+
 def _json(env: Mapping[str, str], name: str) -> dict[str, Any] | None:
     raw = _env(env, name)
     if raw is None:
@@ -46,6 +56,9 @@ class KubeSettings:
     namespace: str = "poiesis"
     image: str = "poiesis:latest"
     image_pull_policy: str = "IfNotPresent"
+    #: IfNotPresent, not Kubernetes' Always-for-untagged: a node without a
+    #: registry must still run an untagged image it has (docs/kubernetes.md)
+    executor_image_pull_policy: str = "IfNotPresent"
     service_account: str | None = None
     storage_class: str | None = None
     default_disk_gb: float = 1.0
@@ -70,6 +83,32 @@ class KubeSettings:
     #: where every task Pod may run (a task's node_selector backend parameter adds to it)
     node_selector: dict[str, str] = field(default_factory=dict)
     tolerations: list[dict[str, Any]] = field(default_factory=list)
+    #: a shared filesystem for file:// inputs and outputs, mounted into tif and tof
+    shared_host_path: str | None = None
+    shared_claim: str | None = None
+    shared_mount_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.shared_host_path and self.shared_claim:
+            raise ValueError("POIESIS_KUBE_SHARED_HOST_PATH and POIESIS_KUBE_SHARED_CLAIM exclude each other")
+        if self.shared_claim and not self.shared_mount_path:
+            raise ValueError("POIESIS_KUBE_SHARED_CLAIM needs POIESIS_KUBE_SHARED_MOUNT_PATH")
+        mount = self.shared_mount
+        if mount is not None and not mount.startswith("/"):
+            raise ValueError(f"the shared volume's mount path must be absolute, not {mount!r}")
+
+    @property
+    def shared_mount(self) -> str | None:
+        """Where tif and tof see the shared volume (default: the host path itself), or None without one."""
+        if not (self.shared_host_path or self.shared_claim):
+            return None
+        return self.shared_mount_path or self.shared_host_path
+
+    @property
+    def file_roots(self) -> tuple[str, ...]:
+        """Directories file:// URLs may use in the Pod: the shared volume's mount, or none."""
+        mount = self.shared_mount
+        return (mount,) if mount else ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> KubeSettings:
@@ -80,7 +119,10 @@ class KubeSettings:
         return cls(
             namespace=_env(e, "POIESIS_KUBE_NAMESPACE", d.namespace) or d.namespace,
             image=_env(e, "POIESIS_KUBE_IMAGE", d.image) or d.image,
-            image_pull_policy=_env(e, "POIESIS_KUBE_IMAGE_PULL_POLICY", d.image_pull_policy) or d.image_pull_policy,
+            image_pull_policy=_pull_policy(e, "POIESIS_KUBE_IMAGE_PULL_POLICY", d.image_pull_policy),
+            executor_image_pull_policy=_pull_policy(
+                e, "POIESIS_KUBE_EXECUTOR_IMAGE_PULL_POLICY", d.executor_image_pull_policy
+            ),
             service_account=_env(e, "POIESIS_KUBE_SERVICE_ACCOUNT"),
             storage_class=_env(e, "POIESIS_KUBE_STORAGE_CLASS"),
             default_disk_gb=float(_env(e, "POIESIS_KUBE_DEFAULT_DISK_GB", str(d.default_disk_gb)) or 1),
@@ -106,4 +148,7 @@ class KubeSettings:
             extra_labels=dict(_json(e, "POIESIS_KUBE_LABELS") or {}),
             node_selector={str(k): str(v) for k, v in (_json(e, "POIESIS_KUBE_NODE_SELECTOR") or {}).items()},
             tolerations=_json_list(e, "POIESIS_KUBE_TOLERATIONS"),
+            shared_host_path=_env(e, "POIESIS_KUBE_SHARED_HOST_PATH"),
+            shared_claim=_env(e, "POIESIS_KUBE_SHARED_CLAIM"),
+            shared_mount_path=_env(e, "POIESIS_KUBE_SHARED_MOUNT_PATH"),
         )

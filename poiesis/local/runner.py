@@ -24,7 +24,7 @@ from typing import Any
 from poiesis import filer
 from poiesis.local import beneath, engine, executor, paths
 from poiesis.local.config import LocalSettings
-from poiesis.states import State
+from poiesis.states import State, executor_error_log
 from poiesis.store import Store, Unavailable
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class Runner:
             if result.cancelled or handle.cancelled.is_set():
                 raise Stop(State.CANCELED)
             if result.exit_code != 0 and not ex.get("ignore_error"):
-                return State.EXECUTOR_ERROR, [f"executor #{index} exited with code {result.exit_code}"]
+                return State.EXECUTOR_ERROR, [executor_error_log(index, result.exit_code)]
         self._check_cancel(handle)
         self._upload_outputs(task, root)
         return State.COMPLETE, []
@@ -261,7 +261,7 @@ class Runner:
         """Write the terminal state, retrying while the database is unreachable."""
         for attempt in range(attempts):
             try:
-                return self.store.write_terminal_state(task_id, state, system_logs=lines)
+                return self.store.write_terminal_state(task_id, state, system_logs=lines, ended_by="local")
             except Unavailable:
                 log.warning("database unavailable writing %s for %s (attempt %d)", state, task_id, attempt + 1)
                 time.sleep(min(10.0, 0.5 * 2**attempt))

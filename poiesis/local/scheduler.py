@@ -116,7 +116,9 @@ class LocalBackend:
         """End tasks a previous run left active (SYSTEM_ERROR, or CANCELED if cancelling); queue QUEUED ones."""
         for task_id in self.store.ids_in_states(_STALE):
             self._remove_leftovers(task_id)
-            landed = self.store.write_terminal_state(task_id, State.SYSTEM_ERROR, system_logs=[RESTART_LOG])
+            landed = self.store.write_terminal_state(
+                task_id, State.SYSTEM_ERROR, system_logs=[RESTART_LOG], ended_by="local"
+            )
             log.warning("task %s was active when the server stopped; now %s", task_id, landed)
         queued = self.store.ids_in_states([State.QUEUED])
         with self._cond:
@@ -158,7 +160,7 @@ class LocalBackend:
         if handle is not None:
             handle.cancel()
         else:
-            self.store.write_terminal_state(task_id, State.CANCELED)
+            self.store.write_terminal_state(task_id, State.CANCELED, ended_by="local")
 
     # -- internals -------------------------------------------------------------------
 

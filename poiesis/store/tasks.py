@@ -252,15 +252,22 @@ class Store:
         task_id: str,
         state: str,
         *,
+        start_time: datetime | None = None,
         end_time: datetime | None = None,
         system_logs: Sequence[str] = (),
+        ended_by: str | None = None,
     ) -> str | None:
         """Write a terminal state once; returns the state that holds afterwards.
 
         One conditional UPDATE: it matches only a non-terminal row and turns
         any terminal write on a CANCELING row into CANCELED. A terminal row is
-        left as it is. ``system_logs`` lines are appended either way (they are
-        facts about the task, not state). None when there is no such task.
+        left as it is. ``system_logs`` are the reason for this end: they are
+        appended in the same transaction, and only when this write landed, so
+        a task carries the lines of the write that ended it and never those of
+        a loser. ``ended_by`` names the writer ('trec', 'tctl', 'api',
+        'local'). ``start_time`` fills a start no RUNNING write stamped; the
+        end time is never before the start (see docs/store.md). None when
+        there is no such task.
         """
         if states.State(state) not in states.TERMINAL:
             raise ValueError(f"{state} is not a terminal state")
@@ -268,27 +275,29 @@ class Store:
             row = conn.execute(
                 "UPDATE tasks SET"
                 " state = CASE WHEN state = 'CANCELING' THEN 'CANCELED' ELSE %(state)s END,"
-                " end_time = coalesce(%(end)s, clock_timestamp()),"
+                " start_time = coalesce(start_time, %(start)s::timestamptz),"
+                " end_time = greatest(coalesce(%(end)s::timestamptz, clock_timestamp()),"
+                "                     coalesce(start_time, %(start)s::timestamptz)),"
+                " ended_by = %(by)s,"
                 " updated_at = clock_timestamp()"
                 " WHERE id = %(id)s AND state <> ALL(%(terminal)s)"
-                " RETURNING state, end_time",
-                {"state": state, "end": end_time, "id": task_id, "terminal": _TERMINAL},
+                " RETURNING state, start_time, end_time",
+                {"state": state, "start": start_time, "end": end_time, "by": ended_by, "id": task_id,
+                 "terminal": _TERMINAL},
             ).fetchone()
             if row is None:
                 current = conn.execute("SELECT state FROM tasks WHERE id = %s", (task_id,)).fetchone()
-                if current is None:
-                    return None
-                landed = current[0]
-            else:
-                landed = row[0]
-                _ensure_attempt(conn, task_id)
-                conn.execute(
-                    "UPDATE task_logs SET end_time = coalesce(end_time, %s) WHERE task_id = %s AND attempt = 0",
-                    (row[1], task_id),
-                )
+                return current[0] if current else None
+            _ensure_attempt(conn, task_id)
+            conn.execute(
+                "UPDATE task_logs SET start_time = coalesce(start_time, %(start)s::timestamptz),"
+                " end_time = coalesce(end_time, greatest(%(end)s::timestamptz, coalesce(start_time, %(start)s::timestamptz)))"
+                " WHERE task_id = %(id)s AND attempt = 0",
+                {"start": row[1], "end": row[2], "id": task_id},
+            )
             if system_logs:
                 _append_system_logs(conn, task_id, system_logs)
-        return landed
+        return row[0]
 
     # -- logs ------------------------------------------------------------------
 
@@ -303,14 +312,21 @@ class Store:
         stdout: str | None = None,
         stderr: str | None = None,
     ) -> bool:
-        """Record one executor's end; True when new, False when it was already there."""
+        """Record one executor's end; True when new, False when it was already there.
+
+        An end before the start (clocks, second-precision container times) is
+        clamped to the start.
+        """
         with self._conn() as conn, conn.transaction():
             _ensure_attempt(conn, task_id)
             cur = conn.execute(
                 "INSERT INTO executor_logs"
                 " (task_id, attempt, idx, start_time, end_time, stdout, stderr, exit_code)"
-                " VALUES (%s, 0, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (task_id, index, start_time, end_time, stdout, stderr, exit_code),
+                " VALUES (%(id)s, 0, %(idx)s, %(start)s::timestamptz,"
+                "  CASE WHEN %(end)s::timestamptz < %(start)s::timestamptz THEN %(start)s ELSE %(end)s END,"
+                "  %(out)s, %(err)s, %(code)s) ON CONFLICT DO NOTHING",
+                {"id": task_id, "idx": index, "start": start_time, "end": end_time, "out": stdout, "err": stderr,
+                 "code": exit_code},
             )
             return cur.rowcount == 1
 
@@ -334,18 +350,6 @@ class Store:
                 )
 
     # -- kube backend --
-
-    def add_system_logs_once(self, task_id: str, lines: Sequence[str]) -> None:
-        """Append the lines the system log does not hold yet (recorders repeat themselves)."""
-        with self._conn() as conn, conn.transaction():
-            _ensure_attempt(conn, task_id)
-            conn.execute(
-                "UPDATE task_logs SET system_logs = system_logs"
-                " || ARRAY(SELECT x FROM unnest(%s::text[]) WITH ORDINALITY AS u(x, n)"
-                "          WHERE x <> ALL(system_logs) ORDER BY n)"
-                " WHERE task_id = %s AND attempt = 0",
-                (list(dict.fromkeys(lines)), task_id),
-            )
 
     def active_tasks(self) -> dict[str, tuple[str, datetime]]:
         """Every non-terminal task: id -> (state, creation time), for the controller's sweep."""

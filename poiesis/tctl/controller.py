@@ -27,6 +27,9 @@ from poiesis.trec.record import Recorder
 
 log = logging.getLogger(__name__)
 
+#: the Job controller's events when the API server refuses the Job's Pod
+FAILED_CREATE = "involvedObject.kind=Job,reason=FailedCreate"
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -164,9 +167,10 @@ class Controller:
     # -- reconcile --------------------------------------------------------------------
 
     def snapshot(self, *, with_jobs: bool) -> reconcile.Snapshot:
-        jobs = None
+        jobs, failures = None, {}
         if with_jobs:
             jobs = {t: j for j in self.kube.list_jobs(label_selector=build.TASK_LABEL) if (t := _task_of(j))}
+            failures = reconcile.create_failures(jobs, self._failed_create_events())
         tasks = self.store.active_tasks()
         with self._lock:
             pods, gone = dict(self.pods), dict(self.gone)
@@ -178,7 +182,16 @@ class Controller:
             jobs=jobs,
             pending_timeout_s=self.cfg.pending_timeout_s,
             queued_grace_s=self.cfg.queued_grace_s,
+            create_failures=failures,
         )
+
+    def _failed_create_events(self) -> list[dict[str, Any]]:
+        """FailedCreate events; none (and a warning) when they cannot be listed, e.g. a Role without events: list."""
+        try:
+            return self.kube.list_events(field_selector=FAILED_CREATE)
+        except KubeError as exc:
+            log.warning("cannot list FailedCreate events (%s); refused Pods end at the pending timeout", exc)
+            return []
 
     def reconcile_once(self, *, with_jobs: bool) -> list[reconcile.Action]:
         """Decide from a fresh snapshot, then apply each action once."""

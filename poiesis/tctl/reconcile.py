@@ -8,22 +8,27 @@ For every task the database calls active:
 - a CANCELING task whose Pod still runs undisturbed: delete its Job again;
 - a Pod seen deleted: record its last state (a deleted Pod that had not
   ended lands SYSTEM_ERROR, or CANCELED when the task was CANCELING);
+- a Job the Job controller cannot make a Pod for (FailedCreate events: an
+  admission plugin refused it, e.g. no such PriorityClass or RuntimeClass):
+  SYSTEM_ERROR at once with the message, Job deleted; a refusal that may
+  clear by itself (a ResourceQuota) waits for the pending timeout instead;
 - no Pod: with no Job after the grace period, a QUEUED task is resubmitted,
   a CANCELING one ends CANCELED, any other ends SYSTEM_ERROR saying its Job
   and Pod are gone; a Job whose Pod vanished ends SYSTEM_ERROR; a Job still
   suspended after the grace period (submission died part-way) is resubmitted;
-  a Job that made no Pod within the pending timeout ends SYSTEM_ERROR.
+  a Job that made no Pod within the pending timeout ends SYSTEM_ERROR
+  (with its last FailedCreate message, if any).
 Other Pods are recorded as they are (progress and executor logs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from poiesis.kube.outcome import Outcome, deleted_outcome, pod_outcome
+from poiesis.kube.outcome import Outcome, clip, deleted_outcome, pod_outcome
 from poiesis.states import State
 
 
@@ -38,6 +43,8 @@ class Snapshot:
     jobs: Mapping[str, Mapping[str, Any]] | None
     pending_timeout_s: float = 300.0
     queued_grace_s: float = 120.0
+    #: task id -> the last FailedCreate message of its Job (``create_failures``)
+    create_failures: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,11 +69,41 @@ class Resubmit:
 Action = Record | DeleteJob | Resubmit
 
 
-def _job_finished(job: Mapping[str, Any]) -> bool:
-    return any(
-        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-        for c in (job.get("status") or {}).get("conditions") or []
-    )
+#: FailedCreate messages that may clear by themselves: the Pod waits, it is not refused
+_TRANSIENT_FAILURES = ("exceeded quota",)
+
+
+def create_failures(jobs: Mapping[str, Mapping[str, Any]], events: list[Mapping[str, Any]]) -> dict[str, str]:
+    """task id -> the latest FailedCreate message about its Job, matched by uid (a resubmitted Job is a new one)."""
+    tasks_by_uid = {(j.get("metadata") or {}).get("uid"): t for t, j in jobs.items()}
+    latest: dict[str, tuple[str, str]] = {}
+    for event in events:
+        task = tasks_by_uid.get((event.get("involvedObject") or {}).get("uid"))
+        if task is None or event.get("reason") != "FailedCreate":
+            continue
+        when = event.get("lastTimestamp") or event.get("eventTime") or ""
+        if task not in latest or when >= latest[task][0]:
+            latest[task] = (when, event.get("message") or "FailedCreate")
+    return {task: message for task, (_, message) in latest.items()}
+
+
+def _finished(job: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The Job's Complete or Failed condition, when it has one."""
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("type") in ("Complete", "Failed") and cond.get("status") == "True":
+            return cond
+    return None
+
+
+def _refused(task_id: str, state: str, job: Mapping[str, Any] | None, snap: Snapshot) -> list[Action]:
+    """A running Job whose Pod the API server refuses: end the task now, saying why."""
+    failure = snap.create_failures.get(task_id)
+    if job is None or failure is None or state == State.CANCELING or _finished(job) is not None:
+        return []
+    if (job.get("spec") or {}).get("suspend") or any(t in failure for t in _TRANSIENT_FAILURES):
+        return []
+    line = clip(f"the task's Job could not create its Pod: {failure}")
+    return [Record(task_id, Outcome(state=State.SYSTEM_ERROR.value, system_logs=(line,))), DeleteJob(task_id)]
 
 
 def _with_pod(task_id: str, state: str, pod: Mapping[str, Any], snap: Snapshot) -> list[Action]:
@@ -76,7 +113,9 @@ def _with_pod(task_id: str, state: str, pod: Mapping[str, Any], snap: Snapshot) 
     waited = (snap.now - found.pending_since).total_seconds() if found.pending and found.pending_since else 0.0
     if waited > snap.pending_timeout_s:
         line = f"the task's Pod waited more than {snap.pending_timeout_s:g}s and was stopped: {found.pending}"
-        stuck = Outcome(state=State.SYSTEM_ERROR.value, executors=found.executors, system_logs=(line,))
+        stuck = Outcome(
+            state=State.SYSTEM_ERROR.value, executors=found.executors, system_logs=(line,), start_time=found.start_time
+        )
         return [Record(task_id, stuck, pod), DeleteJob(task_id)]
     if state == State.CANCELING:
         return [Record(task_id, found, pod), DeleteJob(task_id)]
@@ -84,9 +123,12 @@ def _with_pod(task_id: str, state: str, pod: Mapping[str, Any], snap: Snapshot) 
 
 
 def _without_pod(task_id: str, state: str, created: datetime, snap: Snapshot) -> list[Action]:
-    if snap.jobs is None or snap.now - created < timedelta(seconds=snap.queued_grace_s):
+    if snap.jobs is None:
         return []
     job = snap.jobs.get(task_id)
+    refused = _refused(task_id, state, job, snap)
+    if refused or snap.now - created < timedelta(seconds=snap.queued_grace_s):
+        return refused
     if job is None:
         if state == State.QUEUED:
             return [Resubmit(task_id)]
@@ -95,12 +137,17 @@ def _without_pod(task_id: str, state: str, created: datetime, snap: Snapshot) ->
         return [Record(task_id, Outcome(state=State.SYSTEM_ERROR.value, system_logs=("the task's Job and Pod are gone",)))]
     if state == State.CANCELING:
         return [DeleteJob(task_id)]
-    if _job_finished(job):
-        return [Record(task_id, deleted_outcome(None))]
+    ended = _finished(job)
+    if ended is not None:
+        why = f"{ended.get('reason') or ended.get('type')}: {ended.get('message') or ''}".rstrip(": ")
+        line = clip(f"the task's Job ended without a Pod: {why}")
+        return [Record(task_id, Outcome(state=State.SYSTEM_ERROR.value, system_logs=(line,)))]
     if (job.get("spec") or {}).get("suspend"):
         return [Resubmit(task_id)]
     if snap.now - created > timedelta(seconds=snap.pending_timeout_s):
         line = f"the task's Job made no Pod within {snap.pending_timeout_s:g}s"
+        if task_id in snap.create_failures:
+            line = clip(f"{line}: {snap.create_failures[task_id]}")
         return [Record(task_id, Outcome(state=State.SYSTEM_ERROR.value, system_logs=(line,))), DeleteJob(task_id)]
     return []
 

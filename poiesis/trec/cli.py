@@ -7,6 +7,8 @@ import logging
 import os
 from pathlib import Path
 
+from poiesis.trec import early
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     env = os.environ.get
@@ -15,18 +17,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task-id", default=env("POIESIS_TASK_ID"), help="the task (POIESIS_TASK_ID)")
     parser.add_argument("--database-url", default=env("POIESIS_DATABASE_URL"), help="PostgreSQL URL (POIESIS_DATABASE_URL)")
     parser.add_argument("--transfer-dir", default=env("POIESIS_TRANSFER_DIR", "/transfer"), help="the task volume (POIESIS_TRANSFER_DIR)")
+    parser.add_argument("--ready-file", default=env("POIESIS_TREC_READY_FILE"),
+                        help="touched once the watch is set up; the startupProbe tests it (POIESIS_TREC_READY_FILE)")
     parser.add_argument("--kubeconfig", default=None, help="kubeconfig (default: in-cluster service account)")
 
 
 def main(argv: list[str]) -> int:
     """Run the recorder for one Pod until SIGTERM."""
+    early.install()
     parser = argparse.ArgumentParser(prog="poiesis trec", description="record one task Pod in the database")
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    """Start from parsed arguments (imports the client only now, keeping `poiesis --help` light)."""
+    """Start from parsed arguments (imports the client only now, keeping `poiesis --help` light).
+
+    The SIGTERM handler is already installed (``early``) by whoever called.
+    """
+    termination = early.install()  # idempotent; a no-op when poiesis.cli did it first
     from poiesis import store
     from poiesis.kube.client import Kube, api_client
     from poiesis.kube.settings import KubeSettings
@@ -47,6 +56,13 @@ def run_from_args(args: argparse.Namespace) -> int:
     )
     logging.getLogger("poiesis").setLevel(logging.INFO)
     try:
-        return run(PodRecorder(kube=kube, recorder=recorder, pod_name=args.pod, task_id=args.task_id))
+        rec = PodRecorder(
+            kube=kube,
+            recorder=recorder,
+            pod_name=args.pod,
+            task_id=args.task_id,
+            ready_file=Path(args.ready_file) if args.ready_file else None,
+        )
+        return run(rec, termination)
     finally:
         pool.close()

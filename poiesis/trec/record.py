@@ -1,12 +1,13 @@
 """From an observed Pod to idempotent store writes; used by TRec and by TCtl.
 
 Level-triggered: every call derives everything from the whole Pod, and every
-write is idempotent (guarded state moves, one executor log per index, system
-log lines appended once, output logs keyed by index, write-once terminal
-state), so a write lost to a database blip is redone by the next event, and
-TRec and TCtl may both record the same Pod. System log lines land before the
-terminal state, so a crash between the two leaves the task non-terminal
-(someone records it again), never terminal without its reason.
+write is idempotent (guarded state moves, one executor log per index, output
+logs keyed by index, write-once terminal state), so a write lost to a
+database blip is redone by the next event, and TRec and TCtl may both record
+the same Pod. The system log lines saying why the task ended travel with the
+terminal write and land only if that write does, so the task carries the
+reason of whoever ended it and never a contradicting line from the loser.
+Times come from the Pod's container statuses, not from the database clock.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -82,7 +84,7 @@ class Recorder:
     def record(self, task_id: str, pod: Mapping[str, Any] | None, outcome: Outcome) -> str | None:
         """Write progress, executor logs and, when the outcome has one, the terminal state; returns it."""
         if outcome.progress and outcome.state is None:
-            self._advance(task_id, outcome.progress)
+            self._advance(task_id, outcome.progress, at=outcome.start_time)
         for result in outcome.executors:
             self._executor_log(task_id, pod, result)
         if outcome.state is None:
@@ -94,12 +96,12 @@ class Recorder:
         self._advanced.pop(task_id, None)
         self._logged.pop(task_id, None)
 
-    def _advance(self, task_id: str, target: str) -> None:
+    def _advance(self, task_id: str, target: str, *, at: datetime | None) -> None:
         if self._advanced.get(task_id) == target:
             return
         if target == states.State.RUNNING and self._advanced.get(task_id) is None:
             self.retry(lambda: self.store.advance(task_id, states.State.INITIALIZING))
-        self.retry(lambda: self.store.advance(task_id, target))
+        self.retry(lambda: self.store.advance(task_id, target, at=at))
         self._advanced[task_id] = target
 
     def _executor_log(self, task_id: str, pod: Mapping[str, Any] | None, result: ExecutorResult) -> None:
@@ -144,10 +146,15 @@ class Recorder:
                 lines.append("the output filer succeeded but wrote no outputs.json; output file logs are missing")
             elif outputs:
                 self.retry(lambda: self.store.add_output_file_logs(task_id, outputs))
-        if lines:
-            self.retry(lambda: self.store.add_system_logs_once(task_id, lines))
         landed = self.retry(
-            lambda: self.store.write_terminal_state(task_id, outcome.state, end_time=outcome.end_time)
+            lambda: self.store.write_terminal_state(
+                task_id,
+                outcome.state,
+                start_time=outcome.start_time,
+                end_time=outcome.end_time,
+                system_logs=lines,
+                ended_by=self.source,
+            )
         )
         log.info("%s: task %s -> %s (landed %s)", self.source, task_id, outcome.state, landed)
         return landed

@@ -1,30 +1,54 @@
-"""The sidecar's life: watch one Pod, record each change, read it once more on SIGTERM.
+"""The sidecar's life: watch one Pod, record each change, and keep reading it after SIGTERM.
 
-A watcher thread lists the Pod (field selector metadata.name), then watches
-from the list's resourceVersion; 410 Gone means list again, any other error
-waits and retries. Every event is recorded under one lock. The main thread
-waits for SIGTERM (the kubelet sends it when the task's containers are done,
-or when the Pod is deleted), then reads the Pod a last time and records it,
-so the terminal state lands even if the watch had not delivered the last
-change. A native sidecar must not exit by itself (it would be restarted), so
-TRec only exits after SIGTERM.
+A watcher thread lists the Pod (field selector metadata.name), then touches
+the ready file (the sidecar's startupProbe, so the kubelet starts ``tif``
+only once nothing can be missed), then watches from the list's
+resourceVersion; 410 Gone means list again, any other error waits and
+retries. Every event is recorded under one lock.
+
+The main thread waits for SIGTERM (the kubelet sends it once ``tof`` ended,
+or when the Pod is deleted). The API server may not show ``tof`` terminated
+yet at that moment (the kubelet's status write races its own SIGTERM), so
+TRec reads the Pod again, every ``poll_s``, until the task's end is
+visible or the grace period the kubelet allows is nearly used
+(``final_deadline``), then exits; what it could not see, TCtl records. A
+native sidecar must not exit by itself (it would be restarted), so TRec only
+exits after SIGTERM.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from poiesis.kube.client import Expired, Kube
-from poiesis.kube.outcome import Outcome, deleted_outcome, pod_outcome
+from poiesis.kube.outcome import DEFAULT_GRACE_S, Outcome, deleted_outcome, grace_period_s, pod_outcome
+from poiesis.trec.early import Termination
 from poiesis.trec.record import Recorder
 
 log = logging.getLogger(__name__)
+
+
+def final_deadline(terminated_at: float, grace_s: float) -> float:
+    """When to stop re-reading after SIGTERM: the grace less a margin (10%, at least 2 s) to exit cleanly."""
+    return terminated_at + max(0.0, grace_s - max(2.0, 0.1 * grace_s))
+
+
+def after_sigterm(pod: Mapping[str, Any] | None) -> Outcome | None:
+    """What a read after SIGTERM settles: the task's end, a deletion, or None (read again)."""
+    if pod is None:
+        return deleted_outcome(None)
+    found = pod_outcome(pod)
+    if found.state is not None:
+        return found
+    if found.deleting:
+        return deleted_outcome(pod)
+    return None
 
 
 @dataclass
@@ -36,20 +60,35 @@ class PodRecorder:
     pod_name: str
     task_id: str
     watch_timeout_s: int = 60
+    #: stops the watcher (set when TRec exits)
     stop: threading.Event = field(default_factory=threading.Event)
     landed: str | None = None
     #: resourceVersion to watch from before the first list (tests start from a stale one)
     start_version: str | None = None
+    #: touched after the first successful list; the sidecar's startupProbe tests it
+    ready_file: Path | None = None
     relists: int = 0
+    #: the grace period of the Pod as last seen (terminationGracePeriodSeconds)
+    grace_s: int = DEFAULT_GRACE_S
+    poll_s: float = 0.5
+    clock: Callable[[], float] = time.monotonic
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handle(self, pod: Mapping[str, Any] | None, outcome: Outcome | None = None) -> None:
         """Record one observation of the Pod (None: the Pod is gone)."""
         with self._lock:
+            if pod is not None:
+                self.grace_s = grace_period_s(pod)
             if self.landed is not None:
                 return
             found = outcome or (pod_outcome(pod) if pod is not None else deleted_outcome(None))
             self.landed = self.recorder.record(self.task_id, pod, found)
+
+    def _ready(self) -> None:
+        if self.ready_file is not None and not self.ready_file.exists():
+            self.ready_file.parent.mkdir(parents=True, exist_ok=True)
+            self.ready_file.touch()
+            log.info("trec: ready (%s)", self.ready_file)
 
     def watch(self) -> None:
         """List and watch until stopped or the terminal state landed (the watcher thread's body)."""
@@ -59,6 +98,7 @@ class PodRecorder:
             try:
                 if version is None:
                     pods, version = self.kube.list_pods(**selector)
+                    self._ready()  # every change after this list reaches the watch below
                     for pod in pods:
                         self.handle(pod)
                 for kind, obj in self.kube.watch_pods(resource_version=version, timeout_s=self.watch_timeout_s, **selector):
@@ -79,35 +119,31 @@ class PodRecorder:
                 log.exception("watching pod %s failed; retrying", self.pod_name)
                 self.stop.wait(2.0)
 
-    def final(self) -> None:
-        """SIGTERM: read the Pod once more and record what it says; a deleting Pod ends the task."""
-        pod = self.kube.get_pod(self.pod_name)
-        if pod is None:
-            self.handle(None, deleted_outcome(None))
-            return
-        found = pod_outcome(pod)
-        if found.state is None and found.deleting:
-            found = deleted_outcome(pod)
-        self.handle(pod, found)
+    def finish(self, terminated_at: float) -> None:
+        """After SIGTERM: read the Pod until its end is recorded or the grace period is nearly used."""
+        while self.landed is None:
+            deadline = final_deadline(terminated_at, self.grace_s)
+            try:
+                pod = self.kube.get_pod(self.pod_name)
+                self.handle(pod, after_sigterm(pod))
+            except Exception:
+                log.exception("reading pod %s after SIGTERM failed", self.pod_name)
+            remaining = deadline - self.clock()
+            if self.landed is not None or remaining <= 0:
+                return
+            time.sleep(min(self.poll_s, remaining))
 
 
-def run(rec: PodRecorder, *, install_signals: bool = True) -> int:
-    """Watch until SIGTERM/SIGINT, then record the Pod one last time; returns the exit code."""
-    if install_signals:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: rec.stop.set())
+def run(rec: PodRecorder, termination: Termination) -> int:
+    """Watch until SIGTERM/SIGINT, then record until the end is visible or the grace is used; returns 0."""
     watcher = threading.Thread(target=rec.watch, name="trec-watch", daemon=True)
     watcher.start()
     log.info("trec: watching pod %s for task %s", rec.pod_name, rec.task_id)
-    while not rec.stop.wait(1.0):
+    while not termination.event.wait(1.0):
         pass
-    deadline = time.monotonic() + 20
-    while rec.landed is None and time.monotonic() < deadline:
-        try:
-            rec.final()
-            break
-        except Exception:
-            log.exception("final read of pod %s failed", rec.pod_name)
-            time.sleep(1.0)
+    terminated_at = termination.at if termination.at is not None else rec.clock()
+    log.info("trec: SIGTERM; recording until %.1fs of the %ds grace", final_deadline(0, rec.grace_s), rec.grace_s)
+    rec.finish(terminated_at)
+    rec.stop.set()
     log.info("trec: task %s %s", rec.task_id, f"ended {rec.landed}" if rec.landed else "not terminal at exit")
     return 0

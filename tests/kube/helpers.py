@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+import psycopg
 from starlette.testclient import TestClient
 
 from tests.plugins.kubetasks import wait_for
@@ -43,3 +45,14 @@ def terminal(tes: TestClient, task_id: str, *, timeout: float = 60) -> dict[str,
 
 def exit_codes(task: dict[str, Any]) -> list[int]:
     return [log["exit_code"] for log in task["logs"][0]["logs"]]
+
+
+def ended_by(db_url: str, task_id: str) -> str | None:
+    """Who wrote the task's terminal state (tasks.ended_by; not in the TES API)."""
+    with psycopg.connect(db_url) as conn:
+        return conn.execute("SELECT ended_by FROM tasks WHERE id = %s", (task_id,)).fetchone()[0]
+
+
+def when(stamp: str) -> datetime:
+    """An RFC 3339 time from TES or from the API server."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))

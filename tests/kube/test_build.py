@@ -206,3 +206,71 @@ def test_settings_from_env() -> None:
                                  "POIESIS_KUBE_PENDING_TIMEOUT": "3"})
     assert cfg.namespace == "x" and cfg.ttl_seconds_after_finished is None
     assert cfg.pod_security_context == {"fsGroup": 1} and cfg.pending_timeout_s == 3.0
+
+
+def test_trec_gates_tif_with_a_startup_probe_on_a_volume() -> None:
+    """trec's startupProbe tests the ready file TRec touches, on an emptyDir (not the image's filesystem)."""
+    pod = _pod()
+    trec = pod["initContainers"][0]
+    assert trec["startupProbe"]["exec"]["command"] == ["test", "-f", build.TREC_READY_FILE]
+    assert trec["startupProbe"]["periodSeconds"] == 1
+    assert {"name": "POIESIS_TREC_READY_FILE", "value": build.TREC_READY_FILE} in trec["env"]
+    mount = next(m for m in trec["volumeMounts"] if m["name"] == "trec-run")
+    assert build.TREC_READY_FILE.startswith(mount["mountPath"] + "/") and not mount.get("readOnly")
+    assert {"name": "trec-run", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}} in pod["volumes"]
+    assert all("startupProbe" not in c for c in pod["initContainers"][1:] + pod["containers"])
+
+
+def test_pull_policies() -> None:
+    """Executors take the executor pull policy (IfNotPresent by default); trec, tif, tof the Poiesis image's."""
+    pod = _pod()
+    assert [c["imagePullPolicy"] for c in pod["initContainers"][2:]] == ["IfNotPresent"] * 3
+    cfg = KubeSettings.from_env({"POIESIS_KUBE_IMAGE_PULL_POLICY": "Always",
+                                 "POIESIS_KUBE_EXECUTOR_IMAGE_PULL_POLICY": "Never"})
+    pod = _pod(cfg=cfg)
+    poiesis = [pod["initContainers"][0], pod["initContainers"][1], pod["containers"][0]]
+    assert [c["imagePullPolicy"] for c in poiesis] == ["Always"] * 3
+    assert [c["imagePullPolicy"] for c in pod["initContainers"][2:]] == ["Never"] * 3
+    with pytest.raises(ValueError, match="IfNotPresent"):
+        KubeSettings.from_env({"POIESIS_KUBE_EXECUTOR_IMAGE_PULL_POLICY": "sometimes"})
+
+
+def test_no_shared_volume_means_no_file_roots() -> None:
+    """Without a shared volume the filers get no file root and no extra mount."""
+    pod = _pod()
+    assert CFG.file_roots == ()
+    assert all(v["name"] != "shared" for v in pod["volumes"])
+    for filer in (pod["initContainers"][1], pod["containers"][0]):
+        assert "env" not in filer and all(m["name"] != "shared" for m in filer["volumeMounts"])
+
+
+@pytest.mark.parametrize(
+    ("env", "volume", "mount"),
+    [
+        ({"POIESIS_KUBE_SHARED_HOST_PATH": "/mnt/shared"}, {"hostPath": {"path": "/mnt/shared", "type": "Directory"}}, "/mnt/shared"),
+        ({"POIESIS_KUBE_SHARED_HOST_PATH": "/srv/nfs", "POIESIS_KUBE_SHARED_MOUNT_PATH": "/data"},
+         {"hostPath": {"path": "/srv/nfs", "type": "Directory"}}, "/data"),
+        ({"POIESIS_KUBE_SHARED_CLAIM": "shared-rwx", "POIESIS_KUBE_SHARED_MOUNT_PATH": "/data"},
+         {"persistentVolumeClaim": {"claimName": "shared-rwx"}}, "/data"),
+    ],
+)
+def test_shared_volume_reaches_both_filers_at_the_same_path(env, volume, mount) -> None:
+    """A shared volume is mounted into tif and tof at one path, which is their only file root; executors do not see it."""
+    cfg = KubeSettings.from_env(env)
+    pod = _pod(cfg=cfg)
+    assert {"name": "shared", **volume} in pod["volumes"]
+    assert cfg.file_roots == (mount,)
+    for filer in (pod["initContainers"][1], pod["containers"][0]):
+        assert {"name": "shared", "mountPath": mount} in filer["volumeMounts"]
+        assert {"name": "POIESIS_FILER_FILE_ROOTS", "value": mount} in filer["env"]
+    for c in [pod["initContainers"][0], *pod["initContainers"][2:]]:
+        assert all(m["name"] != "shared" for m in c["volumeMounts"])
+
+
+def test_shared_volume_settings_that_cannot_work_are_refused() -> None:
+    """Both kinds at once, a claim without a mount path, a relative mount path: refused at startup."""
+    for env in ({"POIESIS_KUBE_SHARED_HOST_PATH": "/a", "POIESIS_KUBE_SHARED_CLAIM": "c"},
+                {"POIESIS_KUBE_SHARED_CLAIM": "c"},
+                {"POIESIS_KUBE_SHARED_HOST_PATH": "/a", "POIESIS_KUBE_SHARED_MOUNT_PATH": "data"}):
+        with pytest.raises(ValueError):
+            KubeSettings.from_env(env)

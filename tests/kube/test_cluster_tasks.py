@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -9,14 +10,21 @@ import pytest
 from kubernetes import client as k8s
 
 from poiesis.kube import build
+from poiesis.kube.backend import KubeBackend
 from poiesis.kube.client import Kube
-from tests.kube.helpers import create, executor, exit_codes, full, terminal
+from tests.kube.helpers import create, ended_by, executor, exit_codes, full, terminal, when
 from tests.plugins.kubetasks import task_pod, wait_for
 
 
-def test_task_runs_to_complete(tes, kube: Kube, start_trec, state_history, tmp_path) -> None:
-    """QUEUED -> INITIALIZING -> RUNNING -> COMPLETE, one executor log per executor, Job/PVC/Secret owned and labelled."""
-    task_id = create(tes, executor(run_ms=2500), executor())
+def _container_times(pod: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    statuses = pod["status"]["initContainerStatuses"] + pod["status"]["containerStatuses"]
+    return {s["name"]: (s["state"]["terminated"]["startedAt"], s["state"]["terminated"]["finishedAt"])
+            for s in statuses if "terminated" in s["state"]}
+
+
+def test_task_runs_to_complete(tes, kube: Kube, submit_gated, start_trec, state_history, db_url) -> None:
+    """QUEUED -> INITIALIZING -> RUNNING -> COMPLETE by TRec, times from the containers, Job/PVC/Secret owned and labelled."""
+    task_id = submit_gated({"executors": [executor(run_ms=2500), executor()]})
     assert full(tes, task_id)["state"] == "QUEUED"
     start_trec(task_id)
     task = terminal(tes, task_id)
@@ -26,6 +34,13 @@ def test_task_runs_to_complete(tes, kube: Kube, start_trec, state_history, tmp_p
     logs = task["logs"][0]["logs"]
     assert all(log["start_time"] <= log["end_time"] for log in logs)
     assert logs[0]["end_time"] <= logs[1]["start_time"]
+    assert ended_by(db_url, task_id) == "trec"
+    times = _container_times(task_pod(kube, task_id))
+    for i, log in enumerate(logs):
+        assert (when(log["start_time"]), when(log["end_time"])) == tuple(map(when, times[f"executor-{i}"]))
+    task_log = task["logs"][0]
+    assert when(task_log["start_time"]) == when(times["executor-0"][0])
+    assert when(task_log["end_time"]) == when(times["tof"][1])
     name = build.job_name(task_id)
     job = kube.get_job(name)
     assert job["metadata"]["labels"][build.TASK_LABEL] == task_id and job["spec"]["suspend"] is False
@@ -63,12 +78,13 @@ def test_outputs_and_redirected_stdout_reach_the_logs(tes, start_trec, tmp_path)
 
 
 def test_failing_executor_ends_executor_error(tes, start_trec) -> None:
-    """A non-zero executor ends the task EXECUTOR_ERROR with its code; later executors never run."""
+    """A non-zero executor ends the task EXECUTOR_ERROR with its code and the local backend's line; later executors never run."""
     task_id = create(tes, executor(code=3), executor())
     start_trec(task_id)
     task = terminal(tes, task_id)
     assert task["state"] == "EXECUTOR_ERROR"
     assert exit_codes(task) == [3]
+    assert task["logs"][0]["system_logs"] == ["executor #0 exited with code 3"]
 
 
 def _when_executor_done(kube: Kube, task_id: str, index: int) -> dict[str, Any]:
@@ -174,6 +190,36 @@ def test_unschedulable_pod_ends_system_error_after_timeout(tes, kube: Kube, run_
     wait_for(lambda: kube.get_job(build.job_name(task_id)) is None, what="Job deleted")
 
 
+def test_pending_timeout_end_has_one_reason(tes, kube: Kube, run_tctl, start_trec, db_url) -> None:
+    """TCtl ends a waiting task and deletes its Job; TRec then sees the Pod deleted but adds no contradicting line."""
+    run_tctl()
+    task_id = create(tes, executor(), resources={"backend_parameters": {"node_selector": "pool=nowhere"}})
+    trec = start_trec(task_id)
+    terminal(tes, task_id, timeout=30)
+    assert trec.proc.wait(timeout=40) == 0  # the Pod went, the plugin's kubelet sent SIGTERM, TRec recorded and left
+    task = full(tes, task_id)
+    assert task["state"] == "SYSTEM_ERROR" and ended_by(db_url, task_id) == "tctl"
+    (line,) = task["logs"][0]["system_logs"]
+    assert line.startswith("the task's Pod waited more than 3s and was stopped: Unschedulable")
+
+
+@pytest.mark.parametrize(
+    ("parameter", "refusal"),
+    [("priority_class", "no PriorityClass with name no-such-class was found"),
+     ("runtime_class", 'RuntimeClass "no-such-class" not found')],
+)
+def test_a_refused_pod_ends_the_task_at_once_with_the_reason(tes, kube: Kube, run_tctl, db_url, parameter, refusal) -> None:
+    """A nonexistent PriorityClass or RuntimeClass: admission refuses the Pod; TCtl ends the task long before the pending timeout."""
+    run_tctl(pending_timeout_s=120, queued_grace_s=120)
+    task_id = create(tes, executor(), resources={"backend_parameters": {parameter: "no-such-class"}})
+    task = terminal(tes, task_id, timeout=30)
+    assert task["state"] == "SYSTEM_ERROR" and ended_by(db_url, task_id) == "tctl"
+    (line,) = task["logs"][0]["system_logs"]
+    assert line.startswith("the task's Job could not create its Pod:"), line
+    assert refusal in line, line
+    wait_for(lambda: kube.get_job(build.job_name(task_id)) is None, what="Job deleted")
+
+
 def test_tctl_alone_ends_every_task(tes, task_store, kube: Kube, kube_backend, kube_settings, run_tctl) -> None:
     """With no TRec, TCtl brings every kind of task to the right terminal state, including a never-submitted one."""
     run_tctl()
@@ -207,6 +253,10 @@ def test_service_info_and_unsupported_backend_parameters(tes, kube: Kube, monkey
 
     info = tes.get("/service-info").json()
     assert info["tesResources_backend_parameters"] == sorted(build.BACKEND_PARAMETERS)
+    # no shared volume: file:// cannot work, so storage has no file entry at all
+    assert not [s for s in info["storage"] if s.startswith("file")] and "s3://" in info["storage"]
+    shared = KubeBackend(dataclasses.replace(kube_settings, shared_host_path="/srv/shared"), kube)
+    assert shared.storage[0] == "file:///srv/shared/" and shared.file_roots == ("/srv/shared",)
     task_id = create(tes, executor(), resources={"backend_parameters": {"gpu_kind": "x", "priority_class": "p"}})
     task = full(tes, task_id)
     assert any("gpu_kind" in line for line in task["logs"][0]["system_logs"])

@@ -1,4 +1,4 @@
-"""TRec's resilience on the real control plane: watch expiry (410) and a PostgreSQL outage lose no row."""
+"""TRec on the real control plane: watch expiry (410) and a PostgreSQL outage lose no row; its stop after SIGTERM."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from starlette.testclient import TestClient
 from poiesis import store
 from poiesis.api.app import create_app
 from poiesis.api.context import Context
+from poiesis.kube import build
 from poiesis.kube.client import Kube
 from poiesis.trec.record import Recorder, Retry
 from poiesis.trec.run import PodRecorder
-from tests.kube.helpers import BASE, create, executor, exit_codes, full, terminal
+from tests.kube.helpers import BASE, create, ended_by, executor, exit_codes, full, terminal
 from tests.plugins.kube import Cluster, compact_etcd
 from tests.plugins.kubetasks import task_pod, wait_for
 
@@ -75,3 +76,39 @@ def test_trec_survives_a_database_outage(kube: Kube, kube_backend, tmp_path: Pat
         pool.close()
         if (data_dir / "postmaster.pid").exists():
             _stop(data_dir)
+
+
+def test_trec_keeps_reading_after_an_early_sigterm(tes, kube: Kube, submit_gated, start_trec, db_url) -> None:
+    """SIGTERM while the Pod still runs (the kubelet's status write lagging): TRec reads on and records the end.
+
+    On a kubelet the lag is short; here SIGTERM comes seconds early, which
+    TRec must survive the same way, within the Pod's 30 s grace.
+    """
+    task_id = submit_gated({"executors": [executor(run_ms=3000), executor()]})
+    trec = start_trec(task_id, kubelet=False)
+    wait_for(lambda: full(tes, task_id)["state"] == "RUNNING", what="RUNNING")
+    trec.proc.send_signal(signal.SIGTERM)
+    assert trec.proc.wait(timeout=40) == 0
+    task = full(tes, task_id)
+    assert task["state"] == "COMPLETE" and exit_codes(task) == [0, 0]
+    assert ended_by(db_url, task_id) == "trec"
+    assert "ended COMPLETE" in trec.log.read_text()
+
+
+def test_trec_gives_up_before_the_grace_period_ends(tes, task_store, kube_backend, kube_settings, start_trec) -> None:
+    """A task that does not end within the Pod's grace: TRec exits before the kubelet's SIGKILL would come, the task left to TCtl."""
+    task = {"executors": [executor(run_ms=60000)]}
+    task_id = task_store.create_task(task)
+    manifest = build.build_job(task_id, task, kube_settings)
+    manifest["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 5
+    kube_backend.create(task_id, task, manifest)
+    trec = start_trec(task_id, kubelet=False)
+    wait_for(lambda: trec.ready_file.exists(), timeout=60, what="trec ready")
+    wait_for(lambda: task_store.get_state(task_id) == "RUNNING", what="RUNNING")
+    sent = time.monotonic()
+    trec.proc.send_signal(signal.SIGTERM)
+    assert trec.proc.wait(timeout=20) == 0
+    took = time.monotonic() - sent
+    assert 2.5 <= took < 5, took  # the 5 s grace less its 2 s margin
+    assert task_store.get_state(task_id) == "RUNNING"
+    assert "not terminal at exit" in trec.log.read_text()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from poiesis.kube.outcome import deleted_outcome, parse_time, pod_outcome
+from poiesis.kube.outcome import deleted_outcome, grace_period_s, parse_time, pod_outcome
 from tests.kube.pods import at, done, pod, running, waiting
 
 
@@ -172,12 +174,42 @@ def test_executor_results_use_the_wrapper_exit_code() -> None:
     assert out.executors[0].start_time == _t(3) and out.executors[0].end_time == _t(5)
 
 
-def test_executor_failure_records_code_and_end_time() -> None:
-    """A failing executor ends the task EXECUTOR_ERROR at its finish time, with its exit code."""
+def test_executor_failure_records_code_times_and_the_local_backends_line() -> None:
+    """A failing executor ends the task EXECUTOR_ERROR at its finish time, saying so as the local backend does."""
     out = pod_outcome(CASES["executor failure"][0])
     assert out.executors[0].exit_code == 3
-    assert out.end_time == _t(5)
-    assert out.system_logs == ()
+    assert (out.start_time, out.end_time) == (_t(3), _t(5))
+    assert out.system_logs == ("executor #0 exited with code 3",)
+
+
+def test_task_times_come_from_the_containers() -> None:
+    """The task starts when the first executor container started (running or ended) and ends at tof's finish."""
+    assert pod_outcome(CASES["first executor running"][0]).start_time == _t(3)
+    assert pod_outcome(CASES["tif running"][0]).start_time is None
+    done_ = pod_outcome(CASES["success seen by the sidecar (phase still Running)"][0])
+    assert (done_.start_time, done_.end_time) == (_t(3), _t(8))
+
+
+def test_a_sidecar_that_has_not_passed_its_startup_probe_is_what_the_pod_waits_for() -> None:
+    """trec running but not started (probe failing): the pending reason names it, not tif."""
+    stuck = pod(init={"trec": running(1)})
+    stuck["status"]["initContainerStatuses"][0]["started"] = False
+    out = pod_outcome(stuck)
+    assert out.pending == "trec is running but has not passed its startup probe"
+    assert out.pending_since == _t(0)
+    stuck["status"]["initContainerStatuses"][0]["started"] = True
+    assert pod_outcome(stuck).pending.startswith("tif is waiting: PodInitializing")
+
+
+def test_grace_period_from_the_pod() -> None:
+    """The deletion's grace while deleting, else terminationGracePeriodSeconds, else the kubelet's 30 s."""
+    p = pod()
+    assert grace_period_s(p) == 30
+    p["spec"]["terminationGracePeriodSeconds"] = 45
+    assert grace_period_s(p) == 45
+    deleting = pod(deleted=at(50))
+    deleting["metadata"]["deletionGracePeriodSeconds"] = 5
+    assert grace_period_s(deleting) == 5
 
 
 @pytest.mark.parametrize(("name", "needle"), [("tif failure", "input filer (tif) exited with code 1: input 0 (s3://b/k): access denied"), ("tof failure", "output filer (tof) exited with code 1: output 0")])
@@ -220,3 +252,19 @@ def test_parse_time() -> None:
     """API server times parse as UTC."""
     assert parse_time("2026-01-01T00:00:05Z") == _t(5)
     assert parse_time(None) is None
+
+
+RECORDED = Path(__file__).parent / "recorded"
+
+
+def test_recorded_pod_gives_complete_with_its_container_times() -> None:
+    """A Pod as the API server returned it (KWOK node, tests/kube/recorded): COMPLETE, start at executor-0, end at tof."""
+    recorded = json.loads((RECORDED / "pod_succeeded_kwok.json").read_text())
+    statuses = {s["name"]: s["state"] for s in recorded["status"]["initContainerStatuses"] + recorded["status"]["containerStatuses"]}
+    out = pod_outcome(recorded)
+    assert out.state == "COMPLETE" and out.outputs_ready and out.system_logs == ()
+    assert out.start_time == parse_time(statuses["executor-0"]["terminated"]["startedAt"])
+    assert out.end_time == parse_time(statuses["tof"]["terminated"]["finishedAt"])
+    assert [(r.index, r.exit_code) for r in out.executors] == [(0, 0), (1, 0)]
+    assert all(r.start_time <= r.end_time for r in out.executors)
+    assert grace_period_s(recorded) == 30

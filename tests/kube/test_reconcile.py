@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from poiesis.tctl.reconcile import DeleteJob, Record, Resubmit, Snapshot, decide
+from poiesis.tctl.reconcile import DeleteJob, Record, Resubmit, Snapshot, create_failures, decide
 from tests.kube.pods import done, pod, running, waiting
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 OLD = T0 - timedelta(hours=1)
 
 
-def snap(now_s: float = 0, *, tasks, pods=None, gone=None, jobs=None) -> Snapshot:
+def snap(now_s: float = 0, *, tasks, pods=None, gone=None, jobs=None, failures=None) -> Snapshot:
     return Snapshot(now=T0 + timedelta(seconds=now_s), tasks=tasks, pods=pods or {}, gone=gone or {}, jobs=jobs,
-                    pending_timeout_s=300, queued_grace_s=120)
+                    pending_timeout_s=300, queued_grace_s=120, create_failures=failures or {})
 
 
 COMPLETE_POD = pod(executors=1, init={"trec": done(1, 9), "tif": done(1, 2), "executor-0": done(3, 4)}, main=done(5, 6), phase="Succeeded")
 RUNNING_POD = pod(executors=1, init={"trec": running(1), "tif": done(1, 2), "executor-0": running(3)})
 STUCK_POD = pod(executors=1, init={"trec": running(1), "tif": waiting("ImagePullBackOff", "no such image")})
+
+
+DEADLINE_JOB = {"spec": {}, "status": {"conditions": [
+    {"type": "Failed", "status": "True", "reason": "DeadlineExceeded", "message": "Job was active longer than specified deadline"}]}}
+RUNNING_JOB = {"metadata": {"uid": "u-2"}, "spec": {"suspend": False}, "status": {}}
+REFUSED = 'Error creating: pods "poiesis-t-" is forbidden: no PriorityClass with name nope was found'
+
+
+def actions_line(actions) -> str:
+    return actions[0].outcome.system_logs[0]
 
 
 def kinds(actions):
@@ -50,6 +62,15 @@ def test_pending_past_the_timeout_fails_and_deletes() -> None:
     actions = decide(snap(301, tasks={"t": ("INITIALIZING", OLD)}, pods={"t": STUCK_POD}))
     assert kinds(actions) == [("Record", "t", "SYSTEM_ERROR"), ("DeleteJob", "t", None)]
     assert "tif is waiting: ImagePullBackOff: no such image" in actions[0].outcome.system_logs[0]
+
+
+def test_a_later_executor_stuck_keeps_the_tasks_start() -> None:
+    """executor-1 cannot pull its image after executor-0 ran: the timeout end carries the task's container start."""
+    stuck = pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4), "executor-1": waiting("ImagePullBackOff")})
+    actions = decide(snap(310, tasks={"t": ("RUNNING", OLD)}, pods={"t": stuck}))  # waits since executor-0 ended (4 s)
+    assert kinds(actions) == [("Record", "t", "SYSTEM_ERROR"), ("DeleteJob", "t", None)]
+    assert actions[0].outcome.start_time == T0 + timedelta(seconds=3)
+    assert [r.index for r in actions[0].outcome.executors] == [0]
 
 
 def test_canceling_task_with_a_live_pod_gets_its_job_deleted() -> None:
@@ -101,3 +122,57 @@ def test_job_without_pod_for_too_long() -> None:
     assert [type(a) for a in decide(snap(tasks={"t": ("QUEUED", OLD)}, jobs={"t": job}))] == [Record, DeleteJob]
     finished = {"spec": {}, "status": {"conditions": [{"type": "Failed", "status": "True"}]}}
     assert kinds(decide(snap(tasks={"t": ("RUNNING", OLD)}, jobs={"t": finished}))) == [("Record", "t", "SYSTEM_ERROR")]
+
+    # a Job that failed without a Pod says why (activeDeadlineSeconds here)
+    assert actions_line(decide(snap(tasks={"t": ("RUNNING", OLD)}, jobs={"t": DEADLINE_JOB}))) == (
+        "the task's Job ended without a Pod: DeadlineExceeded: Job was active longer than specified deadline"
+    )
+
+
+def _event(uid: str, message: str, when: str, reason: str = "FailedCreate") -> dict:
+    return {"reason": reason, "message": message, "lastTimestamp": when,
+            "involvedObject": {"kind": "Job", "uid": uid, "name": "poiesis-t"}}
+
+
+def test_failed_create_events_are_matched_to_the_current_job() -> None:
+    """The latest FailedCreate of the Job with that uid; events of an older Job of the same name, or other reasons, are ignored."""
+    events = [_event("u-1", "old job", "2026-01-01T00:00:09Z"), _event("u-2", "first", "2026-01-01T00:00:01Z"),
+              _event("u-2", REFUSED, "2026-01-01T00:00:05Z"), _event("u-2", "x", "2026-01-01T00:00:07Z", reason="SuccessfulCreate")]
+    assert create_failures({"t": RUNNING_JOB}, events) == {"t": REFUSED}
+
+
+def test_a_refused_pod_ends_the_task_at_once() -> None:
+    """FailedCreate (an admission refusal): SYSTEM_ERROR with the message and the Job deleted, even within the grace period."""
+    young = T0 - timedelta(seconds=5)
+    actions = decide(snap(tasks={"t": ("QUEUED", young)}, jobs={"t": RUNNING_JOB}, failures={"t": REFUSED}))
+    assert kinds(actions) == [("Record", "t", "SYSTEM_ERROR"), ("DeleteJob", "t", None)]
+    assert actions_line(actions) == f"the task's Job could not create its Pod: {REFUSED}"
+
+
+def test_a_quota_refusal_waits_for_the_pending_timeout_and_says_why() -> None:
+    """exceeded quota may clear: nothing at once; at the pending timeout the line carries the reason."""
+    quota = 'Error creating: pods "poiesis-t-" is forbidden: exceeded quota: q, requested: pods=1, used: pods=5, limited: pods=5'
+    young = T0 - timedelta(seconds=5)
+    assert decide(snap(tasks={"t": ("QUEUED", young)}, jobs={"t": RUNNING_JOB}, failures={"t": quota})) == []
+    actions = decide(snap(tasks={"t": ("QUEUED", OLD)}, jobs={"t": RUNNING_JOB}, failures={"t": quota}))
+    assert kinds(actions) == [("Record", "t", "SYSTEM_ERROR"), ("DeleteJob", "t", None)]
+    assert actions_line(actions).startswith("the task's Job made no Pod within 300s: Error creating") and "exceeded quota" in actions_line(actions)
+
+
+def test_a_refusal_does_not_touch_a_cancel_or_a_suspended_job() -> None:
+    """CANCELING keeps its cancel path; a suspended Job (submission in progress) is not judged by old events."""
+    young = T0 - timedelta(seconds=5)
+    assert decide(snap(tasks={"t": ("CANCELING", young)}, jobs={"t": RUNNING_JOB}, failures={"t": REFUSED})) == []
+    suspended = {**RUNNING_JOB, "spec": {"suspend": True}}
+    assert decide(snap(tasks={"t": ("QUEUED", young)}, jobs={"t": suspended}, failures={"t": REFUSED})) == []
+
+
+def test_a_recorded_refusal_from_the_real_control_plane() -> None:
+    """The Job and FailedCreate event the API server and Job controller wrote for a nonexistent PriorityClass."""
+    recorded = json.loads((Path(__file__).parent / "recorded" / "job_refused_priority_class.json").read_text())
+    job, task_id = recorded["job"], recorded["job"]["metadata"]["labels"]["poiesis.io/task"]
+    failures = create_failures({task_id: job}, recorded["events"])
+    assert "no PriorityClass with name no-such-class was found" in failures[task_id]
+    young = T0 - timedelta(seconds=5)
+    actions = decide(snap(tasks={task_id: ("QUEUED", young)}, jobs={task_id: job}, failures=failures))
+    assert kinds(actions) == [("Record", task_id, "SYSTEM_ERROR"), ("DeleteJob", task_id, None)]

@@ -3,8 +3,12 @@
 Builds on tests.plugins.kube (the cluster) and tests.plugins.pg (the
 database). KWOK runs no containers: it writes the statuses a kubelet would,
 so TRec runs here as a local ``poiesis trec`` process watching the Pod, and
-this plugin plays the kubelet's one remaining part: it sends TRec SIGTERM
-when the Pod's trec container is stopped (or the Pod is gone).
+this plugin plays the kubelet's remaining parts: it waits for TRec's ready
+file (the sidecar's startupProbe) and sends TRec SIGTERM when the Pod's
+trec container is stopped (or the Pod is gone). KWOK does not run probes, so
+a test that needs tif to wait for TRec, as the startupProbe makes it on a
+kubelet, submits with ``submit_gated``: the Pod carries a scheduling gate that
+``start_trec`` removes once TRec is ready.
 """
 
 from __future__ import annotations
@@ -86,6 +90,31 @@ def kube_backend(kube_settings: KubeSettings, kube: Kube) -> KubeBackend:
     return KubeBackend(kube_settings, kube)
 
 
+TREC_GATE = "poiesis.io/test-trec-ready"
+
+
+@pytest.fixture
+def submit_gated(task_store: store.Store, kube_backend: KubeBackend, kube_settings: KubeSettings) -> Callable[..., str]:
+    """Submit a task whose Pod stays unscheduled until ``start_trec`` saw TRec ready (the startupProbe's effect)."""
+
+    def submit(task: dict[str, Any]) -> str:
+        task_id = task_store.create_task(task)
+        manifest = build.build_job(task_id, task, kube_settings)
+        manifest["spec"]["template"]["spec"]["schedulingGates"] = [{"name": TREC_GATE}]
+        kube_backend.create(task_id, task, manifest)
+        return task_id
+
+    return submit
+
+
+def _open_gate(kube: Kube, trec: Trec) -> None:
+    """Once TRec is ready, let a gated Pod run (the kubelet starting tif after the startupProbe passed)."""
+    pod = kube.get_pod(trec.pod) or {}
+    if any(g.get("name") == TREC_GATE for g in (pod.get("spec") or {}).get("schedulingGates") or []):
+        wait_for(lambda: trec.proc.poll() is not None or trec.ready_file.exists(), timeout=60, what="trec ready")
+        kube.core.patch_namespaced_pod(trec.pod, kube.namespace, [{"op": "remove", "path": "/spec/schedulingGates"}])
+
+
 def task_pod(kube: Kube, task_id: str) -> dict[str, Any] | None:
     pods, _ = kube.list_pods(label_selector=f"{build.TASK_LABEL}={task_id}")
     return pods[0] if pods else None
@@ -98,6 +127,7 @@ class Trec:
     proc: subprocess.Popen
     pod: str
     log: Path
+    ready_file: Path
     thread: threading.Thread | None = None
 
     def terminate(self) -> int:
@@ -120,14 +150,15 @@ def start_trec(kube: Kube, kube_settings: KubeSettings, db_url: str, kubeconfig:
         proc = subprocess.Popen(
             [sys.executable, "-m", "poiesis.cli", "trec", "--pod", name, "--namespace", kube_settings.namespace,
              "--task-id", task_id, "--database-url", db_url, "--kubeconfig", str(kubeconfig),
-             "--transfer-dir", str(transfer)],
+             "--transfer-dir", str(transfer), "--ready-file", str(tmp_path / f"ready-{task_id}")],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "POIESIS_KUBE_LOG_TAIL_BYTES": "2000"},
         )
-        trec = Trec(proc=proc, pod=name, log=tmp_path / f"trec-{task_id}.log")
+        trec = Trec(proc=proc, pod=name, log=tmp_path / f"trec-{task_id}.log", ready_file=tmp_path / f"ready-{task_id}")
+        started.append(trec)
+        _open_gate(kube, trec)
         if kubelet:
             trec.thread = threading.Thread(target=_kubelet, args=(kube, trec), daemon=True)
             trec.thread.start()
-        started.append(trec)
         return trec
 
     yield start
@@ -138,10 +169,10 @@ def start_trec(kube: Kube, kube_settings: KubeSettings, db_url: str, kubeconfig:
 def _kubelet(kube: Kube, trec: Trec) -> None:
     """SIGTERM TRec once KWOK stopped the trec container or the Pod is gone (what a kubelet does).
 
-    Only after TRec is up (its handler installed): a kubelet never stops a
-    container that has not started.
+    Only after TRec's ready file exists, as the startupProbe gates it on a
+    kubelet (the Pod's later containers start only then).
     """
-    wait_for(lambda: trec.proc.poll() is not None or "trec: watching" in trec.log.read_text(), timeout=60, what="trec up")
+    wait_for(lambda: trec.proc.poll() is not None or trec.ready_file.exists(), timeout=60, what="trec ready")
     while trec.proc.poll() is None:
         pod = kube.get_pod(trec.pod)
         statuses = (pod or {}).get("status", {}).get("initContainerStatuses") or []
