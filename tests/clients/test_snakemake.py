@@ -85,7 +85,7 @@ def test_snakemake_runs_three_jobs_through_tes_on_minio(
         stderr = "".join(log.get("stderr", "") for attempt in jobs[1].get("logs", []) for log in attempt.get("logs", []))
         assert jobs[1]["state"] == "EXECUTOR_ERROR" and "/tmp/conda" in stderr and "File exists" in stderr, stderr
         pytest.xfail("process mode shares the host /tmp between tasks: the second job's mkdir /tmp/conda fails "
-                     "(passes once each task has a private /tmp, branch security)")
+                     "(it passes where each task gets a private /tmp: a mount namespace, as root)")
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
     body = s3_server.client().get_object(Bucket=s3_bucket, Key="wf/final.txt")["Body"].read().decode()
     assert body == "HELLO SNAKEMAKE TES\n3\n"
