@@ -8,9 +8,10 @@ this module only names the contract, so the API depends on no backend.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
-from poiesis.filer import SUPPORTED_SCHEMES
+from poiesis.filer import FilerConfig, storage_prefixes
 
 
 class Backend(Protocol):
@@ -19,7 +20,11 @@ class Backend(Protocol):
     name: str
     #: backend_parameters keys this backend understands (listed in service-info).
     backend_parameters: frozenset[str]
-    #: URL schemes the backend's filers can read and write (service-info ``storage``).
+    #: Directories the backend's filers may use through file:// URLs (empty: none).
+    #: CreateTask refuses file:// URLs outside them.
+    file_roots: tuple[Path | str, ...]
+    #: URL prefixes the backend's filers can read and write (service-info ``storage``),
+    #: ``file:///<root>/`` for each of ``file_roots`` (see ``filer.storage_prefixes``).
     storage: tuple[str, ...]
     #: True when the backend itself writes CANCELED once a cancelled task is gone;
     #: False when the API must write it right after ``cancel`` returns.
@@ -33,12 +38,19 @@ class Backend(Protocol):
 
 
 class NoBackend:
-    """No backend configured: tasks stay QUEUED, cancel ends them at once."""
+    """No backend configured: tasks stay QUEUED, cancel ends them at once.
+
+    Its storage is what the filers configured by this process's environment reach.
+    """
 
     name = "none"
     backend_parameters: frozenset[str] = frozenset()
-    storage: tuple[str, ...] = SUPPORTED_SCHEMES
     writes_cancel = False
+
+    def __init__(self, filer_config: FilerConfig | None = None) -> None:
+        config = filer_config or FilerConfig.from_env()
+        self.file_roots: tuple[Path, ...] = config.file_roots
+        self.storage: tuple[str, ...] = storage_prefixes(config.file_roots, s3_buckets=config.s3_buckets)
 
     def submit(self, task_id: str, task: Mapping[str, Any]) -> None:
         """Nothing runs tasks; they wait QUEUED for a backend."""

@@ -49,6 +49,12 @@ def _tctl(args: argparse.Namespace) -> int:
     return cli.run_from_args(args)
 
 
+def _task(args: argparse.Namespace) -> int:
+    from poiesis.client import cli
+
+    return cli.run_from_args(args)
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     overrides = {
@@ -89,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     with_db(migrate)
     migrate.set_defaults(func=_migrate)
 
+    from poiesis.client import cli as client_cli
+
+    task = sub.add_parser("task", help="a TES client: run, create, get, list, cancel, wait, logs (docs/cli.md)")
+    client_cli.add_arguments(task)
+    task.set_defaults(func=_task)
+
     sub.add_parser("filer", help="fetch inputs (filer in) or upload outputs (filer out) of a task", add_help=False)
 
     from poiesis.tctl import cli as tctl_cli
@@ -115,8 +127,16 @@ def main(argv: list[str] | None = None) -> int:
         from poiesis import filer
 
         return filer.main(argv[1:])
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    command: list[str] = []
+    if argv[:1] == ["task"]:
+        from poiesis.client.cli import split_command
+
+        argv, command = split_command(argv)
     args = _parser().parse_args(argv)
+    if command:
+        args.cmd = [*getattr(args, "cmd", []), *command]
+    if args.command != "task":  # the client prints only its answer
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return int(args.func(args) or 0)
 
 

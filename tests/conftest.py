@@ -5,6 +5,8 @@ pytest_plugins = [
     "tests.plugins.kube",
     "tests.plugins.kubetasks",
     "tests.plugins.local",
+    "tests.plugins.serve",
+    "tests.plugins.clients",
     "tests.plugins.realnode",
     "tests.plugins.auth",
 ]

@@ -14,17 +14,19 @@ from pathlib import Path
 
 import connexion
 import yaml
+from connexion.datastructures import MediaTypeDict
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
-from connexion.validators import ParameterValidator
+from connexion.validators import VALIDATOR_MAP, ParameterValidator
 from starlette.exceptions import HTTPException
 
-from poiesis.api import auth
+from poiesis.api import auth, compat
 from poiesis.api.context import Context
 from poiesis.api.errors import PROBLEM_JSON, Jsonifier, problem_body
 from poiesis.api.guard import Guard
+from poiesis.api.nulls import NullTolerantBodyValidator
 from poiesis.store import Unavailable
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,16 @@ class _NamingParameterValidator(ParameterValidator):
         return None
 
 
+def _add_compat_routes(app: connexion.FlaskApp, context: Context) -> None:
+    """Routes served beside the document for older clients (docs/api.md, compatibility routes)."""
+    app.add_middleware(
+        compat.ServiceInfoV10,
+        position=MiddlewarePosition.BEFORE_ROUTING,
+        path=BASE_PATH + compat.PATH,
+        info=lambda: context.service_info,
+    )
+
+
 def create_app(context: Context, *, authenticator: auth.Authenticator | None = None) -> connexion.FlaskApp:
     """A Connexion FlaskApp serving TES under /ga4gh/tes/v1 with Swagger UI, behind the guard.
 
@@ -90,9 +102,13 @@ def create_app(context: Context, *, authenticator: auth.Authenticator | None = N
         swagger_ui_options=SwaggerUIOptions(swagger_ui=True),
         strict_validation=False,
         validate_responses=False,
-        validator_map={"parameter": _NamingParameterValidator},
+        validator_map={
+            "parameter": _NamingParameterValidator,
+            "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": NullTolerantBodyValidator}),
+        },
     )
     app.app.config["POIESIS"] = context
+    _add_compat_routes(app, context)
     app.add_error_handler(Unavailable, _unavailable)
     app.add_error_handler(HTTPException, _http_error)
     app.add_error_handler(Exception, _unexpected)

@@ -25,8 +25,9 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-#: Paths (below the base path) anyone may read without credentials.
-PUBLIC = ("/service-info", "/ui", "/openapi.json", "/swagger.json")
+#: Paths (below the base path) anyone may read without credentials; /tasks/service-info is
+#: TES 1.0's service-info (poiesis.api.compat), public like its v1.1 counterpart.
+PUBLIC = ("/service-info", "/tasks/service-info", "/ui", "/openapi.json", "/swagger.json")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 

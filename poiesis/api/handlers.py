@@ -14,7 +14,7 @@ import flask
 
 from generated import models
 from poiesis import states
-from poiesis.api import limits, principal, tokens, validate
+from poiesis.api import fileurls, limits, principal, tokens, validate
 from poiesis.api.context import Context
 from poiesis.api.errors import RawJson, ok, problem, raw_list
 from poiesis.store import TaskFilter
@@ -42,6 +42,9 @@ def CreateTask(body: dict[str, Any]) -> Any:  # noqa: N802
     found = limits.problems(body, ctx.security.limits) or _integer_problems(body) or validate.problems(body)
     if found:
         return problem(400, "; ".join(found))
+    refused = fileurls.problems(body, ctx.backend.file_roots)
+    if refused:
+        return problem(400, "; ".join(refused))
     caller = principal.current()
     task = models.TesTask.model_validate(body).model_dump(mode="json", exclude_none=True)
     task, warnings = _resolve_backend_parameters(task, ctx)

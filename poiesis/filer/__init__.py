@@ -16,6 +16,7 @@ from poiesis.filer.config import FilerConfig, RetryPolicy
 from poiesis.filer.errors import FilerError
 from poiesis.filer.inputs import fetch_inputs
 from poiesis.filer.outputs import output_types, upload_outputs
+from poiesis.filer.roots import storage_prefixes
 
 __all__ = [
     "SUPPORTED_SCHEMES",
@@ -25,5 +26,6 @@ __all__ = [
     "fetch_inputs",
     "main",
     "output_types",
+    "storage_prefixes",
     "upload_outputs",
 ]

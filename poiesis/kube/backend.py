@@ -29,13 +29,14 @@ class KubeBackend:
 
     def __init__(self, settings: KubeSettings, kube: Kube | None = None) -> None:
         self.settings = settings
-        #: directories file:// URLs may use: the shared volume's mount in tif and tof, else none
-        self.file_roots: tuple[str, ...] = settings.file_roots
-        #: service-info ``storage``: file only when a shared volume reaches the filers
-        self.storage: tuple[str, ...] = tuple(
-            s for s in filer.SUPPORTED_SCHEMES if s != "file" or self.file_roots
-        )
         self.kube = kube or Kube(api_client(settings.kubeconfig), settings.namespace)
+        #: directories file:// URLs may use: the shared volume's mount in tif and tof, else none
+        #: (CreateTask refuses file:// URLs outside them)
+        self.file_roots: tuple[str, ...] = settings.file_roots
+        #: service-info ``storage``: file:///<mount>/ only when a shared volume reaches the filers
+        self.storage: tuple[str, ...] = filer.storage_prefixes(
+            self.file_roots, s3_buckets=filer.FilerConfig.from_env().s3_buckets
+        )
 
     def submit(self, task_id: str, task: Mapping[str, Any]) -> None:
         """Create the Job (suspended), its Secret and PVC, then resume it."""

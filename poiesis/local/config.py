@@ -36,6 +36,8 @@ class LocalSettings:
     allow_remote: bool = False
     tail_bytes: int = 64 * KiB
     keep_work_dirs: bool = False
+    #: Process mode: the PATH executors get (None: the standard one, never the server's).
+    process_path: str | None = None
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -65,4 +67,5 @@ class LocalSettings:
             allow_remote=_flag(get("ALLOW_REMOTE")),
             tail_bytes=int(get("TAIL_BYTES") or cls.tail_bytes),
             keep_work_dirs=_flag(get("KEEP_WORK_DIRS")),
+            process_path=get("PATH"),
         )

@@ -114,12 +114,13 @@ def plan_process(
     root: Path,
     mapped: Sequence[paths.Mapped],
     stdio: tuple[Path | None, Path, Path],
+    path: str | None = None,
 ) -> Launch:
     """A host process for one executor: TES paths rewritten to ROOT/files, a clean environment.
 
     The image is not used. The command, environment values and workdir have
     every mapped path (and the workdir) replaced by its host path; the
-    environment holds only a standard PATH, HOME and TMPDIR plus the
+    environment holds only PATH (``path``, else a standard one), HOME and TMPDIR plus the
     executor's own variables, never the server's. With ``private_mounts``
     the command sees its own /proc and ROOT/tmp as /tmp.
     """
@@ -132,7 +133,7 @@ def plan_process(
         argv = [*_PID_NS, "--", *argv]
     cwd = paths.host_path(root, workdir) if workdir else root / paths.FILES_DIR
     env = {
-        "PATH": DEFAULT_PATH,
+        "PATH": path or DEFAULT_PATH,
         "HOME": str(cwd),
         "TMPDIR": str(root / "tmp"),
     }

@@ -230,7 +230,9 @@ class Runner:
                 beneath.make_dirs(root, paths.host_path(root, workdir))
             except beneath.Unsafe as exc:
                 raise Stop(State.EXECUTOR_ERROR, f"executor #{index}: workdir {workdir}: {exc}") from exc
-        return engine.plan_process(spec, mode=self.mode, root=root, mapped=mapped, stdio=stdio)
+        return engine.plan_process(
+            spec, mode=self.mode, root=root, mapped=mapped, stdio=stdio, path=self.settings.process_path
+        )
 
     def _stdio(self, spec: Mapping[str, Any], *, root: Path, index: int) -> tuple[Path | None, Path, Path]:
         """Host files for stdin/stdout/stderr: the TES paths given, else files in ROOT/.poiesis.

@@ -61,7 +61,6 @@ class LocalBackend:
 
     name = "local"
     backend_parameters: frozenset[str] = frozenset()
-    storage: tuple[str, ...] = tuple(filer.SUPPORTED_SCHEMES)
     writes_cancel = True
 
     def __init__(
@@ -77,10 +76,10 @@ class LocalBackend:
         self.mode = mode or engine.detect(
             engine=self.settings.engine, pull=self.settings.pull, network=self.settings.network
         )
-        self._runner = Runner(
-            store=store, settings=self.settings, mode=self.mode,
-            filer_config=filer_config or filer.FilerConfig.from_env(),
-        )
+        config = filer_config or filer.FilerConfig.from_env()
+        self.file_roots = config.file_roots
+        self.storage = filer.storage_prefixes(config.file_roots, s3_buckets=config.s3_buckets)
+        self._runner = Runner(store=store, settings=self.settings, mode=self.mode, filer_config=config)
         self._cond = threading.Condition()
         self._queue: collections.deque[str] = collections.deque()
         self._running: dict[str, Handle] = {}

@@ -13,8 +13,9 @@ import dataclasses
 import logging
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 
-from poiesis import store
+from poiesis import filer, store
 from poiesis.config import ServiceInfoSettings, Settings
 from poiesis.local import engine
 from poiesis.local.config import LocalSettings
@@ -25,12 +26,31 @@ log = logging.getLogger(__name__)
 ONE_MACHINE = "GA4GH Task Execution Service on one machine, state in PostgreSQL."
 
 
+def default_file_roots(cwd: Path | None = None) -> tuple[Path, ...]:
+    """file:// roots when POIESIS_FILER_FILE_ROOTS is unset: the working directory (not /).
+
+    A workflow engine started beside the server, in the same directory, can then
+    hand it file:// inputs and outputs out of the box (as Funnel allows its own
+    working directory).
+    """
+    cwd = (cwd or Path.cwd()).resolve()
+    return () if cwd == Path("/") else (cwd,)
+
+
+def file_roots_line(roots: tuple[Path, ...]) -> str:
+    """The start-up line saying where file:// URLs may point and how to change it."""
+    where = ":".join(str(root) for root in roots) if roots else "nowhere (file:// URLs are refused)"
+    return f"poiesis: file:// inputs and outputs allowed under {where}; set {filer.roots.ENV} (':'-separated) to change"
+
+
 def start_backend(settings: Settings, task_store: store.Store) -> LocalBackend:
     """A started local backend for the API listening on ``settings.host``; refuses unsafe exposure."""
     local = LocalSettings.from_env()
     mode = engine.detect(engine=local.engine, pull=local.pull, network=local.network)
     check_exposure(mode, host=settings.host, allowed=local.allow_unisolated, remote=local.allow_remote)
-    backend = LocalBackend(task_store, settings=local, mode=mode)
+    config = filer.FilerConfig.from_env(default_file_roots=default_file_roots())
+    backend = LocalBackend(task_store, settings=local, mode=mode, filer_config=config)
+    print(file_roots_line(config.file_roots), flush=True)
     return backend.start()
 
 

@@ -11,7 +11,7 @@ def test_py_tes_creates_gets_lists_and_cancels(api_server):
     task = tes.Task(
         name="py-tes",
         inputs=[tes.Input(path="/data/in.txt", content="hello")],
-        outputs=[tes.Output(path="/data/out.txt", url="file:///tmp/out.txt")],
+        outputs=[tes.Output(path="/data/out.txt", url="s3://bucket/out.txt")],
         resources=tes.Resources(cpu_cores=1, ram_gb=1.0),
         executors=[tes.Executor(image="alpine", command=["cat", "/data/in.txt"], stdout="/data/out.txt")],
         tags={"via": "py-tes"},

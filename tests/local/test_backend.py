@@ -185,14 +185,14 @@ def test_cancel_of_a_waiting_task_is_immediate(task_store, make_backend) -> None
     assert task_store.get_task(waiting, view="FULL")["logs"][0]["logs"] == []
 
 
-def test_service_info_says_how_tasks_run(local_client: TestClient, local_backend: LocalBackend) -> None:
-    """service-info's description names the mode; process mode says images are not isolated."""
+def test_service_info_says_how_tasks_run(local_client: TestClient, local_backend: LocalBackend, tmp_path: Path) -> None:
+    """service-info's description names the mode (process mode: not isolated); storage names the file root."""
     info = local_client.get("/service-info").json()
     if local_backend.mode.isolated:
         assert "podman container" in info["description"]
     else:
         assert "not isolated" in info["description"]
-    assert "file" in info["storage"]
+    assert info["storage"][0] == f"file://{tmp_path.resolve()}/"
 
 
 def test_container_mode_honours_the_image(task_store, make_backend) -> None:

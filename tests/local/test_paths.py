@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from poiesis.local import engine, paths
+from poiesis.local import LocalSettings, engine, paths
 
 ROOT = Path("/w/t1")
 
@@ -92,6 +92,16 @@ def test_process_plan_rewrites_paths_and_gives_a_clean_environment() -> None:
         "PATH": engine.DEFAULT_PATH, "HOME": "/w/t1/files/work", "TMPDIR": "/w/t1/tmp", "IN": "/w/t1/files/data/in",
     }
     assert ".venv" not in launch.env["PATH"]
+
+
+def test_process_plan_path_is_the_configured_one_else_the_standard_one() -> None:
+    """POIESIS_LOCAL_PATH sets the executors' PATH; unset it is the standard PATH, never the server's."""
+    spec = {"image": "img:1", "command": ["true"]}
+    common = {"mode": engine.Mode(engine.PROCESS), "root": ROOT, "mapped": [], "stdio": (None, Path("/o"), Path("/e"))}
+    assert engine.plan_process(spec, **common, path="/opt/toil/bin:/usr/bin").env["PATH"] == "/opt/toil/bin:/usr/bin"
+    assert engine.plan_process(spec, **common).env["PATH"] == engine.DEFAULT_PATH
+    assert LocalSettings.from_env({"POIESIS_LOCAL_PATH": "/opt/x/bin"}).process_path == "/opt/x/bin"
+    assert LocalSettings.from_env({}).process_path is None
 
 
 def test_process_plan_with_private_mounts_binds_the_task_tmp_over_tmp() -> None:

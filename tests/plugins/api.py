@@ -14,6 +14,8 @@ import requests
 from starlette.testclient import TestClient
 
 from poiesis import store
+from poiesis.backend import NoBackend
+from poiesis.filer import FilerConfig
 from poiesis.api.app import create_app
 from poiesis.api.context import Context
 from tests.plugins.servers import free_port
@@ -23,8 +25,8 @@ BASE = "/ga4gh/tes/v1"
 
 @pytest.fixture
 def api_context(task_store: store.Store) -> Context:
-    """The handlers' context on a fresh database, with no backend."""
-    return Context(store=task_store)
+    """The handlers' context on a fresh database, with no backend (and no file roots)."""
+    return Context(store=task_store, backend=NoBackend(FilerConfig()))
 
 
 @pytest.fixture

@@ -50,9 +50,10 @@ def test_basic_accepts_the_right_password_and_refuses_everything_else(basic_clie
 
 
 def test_service_info_and_the_document_stay_public(basic_client: TestClient, jwt_client: TestClient) -> None:
-    """service-info and openapi.json answer without credentials in every mode."""
+    """service-info (also TES 1.0's) and openapi.json answer without credentials in every mode."""
     for client in (basic_client, jwt_client):
         assert client.get("/service-info").status_code == 200
+        assert client.get("/tasks/service-info").json()["name"] == client.get("/service-info").json()["name"]
         assert client.get("/openapi.json").status_code == 200
 
 

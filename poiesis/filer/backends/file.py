@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
+from poiesis.filer import roots
 from poiesis.filer.backends.base import Backend
 from poiesis.filer.errors import FilerError
 from poiesis.filer.transfer import atomic_file, local_tree
@@ -44,24 +44,12 @@ class FileBackend(Backend):
         return rels
 
     def _resolve(self, url: str) -> Path:
-        path = _path_of(url)
+        path = roots.path_of(url)
         real = Path(os.path.realpath(path))
         self._check_allowed(real, url=url)
         return real
 
     def _check_allowed(self, real: Path, *, url: str) -> None:
-        for root in self.config.file_roots:
-            if real.is_relative_to(os.path.realpath(root)):
-                return
-        raise FilerError(f"{url}: file access outside the allowed roots is refused")
+        if not roots.within(real, self.config.file_roots):
+            raise FilerError(f"{url}: file access outside the allowed roots is refused ({roots.ENV})")
 
-
-def _path_of(url: str) -> Path:
-    if url.startswith("/"):
-        return Path(url)
-    parts = urlsplit(url)
-    if parts.netloc not in ("", "localhost"):
-        raise FilerError(f"{url}: file URLs must not name a host")
-    if not parts.path.startswith("/"):
-        raise FilerError(f"{url}: file URL without an absolute path")
-    return Path(unquote(parts.path))
