@@ -22,10 +22,9 @@ TASK_DIR = "/etc/poiesis"
 TASK_FILE = f"{TASK_DIR}/task.json"
 TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TERMINATION_LOG = "/dev/termination-log"
-#: TRec's own scratch (an emptyDir: the image's filesystem may be read-only)
-TREC_RUN_DIR = "/run/poiesis"
-#: touched by TRec once its watch is set up; its startupProbe tests it
-TREC_READY_FILE = f"{TREC_RUN_DIR}/trec-ready"
+#: TRec listens on this TCP port once its watch is set up; its startupProbe connects to it (a TCP
+#: probe is the kubelet's own connect; an exec probe costs a runc exec per Pod per period)
+TREC_READY_PORT = 9655
 #: how long TRec may take to become ready before the kubelet restarts it
 TREC_STARTUP_S = 120
 #: what the ignore_error wrapper writes to the termination message
@@ -112,7 +111,6 @@ def _volumes(task_id: str, cfg: KubeSettings) -> list[dict[str, Any]]:
                 ]
             },
         },
-        {"name": "trec-run", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
         *_shared_volume(cfg),
     ]
 
@@ -129,7 +127,7 @@ def _shared_volume(cfg: KubeSettings) -> list[dict[str, Any]]:
 def trec_startup_probe() -> dict[str, Any]:
     """The kubelet starts tif only once this passes: TRec is up, its SIGTERM handler and watch in place."""
     return {
-        "exec": {"command": ["test", "-f", TREC_READY_FILE]},
+        "tcpSocket": {"port": TREC_READY_PORT},
         "periodSeconds": 1,
         "timeoutSeconds": 5,
         "failureThreshold": TREC_STARTUP_S,
@@ -153,7 +151,7 @@ def _trec(task_id: str, cfg: KubeSettings) -> dict[str, Any]:
             {"name": "POIESIS_TASK_ID", "value": task_id},
             {"name": "POIESIS_TRANSFER_DIR", "value": TRANSFER},
             {"name": "POIESIS_KUBE_LOG_TAIL_BYTES", "value": str(cfg.trec_log_tail_bytes)},
-            {"name": "POIESIS_TREC_READY_FILE", "value": TREC_READY_FILE},
+            {"name": "POIESIS_TREC_READY_PORT", "value": str(TREC_READY_PORT)},
             {
                 "name": "POIESIS_DATABASE_URL",
                 "valueFrom": {"secretKeyRef": {"name": cfg.database_secret, "key": cfg.database_secret_key}},
@@ -162,7 +160,6 @@ def _trec(task_id: str, cfg: KubeSettings) -> dict[str, Any]:
         volumeMounts=[
             {"name": "transfer", "mountPath": TRANSFER, "readOnly": True},
             {"name": "trec-token", "mountPath": TOKEN_DIR, "readOnly": True},
-            {"name": "trec-run", "mountPath": TREC_RUN_DIR},
         ],
         startupProbe=trec_startup_probe(),
     )

@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database-url", default=env("POIESIS_DATABASE_URL"), help="PostgreSQL URL (POIESIS_DATABASE_URL)")
     parser.add_argument("--transfer-dir", default=env("POIESIS_TRANSFER_DIR", "/transfer"), help="the task volume (POIESIS_TRANSFER_DIR)")
     parser.add_argument("--ready-file", default=env("POIESIS_TREC_READY_FILE"),
-                        help="touched once the watch is set up; the startupProbe tests it (POIESIS_TREC_READY_FILE)")
+                        help="touched once the watch is set up (POIESIS_TREC_READY_FILE; tests of TRec outside a Pod)")
+    parser.add_argument("--ready-port", type=int, default=int(env("POIESIS_TREC_READY_PORT") or 0) or None,
+                        help="listened on once the watch is set up; the startupProbe connects (POIESIS_TREC_READY_PORT)")
     parser.add_argument("--kubeconfig", default=None, help="kubeconfig (default: in-cluster service account)")
 
 
@@ -62,6 +64,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             pod_name=args.pod,
             task_id=args.task_id,
             ready_file=Path(args.ready_file) if args.ready_file else None,
+            ready_port=args.ready_port,
         )
         return run(rec, termination)
     finally:

@@ -19,6 +19,7 @@ exits after SIGTERM.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -67,6 +68,9 @@ class PodRecorder:
     start_version: str | None = None
     #: touched after the first successful list; the sidecar's startupProbe tests it
     ready_file: Path | None = None
+    #: listened on (all addresses of the Pod) after the first successful list; the startupProbe connects
+    ready_port: int | None = None
+    _ready_socket: socket.socket | None = field(default=None, repr=False)
     relists: int = 0
     #: the grace period of the Pod as last seen (terminationGracePeriodSeconds)
     grace_s: int = DEFAULT_GRACE_S
@@ -89,6 +93,13 @@ class PodRecorder:
             self.ready_file.parent.mkdir(parents=True, exist_ok=True)
             self.ready_file.touch()
             log.info("trec: ready (%s)", self.ready_file)
+        if self.ready_port is not None and self._ready_socket is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("0.0.0.0", self.ready_port))
+            sock.listen(16)  # never accepted: the kernel completes the probe's connect from the backlog
+            self._ready_socket = sock
+            log.info("trec: ready (listening on port %d)", self.ready_port)
 
     def watch(self) -> None:
         """List and watch until stopped or the terminal state landed (the watcher thread's body)."""

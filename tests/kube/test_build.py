@@ -208,16 +208,13 @@ def test_settings_from_env() -> None:
     assert cfg.pod_security_context == {"fsGroup": 1} and cfg.pending_timeout_s == 3.0
 
 
-def test_trec_gates_tif_with_a_startup_probe_on_a_volume() -> None:
-    """trec's startupProbe tests the ready file TRec touches, on an emptyDir (not the image's filesystem)."""
+def test_trec_gates_tif_with_a_tcp_startup_probe() -> None:
+    """trec's startupProbe connects to the port TRec listens on once ready (the kubelet's own connect, no exec)."""
     pod = _pod()
     trec = pod["initContainers"][0]
-    assert trec["startupProbe"]["exec"]["command"] == ["test", "-f", build.TREC_READY_FILE]
+    assert trec["startupProbe"]["tcpSocket"] == {"port": build.TREC_READY_PORT}
     assert trec["startupProbe"]["periodSeconds"] == 1
-    assert {"name": "POIESIS_TREC_READY_FILE", "value": build.TREC_READY_FILE} in trec["env"]
-    mount = next(m for m in trec["volumeMounts"] if m["name"] == "trec-run")
-    assert build.TREC_READY_FILE.startswith(mount["mountPath"] + "/") and not mount.get("readOnly")
-    assert {"name": "trec-run", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}} in pod["volumes"]
+    assert {"name": "POIESIS_TREC_READY_PORT", "value": str(build.TREC_READY_PORT)} in trec["env"]
     assert all("startupProbe" not in c for c in pod["initContainers"][1:] + pod["containers"])
 
 
