@@ -115,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         from poiesis import filer
 
         return filer.main(argv[1:])
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from poiesis import logs
+
+    logs.configure(logging.INFO)
     args = _parser().parse_args(argv)
     return int(args.func(args) or 0)
 
