@@ -17,6 +17,13 @@ from typing import Any
 from poiesis.kube.settings import KubeSettings
 
 TASK_LABEL = "poiesis.io/task"
+#: the recommended app.kubernetes.io labels on everything made for a task (the chart adds instance)
+APP_LABELS = {
+    "app.kubernetes.io/name": "poiesis",
+    "app.kubernetes.io/component": "task",
+    "app.kubernetes.io/part-of": "poiesis",
+    "app.kubernetes.io/managed-by": "poiesis",
+}
 TRANSFER = "/transfer"
 TASK_DIR = "/etc/poiesis"
 TASK_FILE = f"{TASK_DIR}/task.json"
@@ -24,6 +31,8 @@ TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TERMINATION_LOG = "/dev/termination-log"
 #: TRec's own scratch (an emptyDir: the image's filesystem may be read-only)
 TREC_RUN_DIR = "/run/poiesis"
+#: a writable /tmp for trec, tif and tof, whose image filesystem is read-only by default
+TMP_DIR = "/tmp"
 #: touched by TRec once its watch is set up; its startupProbe tests it
 TREC_READY_FILE = f"{TREC_RUN_DIR}/trec-ready"
 #: how long TRec may take to become ready before the kubelet restarts it
@@ -45,7 +54,7 @@ def job_name(task_id: str) -> str:
 
 def labels(task_id: str, cfg: KubeSettings) -> dict[str, str]:
     """Labels on everything made for a task."""
-    return {**cfg.extra_labels, TASK_LABEL: task_id}
+    return {**APP_LABELS, **cfg.extra_labels, TASK_LABEL: task_id}
 
 
 def owner_reference(*, name: str, uid: str) -> dict[str, Any]:
@@ -82,25 +91,38 @@ def build_pod_spec(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) -> 
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
         "initContainers": [
             _trec(task_id, cfg),
             _filer("tif", "in", cfg),
             *(_executor(i, x, task, cfg) for i, x in enumerate(executors)),
         ],
         "containers": [_filer("tof", "out", cfg)],
-        "volumes": _volumes(task_id, cfg),
+        "volumes": _volumes(task_id, task, cfg),
     }
     if cfg.service_account:
         spec["serviceAccountName"] = cfg.service_account
     if cfg.pod_security_context:
-        spec["securityContext"] = dict(cfg.pod_security_context)
+        spec["securityContext"] = json.loads(json.dumps(cfg.pod_security_context))
     _placement(spec, task, cfg)
     return spec
 
 
-def _volumes(task_id: str, cfg: KubeSettings) -> list[dict[str, Any]]:
+def transfer_volume(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) -> dict[str, Any]:
+    """The task volume: the task's PVC, or an emptyDir limited to disk_gb (POIESIS_KUBE_TRANSFER_VOLUME).
+
+    An emptyDir is world-writable (any uid may write it, as "restricted" Pods must) and
+    needs no provisioner; it lives on the node's disk and goes with the Pod.
+    """
+    if cfg.transfer_volume == "emptyDir":
+        return {"name": "transfer", "emptyDir": {"sizeLimit": str(disk_bytes(task, cfg))}}
+    return {"name": "transfer", "persistentVolumeClaim": {"claimName": job_name(task_id)}}
+
+
+def _volumes(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) -> list[dict[str, Any]]:
     return [
-        {"name": "transfer", "persistentVolumeClaim": {"claimName": job_name(task_id)}},
+        transfer_volume(task_id, task, cfg),
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
         {"name": "task", "secret": {"secretName": job_name(task_id), "items": [{"key": "task.json", "path": "task.json"}]}},
         {
             "name": "trec-token",
@@ -163,6 +185,7 @@ def _trec(task_id: str, cfg: KubeSettings) -> dict[str, Any]:
             {"name": "transfer", "mountPath": TRANSFER, "readOnly": True},
             {"name": "trec-token", "mountPath": TOKEN_DIR, "readOnly": True},
             {"name": "trec-run", "mountPath": TREC_RUN_DIR},
+            {"name": "tmp", "mountPath": TMP_DIR},
         ],
         startupProbe=trec_startup_probe(),
     )
@@ -176,6 +199,7 @@ def _filer(name: str, direction: str, cfg: KubeSettings) -> dict[str, Any]:
         volumeMounts=[
             {"name": "transfer", "mountPath": TRANSFER},
             {"name": "task", "mountPath": TASK_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": TMP_DIR},
         ],
     )
     if cfg.shared_mount:
@@ -198,7 +222,7 @@ def _poiesis_container(name: str, command: list[str], cfg: KubeSettings, **extra
         **extra,
     }
     if cfg.container_security_context:
-        container["securityContext"] = dict(cfg.container_security_context)
+        container["securityContext"] = json.loads(json.dumps(cfg.container_security_context))
     return container
 
 
@@ -224,7 +248,7 @@ def _executor(index: int, executor: Mapping[str, Any], task: Mapping[str, Any], 
     if resources:
         container["resources"] = resources
     if cfg.executor_security_context:
-        container["securityContext"] = dict(cfg.executor_security_context)
+        container["securityContext"] = json.loads(json.dumps(cfg.executor_security_context))
     return container
 
 
