@@ -32,8 +32,11 @@ def _serve(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     from poiesis.api import server
 
-    url = server.prepare_database(_settings(args))
-    print(f"poiesis: database migrated ({url})")
+    settings = _settings(args)
+    server.prepare_database(settings)
+    # the URL may hold a password: name the embedded server's directory only
+    where = "" if settings.database_url else f" (embedded, {settings.data_dir or 'default data directory'})"
+    print(f"poiesis: database migrated{where}")
     return 0
 
 
