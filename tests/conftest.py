@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.plugins.local",
     "tests.plugins.realnode",
     "tests.plugins.auth",
+    "tests.plugins.helm",
 ]
