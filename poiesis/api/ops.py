@@ -60,21 +60,28 @@ class Measure:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
+        status, counted = 500, False
+
+        def count() -> None:
+            nonlocal counted
+            counted = True
+            labels = (self.operation(scope["method"], scope["path"]), str(status))
+            metrics.API_REQUESTS.labels(*labels).inc()
+            metrics.API_LATENCY.labels(*labels).observe(time.perf_counter() - started)
 
         async def watch(message: MutableMapping[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body") and not counted:
+                count()  # before the last byte leaves: a client that saw the answer finds it counted
             await send(message)
 
         try:
             await self.app(scope, receive, watch)
         finally:
-            op = self.operation(scope["method"], scope["path"])
-            labels = (op, str(status))
-            metrics.API_REQUESTS.labels(*labels).inc()
-            metrics.API_LATENCY.labels(*labels).observe(time.perf_counter() - started)
+            if not counted:
+                count()
 
 
 class Probes:
