@@ -141,7 +141,7 @@ def test_every_documented_setting_can_be_set(helm) -> None:
     """Each POIESIS_* variable of the docs' settings tables reaches the API and TCtl through `env`."""
     names = set()
     for doc in ("configuration.md", "kubernetes.md"):
-        names |= set(re.findall(r"^\| `?(POIESIS_[A-Z_]+)`?", (REPO / "docs" / doc).read_text(), re.M))
+        names |= set(re.findall(r"^\| `?(POIESIS_[A-Z_]+)`?", (REPO / "docs" / doc).read_text(), re.MULTILINE))
     assert len(names) > 40
     objects = helm.render(*BASE, values={"env": {name: "x" for name in names}})
     for name in ("t-poiesis-api", "t-poiesis-tctl"):
