@@ -32,8 +32,11 @@ def _serve(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     from poiesis.api import server
 
-    url = server.prepare_database(_settings(args))
-    print(f"poiesis: database migrated ({url})")
+    settings = _settings(args)
+    server.prepare_database(settings)
+    # the URL may hold a password: name the embedded server's directory only
+    where = "" if settings.database_url else f" (embedded, {settings.data_dir or 'default data directory'})"
+    print(f"poiesis: database migrated{where}")
     return 0
 
 
@@ -136,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     if command:
         args.cmd = [*getattr(args, "cmd", []), *command]
     if args.command != "task":  # the client prints only its answer
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from poiesis import logs
+
+        logs.configure(logging.INFO)
     return int(args.func(args) or 0)
 
 

@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.plugins.clients",
     "tests.plugins.realnode",
     "tests.plugins.auth",
+    "tests.plugins.helm",
 ]

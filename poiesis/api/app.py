@@ -22,7 +22,7 @@ from connexion.resolver import Resolver
 from connexion.validators import VALIDATOR_MAP, ParameterValidator
 from starlette.exceptions import HTTPException
 
-from poiesis.api import auth, compat
+from poiesis.api import auth, compat, ops
 from poiesis.api.context import Context
 from poiesis.api.errors import PROBLEM_JSON, Jsonifier, problem_body
 from poiesis.api.guard import Guard
@@ -87,14 +87,19 @@ def create_app(context: Context, *, authenticator: auth.Authenticator | None = N
     ``authenticator`` defaults to the one ``context.security.auth`` names.
     """
     app = connexion.FlaskApp(__name__, jsonifier=Jsonifier())
+    spec = yaml.safe_load(spec_path().read_text(encoding="utf-8"))
+    # Middlewares added at one position run in the order added: Measure sees every request,
+    # the guard's refusals too; Probes answers behind the guard's Host check.
+    app.add_middleware(ops.Measure, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=spec, base_path=BASE_PATH)
     app.add_middleware(
         Guard,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         settings=context.security,
         authenticator=authenticator or auth.authenticator(context.security.auth),
         base_path=BASE_PATH,
-        spec=yaml.safe_load(spec_path().read_text(encoding="utf-8")),
+        spec=spec,
     )
+    app.add_middleware(ops.Probes, position=MiddlewarePosition.BEFORE_EXCEPTION, ready=context.store.ping)
     app.add_api(
         spec_path(),
         base_path=BASE_PATH,

@@ -13,7 +13,7 @@ from typing import Any
 import flask
 
 from generated import models
-from poiesis import states
+from poiesis import logs, metrics, states
 from poiesis.api import fileurls, limits, principal, tokens, validate
 from poiesis.api.context import Context
 from poiesis.api.errors import RawJson, ok, problem, raw_list
@@ -53,9 +53,12 @@ def CreateTask(body: dict[str, Any]) -> Any:  # noqa: N802
     for readonly in ("id", "state", "logs", "creation_time"):
         task.pop(readonly, None)
     task_id = ctx.store.create_task(task, owner=caller.owner)
-    if warnings:
-        ctx.store.add_system_logs(task_id, warnings)
-    ctx.submit(task_id, task)
+    metrics.TASKS_CREATED.inc()
+    with logs.task(task_id):
+        log.info("created task for %s", caller.owner or "anonymous")
+        if warnings:
+            ctx.store.add_system_logs(task_id, warnings)
+        ctx.submit(task_id, task)
     return ok({"id": task_id})
 
 
@@ -113,7 +116,9 @@ def CancelTask(id: str) -> Any:  # noqa: N802, A002
     if current is None:
         return problem(404, f"no task with id {id!r}")
     if current == states.State.CANCELING:
-        ctx.cancel(id)
+        with logs.task(id):
+            log.info("cancel requested")
+            ctx.cancel(id)
     return ok({})
 
 

@@ -108,9 +108,12 @@ def uvicorn_config(settings: Settings, app, *, workers: int = 1, factory: bool =
     """uvicorn's Config for the API: the guarded h11 protocol and the configured limits."""
     import uvicorn
 
+    from poiesis import logs
+
     limits = settings.security.limits
     config = uvicorn.Config(
         app, factory=factory, host=settings.host, port=settings.port, workers=workers, log_level="info",
+        log_config=logs.uvicorn_log_config(logs.log_format()),
         http=http.GuardedH11, timeout_keep_alive=max(1, round(limits.idle_timeout)),
         h11_max_incomplete_event_size=limits.header_bytes, server_header=False,
     )

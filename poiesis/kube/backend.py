@@ -55,11 +55,11 @@ class KubeBackend:
             if not job["spec"].get("suspend"):
                 return  # submitted before (a resubmission found it running)
         owner = build.owner_reference(name=name, uid=job["metadata"]["uid"])
+        dependents = [(self.kube.create_secret, build.build_secret(task_id, task, cfg, owner=owner))]
+        if cfg.transfer_volume == "pvc":
+            dependents.append((self.kube.create_pvc, build.build_pvc(task_id, task, cfg, owner=owner)))
         try:
-            for create, body in (
-                (self.kube.create_secret, build.build_secret(task_id, task, cfg, owner=owner)),
-                (self.kube.create_pvc, build.build_pvc(task_id, task, cfg, owner=owner)),
-            ):
+            for create, body in dependents:
                 try:
                     create(body)
                 except Conflict:

@@ -17,6 +17,13 @@ from typing import Any
 from poiesis.kube.settings import KubeSettings
 
 TASK_LABEL = "poiesis.io/task"
+#: the recommended app.kubernetes.io labels on everything made for a task (the chart adds instance)
+APP_LABELS = {
+    "app.kubernetes.io/name": "poiesis",
+    "app.kubernetes.io/component": "task",
+    "app.kubernetes.io/part-of": "poiesis",
+    "app.kubernetes.io/managed-by": "poiesis",
+}
 TRANSFER = "/transfer"
 TASK_DIR = "/etc/poiesis"
 TASK_FILE = f"{TASK_DIR}/task.json"
@@ -25,6 +32,8 @@ TERMINATION_LOG = "/dev/termination-log"
 #: TRec listens on this TCP port once its watch is set up; its startupProbe connects to it (a TCP
 #: probe is the kubelet's own connect; an exec probe costs a runc exec per Pod per period)
 TREC_READY_PORT = 9655
+#: a writable /tmp for trec, tif and tof, whose image filesystem is read-only by default
+TMP_DIR = "/tmp"
 #: how long TRec may take to become ready before the kubelet restarts it
 TREC_STARTUP_S = 120
 #: what the ignore_error wrapper writes to the termination message
@@ -44,7 +53,7 @@ def job_name(task_id: str) -> str:
 
 def labels(task_id: str, cfg: KubeSettings) -> dict[str, str]:
     """Labels on everything made for a task."""
-    return {**cfg.extra_labels, TASK_LABEL: task_id}
+    return {**APP_LABELS, **cfg.extra_labels, TASK_LABEL: task_id}
 
 
 def owner_reference(*, name: str, uid: str) -> dict[str, Any]:
@@ -81,25 +90,38 @@ def build_pod_spec(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) -> 
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
         "initContainers": [
             _trec(task_id, cfg),
             _filer("tif", "in", cfg),
             *(_executor(i, x, task, cfg) for i, x in enumerate(executors)),
         ],
         "containers": [_filer("tof", "out", cfg)],
-        "volumes": _volumes(task_id, cfg),
+        "volumes": _volumes(task_id, task, cfg),
     }
     if cfg.service_account:
         spec["serviceAccountName"] = cfg.service_account
     if cfg.pod_security_context:
-        spec["securityContext"] = dict(cfg.pod_security_context)
+        spec["securityContext"] = json.loads(json.dumps(cfg.pod_security_context))
     _placement(spec, task, cfg)
     return spec
 
 
-def _volumes(task_id: str, cfg: KubeSettings) -> list[dict[str, Any]]:
+def transfer_volume(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) -> dict[str, Any]:
+    """The task volume: the task's PVC, or an emptyDir limited to disk_gb (POIESIS_KUBE_TRANSFER_VOLUME).
+
+    An emptyDir is world-writable (any uid may write it, as "restricted" Pods must) and
+    needs no provisioner; it lives on the node's disk and goes with the Pod.
+    """
+    if cfg.transfer_volume == "emptyDir":
+        return {"name": "transfer", "emptyDir": {"sizeLimit": str(disk_bytes(task, cfg))}}
+    return {"name": "transfer", "persistentVolumeClaim": {"claimName": job_name(task_id)}}
+
+
+def _volumes(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) -> list[dict[str, Any]]:
     return [
-        {"name": "transfer", "persistentVolumeClaim": {"claimName": job_name(task_id)}},
+        transfer_volume(task_id, task, cfg),
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
         {"name": "task", "secret": {"secretName": job_name(task_id), "items": [{"key": "task.json", "path": "task.json"}]}},
         {
             "name": "trec-token",
@@ -160,6 +182,7 @@ def _trec(task_id: str, cfg: KubeSettings) -> dict[str, Any]:
         volumeMounts=[
             {"name": "transfer", "mountPath": TRANSFER, "readOnly": True},
             {"name": "trec-token", "mountPath": TOKEN_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": TMP_DIR},
         ],
         startupProbe=trec_startup_probe(),
     )
@@ -173,6 +196,7 @@ def _filer(name: str, direction: str, cfg: KubeSettings) -> dict[str, Any]:
         volumeMounts=[
             {"name": "transfer", "mountPath": TRANSFER},
             {"name": "task", "mountPath": TASK_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": TMP_DIR},
         ],
     )
     if cfg.shared_mount:
@@ -195,7 +219,7 @@ def _poiesis_container(name: str, command: list[str], cfg: KubeSettings, **extra
         **extra,
     }
     if cfg.container_security_context:
-        container["securityContext"] = dict(cfg.container_security_context)
+        container["securityContext"] = json.loads(json.dumps(cfg.container_security_context))
     return container
 
 
@@ -221,7 +245,7 @@ def _executor(index: int, executor: Mapping[str, Any], task: Mapping[str, Any], 
     if resources:
         container["resources"] = resources
     if cfg.executor_security_context:
-        container["securityContext"] = dict(cfg.executor_security_context)
+        container["securityContext"] = json.loads(json.dumps(cfg.executor_security_context))
     return container
 
 

@@ -20,6 +20,42 @@ def _env(env: Mapping[str, str], name: str, default: str | None = None) -> str |
 
 
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+TRANSFER_VOLUMES = ("pvc", "emptyDir")
+#: uid/gid of the Poiesis image's user (Containerfile); task Pods run as it by default
+POIESIS_UID = 10001
+
+#: Pod Security "restricted" at the Pod level: every container non-root (as the image's user),
+#: the runtime's default seccomp profile; fsGroup makes volumes that honour it writable
+RESTRICTED_POD = {
+    "runAsNonRoot": True, "runAsUser": POIESIS_UID, "runAsGroup": POIESIS_UID, "fsGroup": POIESIS_UID,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+#: trec, tif, tof: no privilege escalation, no capabilities, a read-only image filesystem
+RESTRICTED_POIESIS = {
+    "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
+}
+#: executors: as restricted as Pod Security requires; their image's filesystem stays writable
+RESTRICTED_EXECUTOR = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+#: executors whose images need root (POIESIS_KUBE_EXECUTOR_AS_ROOT): allowed by "baseline", not "restricted"
+ROOT_EXECUTOR = {"runAsNonRoot": False, "runAsUser": 0, "runAsGroup": 0, "allowPrivilegeEscalation": False}
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = _env(env, name)
+    if value is None:
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {value!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env(env, name, default) or default
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
 
 
 def _pull_policy(env: Mapping[str, str], name: str, default: str) -> str:
@@ -49,6 +85,10 @@ def _json_list(env: Mapping[str, str], name: str) -> list[Any]:
     return value
 
 
+def _or(given: dict[str, Any] | None, default: dict[str, Any] | None) -> dict[str, Any] | None:
+    return default if given is None else given
+
+
 @dataclass(frozen=True)
 class KubeSettings:
     """Where and how task Pods run."""
@@ -66,9 +106,12 @@ class KubeSettings:
     database_secret: str = "poiesis-db"
     database_secret_key: str = "url"
     filer_env_secret: str | None = None
-    pod_security_context: dict[str, Any] | None = None
-    container_security_context: dict[str, Any] | None = None
-    executor_security_context: dict[str, Any] | None = None
+    #: securityContexts; {} means none at all (the JSON settings override these defaults whole)
+    pod_security_context: dict[str, Any] | None = field(default_factory=lambda: dict(RESTRICTED_POD))
+    container_security_context: dict[str, Any] | None = field(default_factory=lambda: dict(RESTRICTED_POIESIS))
+    executor_security_context: dict[str, Any] | None = field(default_factory=lambda: dict(RESTRICTED_EXECUTOR))
+    #: the task volume at /transfer: a PVC per task, or an emptyDir sized by disk_gb
+    transfer_volume: str = "pvc"
     trec_log_tail_bytes: int = 10_000
     pending_timeout_s: float = 300.0
     #: seconds a cancelled task's containers get between SIGTERM and SIGKILL
@@ -133,9 +176,14 @@ class KubeSettings:
             database_secret_key=_env(e, "POIESIS_KUBE_DATABASE_SECRET_KEY", d.database_secret_key)
             or d.database_secret_key,
             filer_env_secret=_env(e, "POIESIS_KUBE_FILER_ENV_SECRET"),
-            pod_security_context=_json(e, "POIESIS_KUBE_POD_SECURITY_CONTEXT"),
-            container_security_context=_json(e, "POIESIS_KUBE_CONTAINER_SECURITY_CONTEXT"),
-            executor_security_context=_json(e, "POIESIS_KUBE_EXECUTOR_SECURITY_CONTEXT"),
+            pod_security_context=_or(_json(e, "POIESIS_KUBE_POD_SECURITY_CONTEXT"), d.pod_security_context),
+            container_security_context=_or(_json(e, "POIESIS_KUBE_CONTAINER_SECURITY_CONTEXT"),
+                                           d.container_security_context),
+            executor_security_context=_or(
+                _json(e, "POIESIS_KUBE_EXECUTOR_SECURITY_CONTEXT"),
+                dict(ROOT_EXECUTOR) if _bool(e, "POIESIS_KUBE_EXECUTOR_AS_ROOT", False) else d.executor_security_context,
+            ),
+            transfer_volume=_choice(e, "POIESIS_KUBE_TRANSFER_VOLUME", d.transfer_volume, TRANSFER_VOLUMES),
             trec_log_tail_bytes=int(_env(e, "POIESIS_KUBE_LOG_TAIL_BYTES", str(d.trec_log_tail_bytes)) or 0),
             pending_timeout_s=float(_env(e, "POIESIS_KUBE_PENDING_TIMEOUT", str(d.pending_timeout_s)) or 300),
             cancel_grace_s=int(_env(e, "POIESIS_KUBE_CANCEL_GRACE", str(d.cancel_grace_s)) or 0),

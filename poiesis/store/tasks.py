@@ -19,7 +19,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from poiesis import states
+from poiesis import metrics, states
 from poiesis.store.db import Unavailable
 
 _TS = """to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
@@ -271,6 +271,7 @@ class Store:
         """
         if states.State(state) not in states.TERMINAL:
             raise ValueError(f"{state} is not a terminal state")
+        _ended: list[tuple[str, str]] = []
         with self._conn() as conn, conn.transaction():
             row = conn.execute(
                 "UPDATE tasks SET"
@@ -288,6 +289,7 @@ class Store:
             if row is None:
                 current = conn.execute("SELECT state FROM tasks WHERE id = %s", (task_id,)).fetchone()
                 return current[0] if current else None
+            _ended.append((row[0], ended_by or "unknown"))
             _ensure_attempt(conn, task_id)
             conn.execute(
                 "UPDATE task_logs SET start_time = coalesce(start_time, %(start)s::timestamptz),"
@@ -297,6 +299,8 @@ class Store:
             )
             if system_logs:
                 _append_system_logs(conn, task_id, system_logs)
+        for state_, by in _ended:  # counted once committed
+            metrics.TASKS_ENDED.labels(state_, by).inc()
         return row[0]
 
     # -- logs ------------------------------------------------------------------
@@ -350,6 +354,11 @@ class Store:
                 )
 
     # -- kube backend --
+
+    def ping(self) -> None:
+        """Raise ``Unavailable`` unless the database answers a query on the (migrated) tasks table."""
+        with self._conn() as conn:
+            conn.execute("SELECT 1 FROM tasks LIMIT 0").fetchall()
 
     def active_tasks(self) -> dict[str, tuple[str, datetime]]:
         """Every non-terminal task: id -> (state, creation time), for the controller's sweep."""

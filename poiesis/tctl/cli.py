@@ -20,6 +20,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=env("POIESIS_POD_NAME") or f"{socket.gethostname()}-{os.getpid()}",
         help="this replica's name in the Lease (POIESIS_POD_NAME, else host-pid)",
     )
+    parser.add_argument(
+        "--http-port", type=int, default=int(env("POIESIS_TCTL_HTTP_PORT") or 0),
+        help="port of /healthz, /readyz and /metrics (POIESIS_TCTL_HTTP_PORT; 0, the default, serves none)",
+    )
+    parser.add_argument(
+        "--http-host", default=env("POIESIS_TCTL_HTTP_HOST") or "127.0.0.1",
+        help="address of that server (POIESIS_TCTL_HTTP_HOST, default 127.0.0.1; 0.0.0.0 in a Pod)",
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -35,6 +43,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     from poiesis.kube.backend import KubeBackend
     from poiesis.kube.client import Kube, api_client
     from poiesis.kube.settings import KubeSettings
+    from poiesis.tctl import probes
     from poiesis.tctl.controller import Controller
     if not args.database_url:
         raise SystemExit("poiesis tctl: POIESIS_DATABASE_URL or --database-url is required")
@@ -50,8 +59,11 @@ def run_from_args(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: controller.stop.set())
     logging.getLogger("poiesis").setLevel(logging.INFO)
+    server = probes.serve(controller, host=args.http_host, port=args.http_port) if args.http_port else None
     try:
         controller.run()
     finally:
+        if server is not None:
+            server.shutdown()
         pool.close()
     return 0

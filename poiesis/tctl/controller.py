@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from poiesis import logs, metrics
 from poiesis.kube import build
 from poiesis.kube.client import Conflict, Expired, Kube, KubeError
 from poiesis.kube.settings import KubeSettings
@@ -60,6 +61,9 @@ class Controller:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     recorder: Recorder | None = None
     apply_workers: int = 4
+    #: monotonic time of the last lease step (liveness: the lease loop is turning)
+    lease_checked: float | None = None
+    _dirty_since: float | None = None
 
     def __post_init__(self) -> None:
         self._workers = ThreadPoolExecutor(self.apply_workers, thread_name_prefix="tctl-apply")
@@ -78,7 +82,8 @@ class Controller:
                 self.gone[task] = pod
             else:
                 self.pods[task] = pod
-        self._dirty.set()
+            self._count_pending()
+        self._mark_dirty()
 
     def _relist(self) -> str:
         items, version = self.kube.list_pods(label_selector=build.TASK_LABEL)
@@ -87,9 +92,20 @@ class Controller:
             for task in set(self.pods) - set(fresh):
                 self.gone[task] = self.pods[task]
             self.pods = fresh
+            self._count_pending()
         self.synced.set()
-        self._dirty.set()
+        self._mark_dirty()
         return version
+
+    def _count_pending(self) -> None:
+        pending = sum(1 for p in self.pods.values() if (p.get("status") or {}).get("phase") == "Pending")
+        metrics.PODS_PENDING.set(pending)
+
+    def _mark_dirty(self) -> None:
+        """Ask for a reconcile, remembering when the oldest unhandled request came (reconcile lag)."""
+        if self._dirty_since is None:
+            self._dirty_since = time.monotonic()
+        self._dirty.set()
 
     def inform(self) -> None:
         """List then watch Pods until stopped; 410 relists, other errors wait and relist."""
@@ -138,6 +154,8 @@ class Controller:
         except KubeError as exc:
             log.warning("%s: lease request failed: %s", self.identity, exc)
         self.leading = lease.holds(self._renewed, now=self.clock(), duration_s=self.cfg.lease_duration_s)
+        metrics.TCTL_LEADER.set(1 if self.leading else 0)
+        self.lease_checked = time.monotonic()
         if self.leading:
             self._dirty.set()
         return self.leading
@@ -163,6 +181,7 @@ class Controller:
             except KubeError:
                 pass
         self.leading = False
+        metrics.TCTL_LEADER.set(0)
 
     # -- reconcile --------------------------------------------------------------------
 
@@ -198,10 +217,11 @@ class Controller:
         snap = self.snapshot(with_jobs=with_jobs)
         actions = reconcile.decide(snap)
         for action in actions:
-            try:
-                self._apply(action)
-            except Exception:
-                log.exception("applying %s failed", action)
+            with logs.task(action.task_id):
+                try:
+                    self._apply(action)
+                except Exception:
+                    log.exception("applying %s failed", type(action).__name__)
         self._forget(snap)
         return actions
 
@@ -245,10 +265,16 @@ class Controller:
                 if resync:
                     next_resync = time.monotonic() + self.cfg.resync_s
                 if self.leading and self.synced.is_set():
+                    since = self._dirty_since if self._dirty_since is not None else time.monotonic()
+                    self._dirty_since = None
                     try:
                         self.reconcile_once(with_jobs=resync)
                     except Exception:
                         log.exception("reconcile failed")
+                    else:
+                        metrics.TCTL_RECONCILES.inc()
+                        metrics.TCTL_LAST_RECONCILE.set(time.time())
+                    metrics.TCTL_RECONCILE_LAG.set(time.monotonic() - since)
                 self.stop.wait(self.debounce_s)
         finally:
             self.release()

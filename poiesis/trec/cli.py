@@ -46,6 +46,9 @@ def run_from_args(args: argparse.Namespace) -> int:
     missing = [n for n in ("pod", "namespace", "task_id", "database_url") if not getattr(args, n)]
     if missing:
         raise SystemExit(f"poiesis trec: missing {', '.join(missing)}")
+    from poiesis import logs
+
+    logs.set_process_task(args.task_id)
     cfg = KubeSettings.from_env()
     kube = Kube(api_client(args.kubeconfig or cfg.kubeconfig), args.namespace)
     pool = store.open_pool(args.database_url, min_size=1, max_size=2, timeout=10)

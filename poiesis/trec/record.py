@@ -12,6 +12,7 @@ Times come from the Pod's container statuses, not from the database clock.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -21,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from poiesis import states
+from poiesis import logs, metrics, states
 from poiesis.kube.client import Kube
 from poiesis.kube.outcome import ExecutorResult, Outcome
 from poiesis.retry import Backoff
@@ -39,12 +40,14 @@ class Retry:
     delay_s: float = 0.25
     max_delay_s: float = 5.0
     sleep: Callable[[float], None] = time.sleep
+    component: str = "trec"
 
     def __call__(self, fn: Callable[[], T]) -> T:
         backoff = Backoff(attempts=self.attempts, base_delay=self.delay_s, max_delay=self.max_delay_s)
         return backoff.call(fn, retry_on=Unavailable, on_retry=self._note, sleep=self.sleep)
 
     def _note(self, attempt: int, exc: BaseException, _wait: float) -> None:
+        metrics.WRITE_RETRIES.labels(self.component).inc()
         log.warning("database unavailable (attempt %d/%d): %s", attempt, self.attempts, exc)
 
 
@@ -81,8 +84,16 @@ class Recorder:
     _advanced: dict[str, str] = field(default_factory=dict)
     _logged: dict[str, set[int]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.retry.component != self.source:  # retries count under the component that writes
+            self.retry = dataclasses.replace(self.retry, component=self.source)
+
     def record(self, task_id: str, pod: Mapping[str, Any] | None, outcome: Outcome) -> str | None:
         """Write progress, executor logs and, when the outcome has one, the terminal state; returns it."""
+        with logs.task(task_id):
+            return self._record(task_id, pod, outcome)
+
+    def _record(self, task_id: str, pod: Mapping[str, Any] | None, outcome: Outcome) -> str | None:
         if outcome.progress and outcome.state is None:
             self._advance(task_id, outcome.progress, at=outcome.start_time)
         for result in outcome.executors:

@@ -32,6 +32,10 @@ TASK = {
 }
 
 
+LABELS = {"poiesis.io/task": "t1", "app.kubernetes.io/name": "poiesis", "app.kubernetes.io/component": "task",
+          "app.kubernetes.io/part-of": "poiesis", "app.kubernetes.io/managed-by": "poiesis"}
+
+
 def _pod(task=TASK, cfg=CFG):
     return build.build_job("t1", task, cfg)["spec"]["template"]["spec"]
 
@@ -39,10 +43,10 @@ def _pod(task=TASK, cfg=CFG):
 def test_job_shape() -> None:
     """One Pod, never retried, labelled with the task, created suspended, TTL from settings."""
     job = build.build_job("t1", TASK, CFG)
-    assert job["metadata"] == {"name": "poiesis-t1", "namespace": "ns", "labels": {"poiesis.io/task": "t1"}}
+    assert job["metadata"] == {"name": "poiesis-t1", "namespace": "ns", "labels": LABELS}
     assert job["spec"]["backoffLimit"] == 0 and job["spec"]["suspend"] is True
     assert job["spec"]["ttlSecondsAfterFinished"] == 300
-    assert job["spec"]["template"]["metadata"]["labels"] == {"poiesis.io/task": "t1"}
+    assert job["spec"]["template"]["metadata"]["labels"] == LABELS
     assert "ttlSecondsAfterFinished" not in build.build_job("t1", TASK, KubeSettings(ttl_seconds_after_finished=None))["spec"]
 
 
@@ -182,7 +186,7 @@ def test_secret_and_pvc_owned_by_the_job() -> None:
     pvc = build.build_pvc("t1", TASK, CFG, owner=owner)
     for obj in (secret, pvc):
         assert obj["metadata"]["ownerReferences"] == [owner]
-        assert obj["metadata"]["labels"] == {"poiesis.io/task": "t1"}
+        assert obj["metadata"]["labels"] == LABELS
         assert obj["metadata"]["name"] == "poiesis-t1"
     body = json.loads(secret["stringData"]["task.json"])
     assert body["id"] == "t1" and body["executors"] == TASK["executors"]
@@ -197,6 +201,46 @@ def test_security_contexts_from_settings() -> None:
     assert pod["securityContext"] == {"runAsNonRoot": True}
     assert pod["initContainers"][0]["securityContext"] == {"readOnlyRootFilesystem": True}
     assert pod["initContainers"][2]["securityContext"] == {"allowPrivilegeEscalation": False}
+
+
+def test_restricted_by_default() -> None:
+    """Without settings every container meets Pod Security "restricted"; the Pod has no Service env."""
+    pod = _pod(cfg=KubeSettings())
+    assert pod["enableServiceLinks"] is False
+    assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
+                                      "fsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}}
+    for container in pod["initContainers"] + pod["containers"]:
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False and context["capabilities"] == {"drop": ["ALL"]}
+        assert "runAsUser" not in context  # the Pod's non-root uid holds
+        poiesis = not container["name"].startswith("executor-")
+        assert context.get("readOnlyRootFilesystem", False) is poiesis, container["name"]
+        if poiesis:  # a writable /tmp on an emptyDir instead of the image's
+            assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
+
+
+def test_executors_as_root_and_empty_contexts() -> None:
+    """POIESIS_KUBE_EXECUTOR_AS_ROOT runs executors as uid 0 (baseline); "{}" leaves a context out."""
+    cfg = KubeSettings.from_env({"POIESIS_KUBE_EXECUTOR_AS_ROOT": "true", "POIESIS_KUBE_POD_SECURITY_CONTEXT": "{}"})
+    pod = _pod(cfg=cfg)
+    assert "securityContext" not in pod
+    assert pod["initContainers"][2]["securityContext"] == {
+        "runAsNonRoot": False, "runAsUser": 0, "runAsGroup": 0, "allowPrivilegeEscalation": False}
+    assert pod["initContainers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+    with pytest.raises(ValueError, match="true or false"):
+        KubeSettings.from_env({"POIESIS_KUBE_EXECUTOR_AS_ROOT": "maybe"})
+
+
+def test_transfer_volume_empty_dir() -> None:
+    """POIESIS_KUBE_TRANSFER_VOLUME=emptyDir: the task volume is an emptyDir limited to disk_gb, no claim."""
+    cfg = KubeSettings.from_env({"POIESIS_KUBE_TRANSFER_VOLUME": "emptyDir"})
+    volume = next(v for v in _pod(cfg=cfg)["volumes"] if v["name"] == "transfer")
+    assert volume == {"name": "transfer", "emptyDir": {"sizeLimit": str(10 * 2**30)}}
+    pvc_volume = next(v for v in _pod()["volumes"] if v["name"] == "transfer")
+    assert pvc_volume == {"name": "transfer", "persistentVolumeClaim": {"claimName": "poiesis-t1"}}
+    with pytest.raises(ValueError, match="pvc, emptyDir"):
+        KubeSettings.from_env({"POIESIS_KUBE_TRANSFER_VOLUME": "hostPath"})
 
 
 def test_settings_from_env() -> None:

@@ -209,8 +209,13 @@ def deployment_env(*, namespace: str, node: RealNode, kubeconfig: Path, db_url: 
         "POIESIS_KUBE_TOLERATIONS": json.dumps([toleration]),
         "POIESIS_KUBE_FILER_ENV_SECRET": "poiesis-filer",
         # the test cluster's hostPath provisioner makes each task volume a root-owned 0750
-        # directory, and hostPath volumes ignore fsGroup: the filers must run as root here
+        # directory, and hostPath volumes ignore fsGroup: with a PVC per task the filers must
+        # run as root here, so the restricted defaults are off (the chart's test runs them,
+        # with POIESIS_KUBE_TRANSFER_VOLUME=emptyDir: tests/deploy)
+        "POIESIS_KUBE_TRANSFER_VOLUME": "pvc",
+        "POIESIS_KUBE_POD_SECURITY_CONTEXT": "{}",
         "POIESIS_KUBE_CONTAINER_SECURITY_CONTEXT": json.dumps({"runAsUser": 0}),
+        "POIESIS_KUBE_EXECUTOR_SECURITY_CONTEXT": "{}",
         "POIESIS_KUBE_TTL_SECONDS": "none",
         "POIESIS_KUBE_PENDING_TIMEOUT": "20",
         "POIESIS_KUBE_QUEUED_GRACE": "30",

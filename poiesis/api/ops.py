@@ -1,0 +1,124 @@
+"""Operating the API: liveness, readiness and metrics endpoints, and per-operation request metrics.
+
+``Measure`` is the outermost middleware: it times every request, refusals of
+the guard included, and counts it by TES operation (the operationId whose
+path and method match, else "other") and status code. ``Probes`` sits
+inside the guard, so the Host header is checked as for any request, and
+answers three paths outside the TES base path without credentials:
+
+- ``/healthz``: 200 while the process serves requests (liveness);
+- ``/readyz``: 200 when the task database answers a query on the tasks
+  table, else 503 (readiness: not migrated or unreachable is not ready);
+- ``/metrics``: the Prometheus text exposition (``poiesis.metrics``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import anyio.to_thread
+
+from poiesis import metrics
+
+Scope = MutableMapping[str, Any]
+App = Callable[..., Awaitable[None]]
+
+HEALTH, READY, METRICS = "/healthz", "/readyz", "/metrics"
+PROBES = (HEALTH, READY, METRICS)
+_METHODS = ("get", "put", "post", "delete", "patch")
+
+
+def operation_routes(spec: dict[str, Any], base_path: str) -> list[tuple[str, re.Pattern[str], str]]:
+    """(method, path regex, operationId) for each operation, most specific path first."""
+    routes = []
+    for template, item in spec.get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(base_path + template))
+        for method in _METHODS:
+            if method in item and "operationId" in item[method]:
+                routes.append((method.upper(), re.compile(f"^{pattern}$"), item[method]["operationId"]))
+    return sorted(routes, key=lambda r: -len(r[1].pattern))
+
+
+class Measure:
+    """See the module docstring."""
+
+    def __init__(self, app: App, *, spec: dict[str, Any], base_path: str) -> None:
+        self.app = app
+        self.routes = operation_routes(spec, base_path)
+
+    def operation(self, method: str, path: str) -> str:
+        if path in PROBES:
+            return path.strip("/")
+        return next((op for m, pattern, op in self.routes if m == method and pattern.match(path)), "other")
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status, counted = 500, False
+
+        def count() -> None:
+            nonlocal counted
+            counted = True
+            labels = (self.operation(scope["method"], scope["path"]), str(status))
+            metrics.API_REQUESTS.labels(*labels).inc()
+            metrics.API_LATENCY.labels(*labels).observe(time.perf_counter() - started)
+
+        async def watch(message: MutableMapping[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body") and not counted:
+                count()  # before the last byte leaves: a client that saw the answer finds it counted
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            if not counted:
+                count()
+
+
+class Probes:
+    """See the module docstring. ``ready`` is a blocking check (run in a thread); it raises when not ready."""
+
+    def __init__(self, app: App, *, ready: Callable[[], None]) -> None:
+        self.app = app
+        self.ready = ready
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] not in PROBES:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            await _send(send, 405, b'{"status": 405, "title": "method not allowed"}', "application/problem+json",
+                        [(b"allow", b"GET, HEAD")])
+            return
+        if scope["path"] == METRICS:
+            body, content_type = metrics.exposition()
+            await _send(send, 200, body, content_type)
+        elif scope["path"] == HEALTH:
+            await _send(send, 200, b'{"status": "ok"}', "application/json")
+        else:
+            try:
+                await anyio.to_thread.run_sync(self.ready)
+            except Exception as exc:  # noqa: BLE001 - any failure is "not ready", said in the body
+                body = json.dumps({"status": "unavailable", "detail": f"{type(exc).__name__}: {exc}"[:500]})
+                await _send(send, 503, body.encode(), "application/json")
+                return
+            await _send(send, 200, b'{"status": "ready"}', "application/json")
+
+
+async def _send(send: Any, status: int, body: bytes, content_type: str,
+                headers: list[tuple[bytes, bytes]] = ()) -> None:
+    await send({
+        "type": "http.response.start", "status": status,
+        "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
+                    (b"cache-control", b"no-store"), *headers],
+    })
+    await send({"type": "http.response.body", "body": body})
