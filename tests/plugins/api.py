@@ -14,10 +14,10 @@ import requests
 from starlette.testclient import TestClient
 
 from poiesis import store
-from poiesis.backend import NoBackend
-from poiesis.filer import FilerConfig
 from poiesis.api.app import create_app
 from poiesis.api.context import Context
+from poiesis.backend import NoBackend
+from poiesis.filer import FilerConfig
 from tests.plugins.servers import free_port
 
 BASE = "/ga4gh/tes/v1"

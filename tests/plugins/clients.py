@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.plugins import unavailable
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "clients"
 _RUNS: list[tuple[str, str, str, float, str]] = []
@@ -65,12 +67,6 @@ def _versions() -> dict[str, str]:
     return {line.split()[0]: line.split()[1] for line in out.splitlines() if line.strip()}
 
 
-def _unavailable(message: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def client_engine() -> Callable[[str], Engine]:
     """Install (once) and return the named engine of scripts/clients."""
@@ -81,7 +77,7 @@ def client_engine() -> Callable[[str], Engine]:
             done = subprocess.run([str(SCRIPT), "install", name], capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-                _unavailable(f"scripts/clients install {name} failed (needs PyPI):\n{tail}")
+                unavailable(f"scripts/clients install {name} failed (needs PyPI):\n{tail}")
             venv = Path(subprocess.run([str(SCRIPT), "path", name], capture_output=True, text=True, check=True).stdout.strip())
             cache[name] = Engine(name, _versions()[name], venv)
         return cache[name]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.plugins.kube import _unavailable
+from tests.plugins import unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "helm"
@@ -62,5 +62,5 @@ def helm() -> Helm:
     proc = subprocess.run([str(SCRIPT), "build"], capture_output=True, text=True, timeout=1800, check=False)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        _unavailable(f"`scripts/helm build` failed (exit {proc.returncode}):\n{tail}")
+        unavailable(f"`scripts/helm build` failed (exit {proc.returncode}):\n{tail}")
     return Helm(Path(proc.stdout.strip().splitlines()[-1]))

@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from tests.plugins import unavailable
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "cluster"
 UP_TIMEOUT_S = 300
 
@@ -39,12 +41,6 @@ class Cluster:
     node: str = "kwok-node-0"
 
 
-def _unavailable(message: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
 def _status() -> dict:
     proc = subprocess.run([str(SCRIPT), "status", "--json"], capture_output=True, text=True, timeout=60, check=False)
     return json.loads(proc.stdout)
@@ -54,7 +50,7 @@ def _up() -> Path:
     proc = subprocess.run([str(SCRIPT), "up"], capture_output=True, text=True, timeout=UP_TIMEOUT_S, check=False)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        _unavailable(f"`scripts/cluster up` failed (exit {proc.returncode}):\n{tail}")
+        unavailable(f"`scripts/cluster up` failed (exit {proc.returncode}):\n{tail}")
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
@@ -63,7 +59,7 @@ def kube_cluster() -> Iterator[Cluster]:
     """A running cluster for the whole session, started here only if not already up."""
     status = _status()
     if not status["built"]:
-        _unavailable(
+        unavailable(
             f"Kubernetes test binaries are not built ({status['bin_dir']}): "
             "run `scripts/cluster build` once (about 20 minutes cold), then rerun"
         )

@@ -31,8 +31,9 @@ import requests
 from kubernetes import client as k8s
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from tests.plugins import unavailable
 from tests.plugins.api import BASE, wait_http
-from tests.plugins.kube import SCRIPT, Cluster, _unavailable
+from tests.plugins.kube import SCRIPT, Cluster
 from tests.plugins.pg import create_database
 from tests.plugins.servers import HttpServer, S3Server, free_port
 
@@ -57,7 +58,7 @@ def _run(args: list[str], *, timeout: float, what: str) -> str:
     proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        _unavailable(f"{what} failed (exit {proc.returncode}):\n{tail}")
+        unavailable(f"{what} failed (exit {proc.returncode}):\n{tail}")
     return proc.stdout.strip()
 
 
@@ -65,14 +66,14 @@ def _run(args: list[str], *, timeout: float, what: str) -> str:
 def real_node(kube_cluster: Cluster) -> RealNode:
     """The real node Ready, with the Poiesis and busybox images in its containerd."""
     if os.geteuid() != 0:
-        _unavailable("the real node needs root (containerd, a bridge, iptables)")
+        unavailable("the real node needs root (containerd, a bridge, iptables)")
     _run([str(SCRIPT), "up", "--real-node"], timeout=300, what="`scripts/cluster up --real-node`")
     status = json.loads(_run([str(SCRIPT), "status", "--json"], timeout=60, what="`scripts/cluster status`"))
     if not status["real_node"]["up"]:
-        _unavailable(f"the real node is not Ready: {status['real_node']}")
+        unavailable(f"the real node is not Ready: {status['real_node']}")
     image = _run([str(REPO / "scripts" / "image"), "build"], timeout=1800, what="`scripts/image build`").splitlines()[-1]
     if subprocess.run(["podman", "image", "exists", BUSYBOX], check=False).returncode != 0:
-        _unavailable(f"{BUSYBOX} is not in podman's store: run scripts/podman-setup")
+        unavailable(f"{BUSYBOX} is not in podman's store: run scripts/podman-setup")
     _run([str(SCRIPT), "load-image", image, BUSYBOX], timeout=600, what="`scripts/cluster load-image`")
     return RealNode(status["real_node"]["name"], image, BUSYBOX, status["real_node"]["containerd_socket"])
 

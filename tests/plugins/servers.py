@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.plugins import unavailable
+
 HTTP_USER, HTTP_PASSWORD = "alice", "http-pw-Zq81"
 FTP_USER, FTP_PASSWORD = "ftpuser", "ftp-pw-Xk42"
 LOOPBACK = "127.0.0.1"
@@ -39,10 +41,7 @@ def require(module: str, *, install: str) -> None:
     try:
         __import__(module)
     except ImportError:
-        message = f"{module} is missing: pip install -e '.[test]' (needs {install})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{module} is missing: pip install -e '.[test]' (needs {install})")
 
 
 def free_port() -> int:
@@ -405,10 +404,7 @@ def start_minio(port: int, *, data: Path, log: Path) -> subprocess.Popen:
     """Start MinIO on 127.0.0.1:``port`` with one data directory; returns once it is live."""
     binary = minio_binary()
     if not binary.exists():
-        message = f"MinIO is not built: run scripts/minio build (expected {binary})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"MinIO is not built: run scripts/minio build (expected {binary})")
     env = dict(os.environ, MINIO_ROOT_USER=MINIO_USER, MINIO_ROOT_PASSWORD=MINIO_PASSWORD,
                MINIO_BROWSER="off", MINIO_UPDATE="off")
     with log.open("wb") as out:
