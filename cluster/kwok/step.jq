@@ -15,5 +15,5 @@
   elif $regular | any(.state.running != null) then "init-finish"
   elif $is | any(.state.waiting != null) then "init-start"
   elif $cs | any(.state.waiting != null) then "start"
-  elif $cs | any(.state.running != null) then "main-finish"
+  elif ($p.spec.restartPolicy // "Always") != "Always" and ($cs | any(.state.running != null)) then "main-finish"
   else "none" end

@@ -57,6 +57,10 @@ def test_the_chart_pods_are_admitted_under_restricted(restricted) -> None:
             break
         assert time.monotonic() < deadline, components
         time.sleep(0.5)
+    time.sleep(1)  # they stay: a Deployment's Pods are not replaced (KWOK ends only restartPolicy != Always)
+    again = core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/instance={RELEASE}").items
+    assert {p.metadata.name for p in again} == {p.metadata.name for p in pods}
+    assert {p.status.phase for p in again} <= {"Pending", "Running"}, [p.status.phase for p in again]
     events = core.list_namespaced_event(namespace, field_selector="reason=FailedCreate").items
     assert events == [], [e.message for e in events]
 

@@ -202,7 +202,11 @@ def test_tasks_through_the_api(installed: Installed) -> None:
 
 
 def _handover(installed: Installed, *, grace: int | None, limit: float) -> str:
-    """Delete the Lease holder's Pod; returns the new holder, a TCtl Pod that was running before."""
+    """Delete the Lease holder's Pod; returns the new holder, another live TCtl Pod.
+
+    The leader releases the Lease on exit, so whoever asks first takes it: usually a standby,
+    but the Pod the ReplicaSet makes in its place may start and win the race (seen in CI).
+    """
     coordination = k8s.CoordinationV1Api(installed.core.api_client)
     lease_name = f"{RELEASE}-poiesis-tctl"
     leader = coordination.read_namespaced_lease(lease_name, installed.namespace).spec.holder_identity
@@ -217,7 +221,8 @@ def _handover(installed: Installed, *, grace: int | None, limit: float) -> str:
         assert time.monotonic() - deleted < limit, f"the Lease is still {holder!r} after {limit}s"
         time.sleep(0.2)
     print(f"\nTCtl handover, leader deleted with grace {grace}: {time.monotonic() - deleted:.1f}s (lease {LEASE_S}s)")
-    assert holder in names - {leader}
+    live = {p.metadata.name for p in installed.tctl_pods()}
+    assert holder in live - {leader}, (holder, live, names)
     return holder
 
 
