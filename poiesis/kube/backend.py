@@ -70,13 +70,15 @@ class KubeBackend:
             raise
 
     def cancel(self, task_id: str) -> None:
-        """Delete the task's Job (Background: Pod, Secret and PVC follow); absent is fine.
+        """Delete the task's Pod with the short cancel grace period, then its Job; absent is fine.
 
-        The Pod is then deleted again with the short cancel grace period: the garbage
-        collector would give its containers the Pod's full grace (30 s), and an executor
-        that ignores SIGTERM (a shell's `sleep` as PID 1) would keep the task CANCELING that long.
-        The Job goes first, so its controller never replaces the Pod.
+        The Pod goes first: deleted through its Job, the garbage collector gives it the Pod's
+        full grace (30 s), and once the kubelet has begun stopping containers with that grace a
+        later, shorter one does not cut the wait (seen on the real node: a SIGTERM-ignoring
+        `sleep` kept the Pod and its PVC 30 s after CANCELED). The Job cannot replace the Pod:
+        its backoffLimit is 0, so a deleted Pod fails it. Deleting the Job (Background) then
+        removes the Secret and PVC it owns.
         """
-        self.kube.delete_job(build.job_name(task_id))
         self.kube.delete_pods(label_selector=f"{build.TASK_LABEL}={task_id}",
                               grace_period_seconds=self.settings.cancel_grace_s)
+        self.kube.delete_job(build.job_name(task_id))

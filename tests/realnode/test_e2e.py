@@ -136,6 +136,7 @@ def test_cancel_of_a_running_sleep(tes_real: TesOnNode) -> None:
     while (left := tes_real.task_objects(task_id)) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert left == []
+    print(f"\ncancel: CANCELED after {took:.1f}s, Job/Pod/PVC/Secret gone after {time.monotonic() - asked:.1f}s")
 
 
 def test_nonexistent_image_is_system_error_naming_the_pull_error(tes_real: TesOnNode) -> None:
