@@ -49,6 +49,10 @@ TCTL_RECONCILE_LAG = Gauge(
 TCTL_RECONCILES = Counter("poiesis_tctl_reconciles", "Reconcile passes run by the leader")
 TCTL_LAST_RECONCILE = Gauge("poiesis_tctl_last_reconcile_timestamp_seconds",
                             "Unix time the leader last finished a reconcile", multiprocess_mode="max")
+TASKS_BY_STATE = Gauge(
+    "poiesis_tasks", "Tasks in the database by state, counted by the TCtl leader on every resync "
+    "(whoever wrote the state: API, TRec, TCtl)", ["state"], multiprocess_mode="max",
+)
 PODS_PENDING = Gauge("poiesis_pods_pending", "Task Pods in phase Pending, as TCtl's informer sees them",
                      multiprocess_mode="max")
 

@@ -360,6 +360,12 @@ class Store:
         with self._conn() as conn:
             conn.execute("SELECT 1 FROM tasks LIMIT 0").fetchall()
 
+    def count_by_state(self) -> dict[str, int]:
+        """How many tasks are in each state (states with none are absent)."""
+        with self._conn() as conn:
+            rows = conn.execute("SELECT state, count(*) FROM tasks GROUP BY state").fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def active_tasks(self) -> dict[str, tuple[str, datetime]]:
         """Every non-terminal task: id -> (state, creation time), for the controller's sweep."""
         with self._conn() as conn:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from poiesis import logs, metrics
+from poiesis.states import State
 from poiesis.kube import build
 from poiesis.kube.client import Conflict, Expired, Kube, KubeError
 from poiesis.kube.settings import KubeSettings
@@ -239,6 +240,16 @@ class Controller:
                 log.info("resubmitting task %s (QUEUED with no running Job)", action.task_id)
                 self.submit(action.task_id, body)
 
+    def _count_states(self) -> None:
+        """Publish the tasks per state (every state, 0 when none): TRec's writes show up here too."""
+        try:
+            counts = self.store.count_by_state()
+        except Exception:
+            log.exception("counting tasks by state failed")
+            return
+        for state in State:
+            metrics.TASKS_BY_STATE.labels(state=state.value).set(counts.get(state.value, 0))
+
     def _forget(self, snap: reconcile.Snapshot) -> None:
         """Drop deleted Pods of tasks that are no longer active."""
         with self._lock:
@@ -274,6 +285,8 @@ class Controller:
                     else:
                         metrics.TCTL_RECONCILES.inc()
                         metrics.TCTL_LAST_RECONCILE.set(time.time())
+                    if resync:
+                        self._count_states()
                     metrics.TCTL_RECONCILE_LAG.set(time.monotonic() - since)
                 self.stop.wait(self.debounce_s)
         finally:
