@@ -37,6 +37,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def by_task(actions: list[reconcile.Action]) -> list[list[reconcile.Action]]:
+    """The actions grouped per task, each group in decision order, groups in order of first action."""
+    groups: dict[str, list[reconcile.Action]] = {}
+    for action in actions:
+        groups.setdefault(action.task_id, []).append(action)
+    return list(groups.values())
+
+
 def _task_of(pod: dict[str, Any]) -> str | None:
     return ((pod.get("metadata") or {}).get("labels") or {}).get(build.TASK_LABEL)
 
@@ -214,17 +222,27 @@ class Controller:
             return []
 
     def reconcile_once(self, *, with_jobs: bool) -> list[reconcile.Action]:
-        """Decide from a fresh snapshot, then apply each action once."""
+        """Decide from a fresh snapshot, then apply each action once.
+
+        Different tasks' actions run in parallel on ``apply_workers`` threads; one task's
+        actions run in the order decided, on one thread. The pass ends when all are applied.
+        """
         snap = self.snapshot(with_jobs=with_jobs)
         actions = reconcile.decide(snap)
-        for action in actions:
-            with logs.task(action.task_id):
+        for done in [self._workers.submit(self._apply_in_order, group) for group in by_task(actions)]:
+            done.result()
+        self._forget(snap)
+        return actions
+
+    def _apply_in_order(self, actions: list[reconcile.Action]) -> None:
+        """One task's actions, in order; a failure is logged and ends that task's turn."""
+        with logs.task(actions[0].task_id):
+            for action in actions:
                 try:
                     self._apply(action)
                 except Exception:
                     log.exception("applying %s failed", type(action).__name__)
-        self._forget(snap)
-        return actions
+                    return
 
     def _apply(self, action: reconcile.Action) -> None:
         if isinstance(action, reconcile.Record):
