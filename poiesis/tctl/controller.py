@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from poiesis import logs, metrics
-from poiesis.states import State
 from poiesis.kube import build
-from poiesis.kube.client import Conflict, Expired, Kube, KubeError
+from poiesis.kube.client import Conflict, Kube, KubeError
+from poiesis.kube.informer import PodInformer
 from poiesis.kube.settings import KubeSettings
+from poiesis.states import State
 from poiesis.store import Store
 from poiesis.tctl import lease, reconcile
 from poiesis.trec.record import Recorder
@@ -94,8 +95,7 @@ class Controller:
             self._count_pending()
         self._mark_dirty()
 
-    def _relist(self) -> str:
-        items, version = self.kube.list_pods(label_selector=build.TASK_LABEL)
+    def _relist(self, items: list[dict[str, Any]]) -> None:
         fresh = {t: p for p in items if (t := _task_of(p))}
         with self._lock:
             for task in set(self.pods) - set(fresh):
@@ -104,7 +104,6 @@ class Controller:
             self._count_pending()
         self.synced.set()
         self._mark_dirty()
-        return version
 
     def _count_pending(self) -> None:
         pending = sum(1 for p in self.pods.values() if (p.get("status") or {}).get("phase") == "Pending")
@@ -117,24 +116,9 @@ class Controller:
         self._dirty.set()
 
     def inform(self) -> None:
-        """List then watch Pods until stopped; 410 relists, other errors wait and relist."""
-        version: str | None = None
-        while not self.stop.is_set():
-            try:
-                if version is None:
-                    version = self._relist()
-                for kind, obj in self.kube.watch_pods(resource_version=version, timeout_s=60, label_selector=build.TASK_LABEL):
-                    version = obj["metadata"]["resourceVersion"]
-                    if kind != "BOOKMARK":
-                        self._apply_event(kind, obj)
-                    if self.stop.is_set():
-                        return
-            except Expired:
-                version = None
-            except Exception:
-                log.exception("pod watch failed; relisting")
-                version = None
-                self.stop.wait(1.0)
+        """List then watch task Pods until stopped (``kube.informer``: 410 relists, errors retry)."""
+        PodInformer(self.kube, {"label_selector": build.TASK_LABEL}, on_list=self._relist, on_event=self._apply_event,
+                    stop=self.stop).run()
 
     # -- lease ------------------------------------------------------------------------
 

@@ -1,10 +1,9 @@
 """The sidecar's life: watch one Pod, record each change, and keep reading it after SIGTERM.
 
-A watcher thread lists the Pod (field selector metadata.name), then touches
-the ready file (the sidecar's startupProbe, so the kubelet starts ``tif``
-only once nothing can be missed), then watches from the list's
-resourceVersion; 410 Gone means list again, any other error waits and
-retries. Every event is recorded under one lock.
+A watcher thread runs the shared informer loop (``kube.informer``) on the Pod
+(field selector metadata.name); after each list it opens the ready port (the
+sidecar's startupProbe, so the kubelet starts ``tif`` only once nothing can
+be missed). Every event is recorded under one lock.
 
 The main thread waits for SIGTERM (the kubelet sends it once ``tof`` ended,
 or when the Pod is deleted). The API server may not show ``tof`` terminated
@@ -27,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from poiesis.kube.client import Expired, Kube
+from poiesis.kube.client import Kube
+from poiesis.kube.informer import PodInformer
 from poiesis.kube.outcome import DEFAULT_GRACE_S, Outcome, deleted_outcome, grace_period_s, pod_outcome
 from poiesis.trec.early import Termination
 from poiesis.trec.record import Recorder
@@ -103,32 +103,22 @@ class PodRecorder:
 
     def watch(self) -> None:
         """List and watch until stopped or the terminal state landed (the watcher thread's body)."""
-        selector = {"field_selector": f"metadata.name={self.pod_name}"}
-        version: str | None = self.start_version
-        while not self.stop.is_set() and self.landed is None:
-            try:
-                if version is None:
-                    pods, version = self.kube.list_pods(**selector)
-                    self._ready()  # every change after this list reaches the watch below
-                    for pod in pods:
-                        self.handle(pod)
-                for kind, obj in self.kube.watch_pods(resource_version=version, timeout_s=self.watch_timeout_s, **selector):
-                    version = obj["metadata"]["resourceVersion"]
-                    if kind == "BOOKMARK":
-                        continue
-                    if kind == "DELETED":
-                        self.handle(obj, deleted_outcome(obj))
-                    else:
-                        self.handle(obj)
-                    if self.stop.is_set() or self.landed is not None:
-                        return
-            except Expired:
-                log.info("watch expired (410); listing again")
-                self.relists += 1
-                version = None
-            except Exception:
-                log.exception("watching pod %s failed; retrying", self.pod_name)
-                self.stop.wait(2.0)
+        informer = PodInformer(self.kube, {"field_selector": f"metadata.name={self.pod_name}"},
+                               on_list=self._listed, on_event=self._event, stop=self.stop,
+                               done=lambda: self.landed is not None, timeout_s=self.watch_timeout_s, retry_s=2.0,
+                               version=self.start_version)
+        try:
+            informer.run()
+        finally:
+            self.relists = informer.relists
+
+    def _listed(self, pods: list[dict[str, Any]]) -> None:
+        self._ready()  # every change after this list reaches the watch that follows it
+        for pod in pods:
+            self.handle(pod)
+
+    def _event(self, kind: str, pod: dict[str, Any]) -> None:
+        self.handle(pod, deleted_outcome(pod) if kind == "DELETED" else None)
 
     def finish(self, terminated_at: float) -> None:
         """After SIGTERM: read the Pod until its end is recorded or the grace period is nearly used."""

@@ -35,7 +35,7 @@ def client(api_context: Context) -> TestClient:
     return TestClient(create_app(api_context), base_url=f"http://127.0.0.1{BASE}")
 
 
-def wait_http(url: str, *, proc: subprocess.Popen, timeout: float = 30) -> None:
+def wait_http(url: str, *, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -130,6 +130,7 @@ class TesOnNode:
     s3_relay: Relay
     node: RealNode
     logs: Path
+    pids: dict[str, int]  # the `poiesis api` and `poiesis tctl` processes started for it
 
     def create(self, task: dict[str, Any]) -> str:
         response = requests.post(f"{self.base}/tasks", json=task, timeout=30)
@@ -263,7 +264,7 @@ def tes_real(
         yield TesOnNode(
             base=f"http://127.0.0.1:{port}{BASE}", db_url=db_url, namespace=namespace, core=core,
             batch=k8s.BatchV1Api(kube_cluster.api), http=http_server, http_relay=http_relay, s3=s3_server,
-            s3_relay=s3_relay, node=real_node, logs=logs,
+            s3_relay=s3_relay, node=real_node, logs=logs, pids={"api": procs[0].pid, "tctl": procs[1].pid},
         )
     finally:
         for proc in procs:

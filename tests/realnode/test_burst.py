@@ -38,13 +38,35 @@ def _trec_rss_kib() -> list[int]:
     return found
 
 
+def _tree_rss_kib(pid: int) -> int:
+    """RSS of a process and its descendants (the API's uvicorn workers), 0 once it is gone."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    return total
+
+
 def test_a_hundred_trivial_tasks_trec_writes_the_ends(tes_real: TesOnNode, capsys: pytest.CaptureFixture[str]) -> None:
     """100 echo tasks all COMPLETE; TRec (not TCtl) wrote at least 99 of the terminal states."""
     count, rss, stop = 100, [], threading.Event()
+    at_rest = {name: _tree_rss_kib(pid) for name, pid in tes_real.pids.items()}
+    peak = dict.fromkeys(tes_real.pids, 0)
+    running = [0]
 
     def sample() -> None:
         while not stop.wait(0.5):
-            rss.extend(_trec_rss_kib())
+            now = _trec_rss_kib()
+            rss.extend(now)
+            running[0] = max(running[0], len(now))
+            for name, pid in tes_real.pids.items():
+                peak[name] = max(peak[name], _tree_rss_kib(pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -69,7 +91,10 @@ def test_a_hundred_trivial_tasks_trec_writes_the_ends(tes_real: TesOnNode, capsy
         with capsys.disabled():  # the numbers belong in the run's log, passed or not
             print(f"\n{len(latencies)} tasks on the real node: CreateTask->terminal p50 {statistics.median(latencies):.2f}s "
                   f"p99 {latencies[int(0.99 * (len(latencies) - 1))]:.2f}s max {latencies[-1]:.2f}s; "
-                  f"TRec RSS max {max(rss, default=0) // 1024} MiB, median {statistics.median(rss) // 1024 if rss else 0} MiB")
+                  f"TRec RSS max {max(rss, default=0) // 1024} MiB, median {statistics.median(rss) // 1024 if rss else 0} MiB; "
+                  f"at most {running[0]} Pods' TRec running at once; "
+                  + ", ".join(f"{name} RSS {at_rest[name] // 1024} MiB at rest, {peak[name] // 1024} MiB peak"
+                              for name in tes_real.pids))
     writers = [tes_real.ended_by(task_id) for task_id in created]
     assert set(states.values()) == {"COMPLETE"}, {s: list(states.values()).count(s) for s in set(states.values())}
     assert writers.count("trec") >= 99, {w: writers.count(w) for w in set(writers)}
