@@ -18,7 +18,6 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from poiesis.api.errors import PROBLEM_JSON, problem_body
 
-
 #: Seconds a refused connection is drained before it is closed.
 LINGER_SECONDS = 2.0
 #: Attribute of uvicorn's Config holding the header deadline (the Config travels to every worker).
@@ -68,7 +67,7 @@ class GuardedH11(H11Protocol):
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
-        detail = f"{msg} (request line and headers are limited to {self.conn._max_incomplete_event_size} bytes)"
+        detail = f"{msg} (request line and headers are limited to {self.conn._max_incomplete_event_size} bytes)"  # noqa: SLF001 - h11 keeps the limit private
         body = json.dumps(problem_body(400, detail)).encode()
         headers = [(b"content-type", PROBLEM_JSON.encode()), (b"connection", b"close")]
         output = self.conn.send(h11.Response(status_code=400, headers=headers, reason=b"Bad Request"))

@@ -118,7 +118,7 @@ class Store:
         self._pool = pool
 
     def _conn(self):  # noqa: ANN202 - a context manager from the pool
-        return _guarded(self._pool)
+        return _Guarded(self._pool)
 
     # -- creating and reading -------------------------------------------------
 
@@ -369,7 +369,7 @@ class Store:
         return {r[0]: (r[1], r[2]) for r in rows}
 
 
-class _guarded:
+class _Guarded:
     """A pooled connection whose connection failures surface as ``Unavailable``."""
 
     def __init__(self, pool: ConnectionPool) -> None:

@@ -142,7 +142,10 @@ def _submit_with_filer_exit(task_store, kube_backend, kube_settings, *, filer: s
     return task_id
 
 
-@pytest.mark.parametrize(("filer", "words"), [("tif", "input filer (tif) exited with code 1"), ("tof", "output filer (tof) exited with code 1")])
+@pytest.mark.parametrize(
+    ("filer", "words"),
+    [("tif", "input filer (tif) exited with code 1"), ("tof", "output filer (tof) exited with code 1")],
+)
 def test_failing_filer_ends_system_error(tes, task_store, kube_backend, kube_settings, start_trec, filer, words) -> None:
     """A failing TIF or TOF ends the task SYSTEM_ERROR with a system log naming it."""
     task_id = _submit_with_filer_exit(task_store, kube_backend, kube_settings, filer=filer, code=1)
