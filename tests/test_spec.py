@@ -17,8 +17,8 @@ from types import ModuleType
 import pytest
 import yaml
 
-from poiesis import specdiff
-from poiesis.specdiff import Difference
+from dev import specdiff
+from dev.specdiff import Difference
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 OURS = REPO / "openapi" / "task_execution_service.openapi.yaml"
