@@ -22,9 +22,9 @@ from poiesis import logs, metrics
 from poiesis.kube import build
 from poiesis.kube.client import Conflict, Expired, Kube, KubeError
 from poiesis.kube.settings import KubeSettings
+from poiesis.record import Recorder
 from poiesis.store import Store
 from poiesis.tctl import lease, reconcile
-from poiesis.trec.record import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +137,12 @@ class Controller:
             obj = self.kube.get_lease(name)
             current = lease.from_lease(obj) if obj else None
             decision = lease.decide(current, me=self.identity, now=now, duration_s=self.cfg.lease_duration_s)
-            if decision.action == "create":
-                self.kube.create_lease(lease.to_lease(decision.record, name=name, namespace=ns))
-            elif decision.leads:
+            record = decision.record  # set whenever the decision writes (create, renew, take)
+            if decision.action == "create" and record is not None:
+                self.kube.create_lease(lease.to_lease(record, name=name, namespace=ns))
+            elif decision.leads and record is not None and obj is not None:
                 version = obj["metadata"]["resourceVersion"]
-                self.kube.replace_lease(name, lease.to_lease(decision.record, name=name, namespace=ns, resource_version=version))
+                self.kube.replace_lease(name, lease.to_lease(record, name=name, namespace=ns, resource_version=version))
             if decision.leads:
                 if not self.leading:
                     log.info("%s: leading (%s)", self.identity, decision.action)
@@ -227,9 +228,11 @@ class Controller:
 
     def _apply(self, action: reconcile.Action) -> None:
         if isinstance(action, reconcile.Record):
-            landed = self.recorder.record(action.task_id, action.pod, action.outcome)
+            recorder = self.recorder
+            assert recorder is not None, "set by __post_init__"
+            landed = recorder.record(action.task_id, action.pod, action.outcome)
             if landed is not None:
-                self.recorder.forget(action.task_id)
+                recorder.forget(action.task_id)
         elif isinstance(action, reconcile.DeleteJob):
             self.kube.delete_job(build.job_name(action.task_id))
         elif isinstance(action, reconcile.Resubmit):

@@ -259,7 +259,7 @@ def test_tctl_alone_ends_every_task(tes, task_store, kube: Kube, kube_backend, k
 
 def test_service_info_and_unsupported_backend_parameters(tes, kube: Kube, monkeypatch, kube_settings) -> None:
     """service-info lists the supported keys; an unsupported key is dropped with a warning; make_backend picks kubernetes."""
-    from poiesis.api.server import make_backend
+    from poiesis.compose import make_backend
     from poiesis.config import Settings
 
     info = tes.get("/service-info").json()
