@@ -1,4 +1,4 @@
-"""The code checks of the repository run as tests: ruff with the rules of pyproject.toml.
+"""The code checks of the repository run as tests: ruff and mypy, configured in pyproject.toml.
 
 A finding fails the suite with the tool's own report, so CI (scripts/test on
 a clean clone) holds the code to the configured rules.
@@ -29,4 +29,10 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_ruff_finds_nothing() -> None:
     """ruff check passes on the package, dev/, the tests, the benchmarks and the Python scripts."""
     result = _run("ruff", "check", "--no-cache", "poiesis", "dev", "tests", "bench", *python_scripts())
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_finds_nothing() -> None:
+    """mypy passes on the whole package, strict where pyproject.toml says (states, store, outcome, reconcile)."""
+    result = _run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -29,7 +29,7 @@ def _ctx() -> Context:
     return flask.current_app.config["POIESIS"]
 
 
-def GetServiceInfo() -> dict[str, Any]:  # noqa: N802 - named by the operationId
+def GetServiceInfo() -> Any:  # noqa: N802 - named by the operationId
     """GET /service-info."""
     return ok(_ctx().service_info)
 

@@ -11,6 +11,7 @@ instead of uvicorn's text/plain.
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import h11
@@ -33,7 +34,7 @@ class GuardedH11(H11Protocol):
 
     def connection_made(self, transport) -> None:  # noqa: ANN001 - asyncio.Transport
         super().connection_made(transport)
-        self._header_timer = None
+        self._header_timer: asyncio.TimerHandle | None = None
         self._arm_header_timer()
 
     def _arm_header_timer(self) -> None:
