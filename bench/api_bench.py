@@ -24,8 +24,8 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg
 import pgserver
+import psycopg
 
 from poiesis import store
 

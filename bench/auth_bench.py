@@ -37,7 +37,7 @@ from poiesis.security_settings import AuthSettings, SecuritySettings
 ISSUER, AUDIENCE = "https://issuer.bench", "poiesis"
 
 
-def _per_call_us(fn, n: int) -> float:  # noqa: ANN001
+def _per_call_us(fn, n: int) -> float:
     runs = []
     for _ in range(5):
         start = time.perf_counter()
@@ -47,7 +47,7 @@ def _per_call_us(fn, n: int) -> float:  # noqa: ANN001
     return statistics.median(runs)
 
 
-def _jwt_setup(tmp: Path, key, alg: str) -> tuple[auth.JwtAuth, str]:  # noqa: ANN001
+def _jwt_setup(tmp: Path, key, alg: str) -> tuple[auth.JwtAuth, str]:
     algo = jwt.algorithms.RSAAlgorithm if alg.startswith("RS") else jwt.algorithms.ECAlgorithm
     jwk = {**json.loads(algo.to_jwk(key.public_key())), "kid": "k1", "alg": alg}
     path = tmp / f"jwks-{alg}.json"
@@ -59,8 +59,8 @@ def _jwt_setup(tmp: Path, key, alg: str) -> tuple[auth.JwtAuth, str]:  # noqa: A
     return auth.authenticator(settings), f"Bearer {token}"
 
 
-def _guard_us(authenticator, header: str | None, n: int) -> float:  # noqa: ANN001
-    async def inner(scope, receive, send):  # noqa: ANN001, ANN202
+def _guard_us(authenticator, header: str | None, n: int) -> float:
+    async def inner(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
 
@@ -68,10 +68,10 @@ def _guard_us(authenticator, header: str | None, n: int) -> float:  # noqa: ANN0
                   spec={"paths": {"/tasks": {"get": {}}}})
     headers = [(b"host", b"127.0.0.1:8000")] + ([(b"authorization", header.encode())] if header else [])
 
-    async def receive():  # noqa: ANN202
+    async def receive():
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message):  # noqa: ANN001, ANN202
+    async def send(message):
         pass
 
     async def many() -> float:

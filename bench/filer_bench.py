@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.plugins.servers import MINIO_PASSWORD, MINIO_USER, free_port, start_minio, wait_for_port
+from tests.plugins.servers import MINIO_PASSWORD, MINIO_USER, free_port, start_minio, wait_for_port  # noqa: E402 - after the path
 
 MB = 1_000_000
 RSS_LIMIT_MB = 100

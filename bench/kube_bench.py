@@ -148,7 +148,7 @@ def main() -> int:
                 break
             except requests.ConnectionError:
                 if time.monotonic() > deadline or api.poll() is not None:
-                    raise SystemExit(f"api did not start; see {tmp / 'api.log'}")
+                    raise SystemExit(f"api did not start; see {tmp / 'api.log'}") from None
                 time.sleep(0.2)
 
         local = threading.local()

@@ -20,9 +20,14 @@ class Backend(Protocol):
     name: str
     #: backend_parameters keys this backend understands (listed in service-info).
     backend_parameters: frozenset[str]
-    #: Directories the backend's filers may use through file:// URLs (empty: none).
-    #: CreateTask refuses file:// URLs outside them.
-    file_roots: tuple[Path | str, ...]
+
+    @property
+    def file_roots(self) -> tuple[Path | str, ...]:
+        """Directories the backend's filers may use through file:// URLs (empty: none).
+
+        CreateTask refuses file:// URLs outside them.
+        """
+
     #: URL prefixes the backend's filers can read and write (service-info ``storage``),
     #: ``file:///<root>/`` for each of ``file_roots`` (see ``filer.storage_prefixes``).
     storage: tuple[str, ...]

@@ -10,30 +10,30 @@ import dataclasses
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from poiesis.config import Settings
 
 
 def _api(args: argparse.Namespace) -> int:
-    from poiesis.api import server
+    from poiesis import compose
 
-    settings = _settings(args)
-    server.serve(settings, workers=args.workers)
+    compose.serve_api(_settings(args), workers=args.workers)
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from poiesis.local import service
+    from poiesis import compose
 
-    service.serve(_settings(args))
+    compose.serve_local(_settings(args))
     return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from poiesis.api import server
+    from poiesis import compose
 
     settings = _settings(args)
-    server.prepare_database(settings)
+    compose.migrate(settings)
     # the URL may hold a password: name the embedded server's directory only
     where = "" if settings.database_url else f" (embedded, {settings.data_dir or 'default data directory'})"
     print(f"poiesis: database migrated{where}")
@@ -60,7 +60,7 @@ def _task(args: argparse.Namespace) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
-    overrides = {
+    overrides: dict[str, Any] = {
         key: value
         for key, value in (
             ("host", getattr(args, "host", None)),

@@ -48,7 +48,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         """Settings from POIESIS_* environment variables."""
         data_dir = _env("POIESIS_DATA_DIR")
         return cls(

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 AUTH_MODES = ("none", "basic", "jwt")
 MiB = 1024 * 1024
@@ -98,7 +99,7 @@ class Limits:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
         env = os.environ if env is None else env
-        values = {}
+        values: dict[str, Any] = {}
         for name, kind in (
             ("body_bytes", int), ("executors", int), ("inputs", int), ("outputs", int), ("volumes", int),
             ("tags", int), ("content_bytes", int), ("list_bytes", int), ("json_depth", int),

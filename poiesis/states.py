@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from generated.models import TesState
 
-
 # The enum itself comes from the OpenAPI document, so a new spec state shows up here.
 State = TesState
 

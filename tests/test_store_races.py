@@ -100,7 +100,7 @@ def _executor_indexes(task: dict) -> set[int]:
 class UnconditionalStore(store.Store):
     """A deliberately broken store: the terminal write forgets its guard."""
 
-    def write_terminal_state(self, task_id, state, *, end_time=None, system_logs=()):  # noqa: ANN001
+    def write_terminal_state(self, task_id, state, *, end_time=None, system_logs=()):
         with self._conn() as conn:
             row = conn.execute(
                 "UPDATE tasks SET state = %s WHERE id = %s RETURNING state", (state, task_id)

@@ -59,7 +59,7 @@ class Context:
         """Hand a stored task to the backend; a failure ends it SYSTEM_ERROR, saying why."""
         try:
             self.backend.submit(task_id, task)
-        except Exception as exc:  # noqa: BLE001 - any failure ends the task, visibly
+        except Exception as exc:  # any failure ends the task, visibly
             log.exception("submitting task %s to %s failed", task_id, self.backend.name)
             self.store.write_terminal_state(
                 task_id,
@@ -72,7 +72,7 @@ class Context:
         """Ask the backend to stop a CANCELING task; write CANCELED if it will not."""
         try:
             self.backend.cancel(task_id)
-        except Exception:  # noqa: BLE001 - the reconciler finishes a cancel that failed here
+        except Exception:  # the reconciler finishes a cancel that failed here
             log.exception("cancelling task %s on %s failed; it stays CANCELING", task_id, self.backend.name)
             return
         if not self.backend.writes_cancel:

@@ -15,12 +15,12 @@ from typing import Any
 from poiesis.filer import roots
 
 
-def problems(task: Mapping[str, Any], file_roots: Sequence[Path]) -> list[str]:
+def problems(task: Mapping[str, Any], file_roots: Sequence[Path | str]) -> list[str]:
     """One line per input or output URL outside ``file_roots``; empty when all are allowed."""
     return list(_problems(task, file_roots))
 
 
-def _problems(task: Mapping[str, Any], file_roots: Sequence[Path]) -> Iterator[str]:
+def _problems(task: Mapping[str, Any], file_roots: Sequence[Path | str]) -> Iterator[str]:
     for kind in ("inputs", "outputs"):
         for i, item in enumerate(task.get(kind) or []):
             url = item.get("url") if isinstance(item, Mapping) else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from poiesis.api import hostile, hosts, ops
@@ -37,7 +37,7 @@ class _Refuse(Exception):
         self.status, self.detail, self.headers = status, detail, headers or []
 
 
-async def send_problem(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def send_problem(send: Send, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     body = json.dumps(problem_body(status, detail)).encode()
     await send({
         "type": "http.response.start", "status": status,

@@ -29,7 +29,7 @@ def _ctx() -> Context:
     return flask.current_app.config["POIESIS"]
 
 
-def GetServiceInfo() -> dict[str, Any]:  # noqa: N802 - named by the operationId
+def GetServiceInfo() -> Any:  # noqa: N802 - named by the operationId
     """GET /service-info."""
     return ok(_ctx().service_info)
 
@@ -70,7 +70,7 @@ def GetTask(id: str, view: str = "MINIMAL") -> Any:  # noqa: N802, A002 - spec n
     return ok(RawJson(task))
 
 
-def ListTasks(  # noqa: N802, PLR0913 - the spec's parameters
+def ListTasks(  # noqa: N802 - named by the operationId, one argument per spec parameter
     name_prefix: str | None = None,
     state: str | None = None,
     tag_key: list[str] | None = None,
@@ -96,7 +96,7 @@ def ListTasks(  # noqa: N802, PLR0913 - the spec's parameters
         name_prefix=name_prefix or None,
         # Connexion fills in the schema default UNKNOWN; no task is ever UNKNOWN.
         state=None if state in (None, states.State.UNKNOWN) else state,
-        tags=dict(zip(keys, values + [""] * (len(keys) - len(values)))),
+        tags=dict(zip(keys, values + [""] * (len(keys) - len(values)), strict=False)),
         owner=_visible_owner(),
     )
     ctx = _ctx()

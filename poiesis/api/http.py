@@ -11,13 +11,13 @@ instead of uvicorn's text/plain.
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from poiesis.api.errors import PROBLEM_JSON, problem_body
-
 
 #: Seconds a refused connection is drained before it is closed.
 LINGER_SECONDS = 2.0
@@ -34,7 +34,7 @@ class GuardedH11(H11Protocol):
 
     def connection_made(self, transport) -> None:  # noqa: ANN001 - asyncio.Transport
         super().connection_made(transport)
-        self._header_timer = None
+        self._header_timer: asyncio.TimerHandle | None = None
         self._arm_header_timer()
 
     def _arm_header_timer(self) -> None:
@@ -68,7 +68,7 @@ class GuardedH11(H11Protocol):
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
-        detail = f"{msg} (request line and headers are limited to {self.conn._max_incomplete_event_size} bytes)"
+        detail = f"{msg} (request line and headers are limited to {self.conn._max_incomplete_event_size} bytes)"  # noqa: SLF001 - h11 keeps the limit private
         body = json.dumps(problem_body(400, detail)).encode()
         headers = [(b"content-type", PROBLEM_JSON.encode()), (b"connection", b"close")]
         output = self.conn.send(h11.Response(status_code=400, headers=headers, reason=b"Bad Request"))

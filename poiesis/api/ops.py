@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 import anyio.to_thread
@@ -108,14 +108,14 @@ class Probes:
             try:
                 await anyio.to_thread.run_sync(self.ready)
             except Exception as exc:  # noqa: BLE001 - any failure is "not ready", said in the body
-                body = json.dumps({"status": "unavailable", "detail": f"{type(exc).__name__}: {exc}"[:500]})
-                await _send(send, 503, body.encode(), "application/json")
+                answer = json.dumps({"status": "unavailable", "detail": f"{type(exc).__name__}: {exc}"[:500]})
+                await _send(send, 503, answer.encode(), "application/json")
                 return
             await _send(send, 200, b'{"status": "ready"}', "application/json")
 
 
 async def _send(send: Any, status: int, body: bytes, content_type: str,
-                headers: list[tuple[bytes, bytes]] = ()) -> None:
+                headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     await send({
         "type": "http.response.start", "status": status,
         "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),

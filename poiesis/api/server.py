@@ -1,11 +1,13 @@
-"""Running the API: the database to use, the checks before binding, the app factory of every worker.
+"""Running the API: the database to use, the checks before binding, uvicorn and its workers.
 
 ``serve`` takes the one ``Settings`` built from flags and environment and
 hands it to each uvicorn worker inside the factory itself (a picklable
-``functools.partial``), never through ``os.environ``: every worker applies
-exactly what the command line said. ``check_exposure`` refuses to listen
-beyond loopback without authentication. A database that is down at start
-does not stop the server: workers answer 503 and migrate once it returns.
+``functools.partial`` of the factory ``poiesis.compose`` passes in), never
+through ``os.environ``: every worker applies exactly what the command line
+said. Which backend the workers get is the composition root's business, not
+this module's. ``check_exposure`` refuses to listen beyond loopback without
+authentication. A database that is down at start does not stop the server:
+workers answer 503 and migrate once it returns.
 """
 
 from __future__ import annotations
@@ -14,14 +16,12 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import connexion
 
-from poiesis import backend as backends
 from poiesis import store
 from poiesis.api import http
-from poiesis.api.app import create_app
-from poiesis.api.context import Context
 from poiesis.config import Settings
 from poiesis.security_settings import is_loopback
 
@@ -74,36 +74,6 @@ def migrate_when_reachable(url: str, *, interval: float = 2.0) -> threading.Even
     return done
 
 
-def make_backend(settings: Settings, *, task_store: store.Store | None = None) -> backends.Backend:
-    """The backend named by POIESIS_BACKEND, started."""
-    if settings.backend == "none":
-        return backends.NoBackend()
-    if settings.backend == "local" and task_store is not None:
-        from poiesis.local import service
-
-        return service.start_backend(settings, task_store)
-    if settings.backend == "kubernetes":
-        from poiesis.kube.backend import KubeBackend
-        from poiesis.kube.settings import KubeSettings
-
-        return KubeBackend(KubeSettings.from_env())
-    raise SystemExit(f"poiesis: unknown backend {settings.backend!r} (POIESIS_BACKEND)")
-
-
-def app_from_settings(settings: Settings) -> connexion.FlaskApp:
-    """The app for one worker process, configured by ``settings`` (database URL already resolved)."""
-    if not settings.database_url:
-        raise SystemExit("poiesis: API workers need a database URL")
-    check_exposure(settings)
-    pool = store.open_pool(settings.database_url, max_size=settings.db_pool_size, timeout=settings.db_timeout)
-    task_store = store.Store(pool)
-    context = Context(
-        store=task_store, backend=make_backend(settings, task_store=task_store), service=settings.service,
-        security=settings.security,
-    )
-    return create_app(context)
-
-
 def uvicorn_config(settings: Settings, app, *, workers: int = 1, factory: bool = False):  # noqa: ANN001, ANN201
     """uvicorn's Config for the API: the guarded h11 protocol and the configured limits."""
     import uvicorn
@@ -121,8 +91,13 @@ def uvicorn_config(settings: Settings, app, *, workers: int = 1, factory: bool =
     return config
 
 
-def serve(settings: Settings, *, workers: int = 1) -> None:
-    """Check the exposure, prepare the database, then serve the API with uvicorn until interrupted."""
+def serve(
+    settings: Settings, app_factory: Callable[[Settings], connexion.FlaskApp], *, workers: int = 1
+) -> None:
+    """Check the exposure, prepare the database, then serve ``app_factory(settings)`` until interrupted.
+
+    ``app_factory`` must be a module-level function: workers unpickle it.
+    """
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -137,7 +112,7 @@ def serve(settings: Settings, *, workers: int = 1) -> None:
         migrate_when_reachable(url)
     settings = _with_url(settings, url)
     print(f"poiesis: serving TES on http://{settings.host}:{settings.port}/ga4gh/tes/v1", flush=True)
-    config = uvicorn_config(settings, functools.partial(app_from_settings, settings), workers=workers, factory=True)
+    config = uvicorn_config(settings, functools.partial(app_factory, settings), workers=workers, factory=True)
     if workers > 1:
         # Each worker unpickles this config, factory and settings included (spawn), and loads the app itself.
         Multiprocess(config, sockets=[config.bind_socket()]).run()

@@ -30,7 +30,7 @@ def location(url: str) -> str:
     return "file://" + os.path.abspath(os.path.expanduser(url))
 
 
-def run_task(  # noqa: PLR0913 - one argument per command-line option
+def run_task(  # one argument per command-line option
     image: str,
     command: Sequence[str],
     *,

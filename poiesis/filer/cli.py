@@ -62,7 +62,7 @@ def write_json_atomic(path: Path, value: Any) -> None:
     os.replace(tmp, path)
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
+def _on_sigterm(_signum: int, _frame: object) -> None:
     """Turn SIGTERM into a failure, so temp files are removed and multipart uploads aborted."""
     raise FilerError("terminated by SIGTERM")
 

@@ -38,13 +38,13 @@ def path_of(url: str) -> Path:
     return Path(unquote(parts.path))
 
 
-def within(path: Path, roots: Iterable[Path]) -> bool:
+def within(path: Path, roots: Iterable[Path | str]) -> bool:
     """Whether ``path``, symlinks resolved, lies under one of ``roots`` (also resolved)."""
     real = Path(os.path.realpath(path))
     return any(real.is_relative_to(os.path.realpath(root)) for root in roots)
 
 
-def refusal(url: str, roots: Sequence[Path]) -> str | None:
+def refusal(url: str, roots: Sequence[Path | str]) -> str | None:
     """Why the filers would refuse the file URL ``url`` with these roots, or None if they allow it."""
     try:
         path = path_of(url)
@@ -58,7 +58,7 @@ def refusal(url: str, roots: Sequence[Path]) -> str | None:
     return f"{url}: outside the allowed file roots ({ENV}={listed})"
 
 
-def storage_prefixes(file_roots: Iterable[Path], *, s3_buckets: Iterable[str] = ()) -> tuple[str, ...]:
+def storage_prefixes(file_roots: Iterable[Path | str], *, s3_buckets: Iterable[str] = ()) -> tuple[str, ...]:
     """service-info ``storage``: ``file:///<root>/`` per root, S3 buckets (or ``s3://``), http(s), ftp."""
     files = [f"file://{str(Path(os.path.realpath(root))).rstrip('/')}/" for root in file_roots]
     buckets = [f"s3://{bucket.strip('/')}/" for bucket in s3_buckets] or ["s3://"]

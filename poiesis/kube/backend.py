@@ -46,6 +46,7 @@ class KubeBackend:
         """Create a built Job manifest and its dependents (``submit`` without the building)."""
         cfg = self.settings
         name = build.job_name(task_id)
+        job: dict[str, Any] | None
         try:
             job = self.kube.create_job(manifest)
         except Conflict:

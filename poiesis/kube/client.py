@@ -134,8 +134,10 @@ class Kube:
 
     def watch_pods(self, *, resource_version: str, timeout_s: int, **selectors: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """(event type, object) from a watch starting after ``resource_version``; Expired on 410."""
+        options: dict[str, Any] = dict(selectors)
         try:
-            resp = self.core.list_namespaced_pod(
+            # _preload_content=False: the raw urllib3 response, not the V1PodList of the stubs
+            resp: Any = self.core.list_namespaced_pod(
                 self.namespace,
                 watch=True,
                 resource_version=resource_version,
@@ -143,7 +145,7 @@ class Kube:
                 timeout_seconds=timeout_s,
                 _preload_content=False,
                 _request_timeout=(10, timeout_s + 15),
-                **selectors,
+                **options,
             )
         except ApiException as exc:
             raise _wrap(exc) from exc
@@ -161,7 +163,7 @@ class Kube:
     def log_tail(self, pod: str, container: str, *, max_bytes: int, max_lines: int = 500) -> str | None:
         """The last ``max_bytes`` of a container's log, or None when the kubelet cannot give it."""
         try:
-            resp = self.core.read_namespaced_pod_log(
+            resp: Any = self.core.read_namespaced_pod_log(  # raw response: _preload_content=False
                 pod,
                 self.namespace,
                 container=container,

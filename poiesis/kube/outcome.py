@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from poiesis.kube.build import EXIT_CODE_PREFIX
 from poiesis.states import State, executor_error_log
@@ -205,7 +205,7 @@ def _terminal(view: _View) -> tuple[str | None, tuple[str, ...], datetime | None
 def _disruption(view: _View) -> Mapping[str, Any] | None:
     for cond in view.status.get("conditions") or []:
         if cond.get("type") == "DisruptionTarget" and cond.get("status") == "True":
-            return cond
+            return cast(Mapping[str, Any], cond)
     return None
 
 
@@ -242,7 +242,7 @@ def _pending(view: _View) -> tuple[str | None, datetime | None]:
         if terminated is not None:
             since = parse_time(terminated.get("finishedAt")) or since
             continue
-        if name == "trec" and _running(status) and status.get("started") is False:
+        if name == "trec" and _running(status) and (status or {}).get("started") is False:
             return "trec is running but has not passed its startup probe", since
         if _running(status):
             continue

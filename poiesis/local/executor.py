@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,7 +156,8 @@ class Running:
         self.out_fds = (None, None)
 
 
-def run(launch: Launch, *, tail_bytes: int, engine_cli: str | None = None, on_start=None) -> Result:
+def run(launch: Launch, *, tail_bytes: int, engine_cli: str | None = None,
+        on_start: Callable[[Running], None] | None = None) -> Result:
     """Run one executor to its end; ``on_start(running)`` is called once it has started."""
     running = Running(launch, engine_cli=engine_cli)
     try:
@@ -164,7 +166,7 @@ def run(launch: Launch, *, tail_bytes: int, engine_cli: str | None = None, on_st
         running.close()
 
 
-def _run(running: Running, *, tail_bytes: int, on_start) -> Result:  # noqa: ANN001
+def _run(running: Running, *, tail_bytes: int, on_start: Callable[[Running], None] | None) -> Result:
     launch = running.launch
     try:
         running.start()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,7 +99,7 @@ def mapped_paths(task: Mapping[str, Any]) -> list[Mapped]:
     return sorted(kept, key=lambda m: m.path)
 
 
-def rewriter(paths: Iterable[str], *, root: Path):
+def rewriter(paths: Iterable[str], *, root: Path) -> Callable[[str], str]:
     """A function replacing each of ``paths`` (and anything below it) in a text by its host path.
 
     A path matches only as a whole name: not preceded by a path character or

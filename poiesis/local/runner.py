@@ -245,11 +245,11 @@ class Runner:
         for stream in ("stdout", "stderr"):
             target = paths.host_path(root, spec[stream]) if spec.get(stream) else root / paths.STATE_DIR / f"{index}.{stream}"
             out.append(target)
-        for stream, target in (("stdin", stdin), ("stdout", out[0]), ("stderr", out[1])):
-            if target is None:
+        for stream, host in (("stdin", stdin), ("stdout", out[0]), ("stderr", out[1])):
+            if host is None:
                 continue
             try:
-                os.close(beneath.open_file(root, target, write=stream != "stdin"))
+                os.close(beneath.open_file(root, host, write=stream != "stdin"))
             except FileNotFoundError as exc:
                 raise Stop(State.EXECUTOR_ERROR, f"executor #{index}: {stream} {spec[stream]} does not exist") from exc
             except beneath.Unsafe as exc:

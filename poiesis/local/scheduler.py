@@ -142,7 +142,7 @@ class LocalBackend:
 
     # -- the Backend protocol ----------------------------------------------------------
 
-    def submit(self, task_id: str, task: Mapping[str, Any]) -> None:
+    def submit(self, task_id: str, task: Mapping[str, Any]) -> None:  # noqa: ARG002 - the protocol; read when run
         """Queue the task; it runs when a slot is free (never blocks)."""
         with self._cond:
             if self._closed:

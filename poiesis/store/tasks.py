@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from types import TracebackType
+from typing import Any, Literal, cast
 
 import psycopg
+from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -117,8 +120,8 @@ class Store:
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
 
-    def _conn(self):  # noqa: ANN202 - a context manager from the pool
-        return _guarded(self._pool)
+    def _conn(self) -> _Guarded:
+        return _Guarded(self._pool)
 
     # -- creating and reading -------------------------------------------------
 
@@ -240,7 +243,7 @@ class Store:
                     (at, task_id),
                 )
             if row:
-                return row[0]
+                return cast(str, row[0])
             row = conn.execute(
                 "SELECT state FROM tasks WHERE id = %s AND (%s::text IS NULL OR owner = %s)",
                 (task_id, owner, owner),
@@ -301,7 +304,7 @@ class Store:
                 _append_system_logs(conn, task_id, system_logs)
         for state_, by in _ended:  # counted once committed
             metrics.TASKS_ENDED.labels(state_, by).inc()
-        return row[0]
+        return cast(str, row[0])
 
     # -- logs ------------------------------------------------------------------
 
@@ -375,21 +378,24 @@ class Store:
         return {r[0]: (r[1], r[2]) for r in rows}
 
 
-class _guarded:
+class _Guarded:
     """A pooled connection whose connection failures surface as ``Unavailable``."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
-        self._cm = None
+        self._cm: AbstractContextManager[psycopg.Connection[TupleRow]] | None = None
 
-    def __enter__(self) -> psycopg.Connection:
+    def __enter__(self) -> psycopg.Connection[TupleRow]:
         self._cm = self._pool.connection()
         try:
             return self._cm.__enter__()
         except (PoolTimeout, psycopg.OperationalError) as exc:
             raise Unavailable(str(exc)) from exc
 
-    def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
+        assert self._cm is not None, "__exit__ without __enter__"
         self._cm.__exit__(exc_type, exc, tb)
         # UndefinedTable: the server started while the database was down and has not migrated yet.
         if isinstance(exc, psycopg.OperationalError | psycopg.errors.UndefinedTable):
@@ -398,7 +404,7 @@ class _guarded:
 
 
 def _filter_sql(filters: TaskFilter, below_seq: int | None) -> tuple[str, dict[str, Any]]:
-    clauses, params = ["TRUE"], {}
+    clauses, params = ["TRUE"], dict[str, Any]()
     if below_seq is not None:
         clauses.append("t.seq < %(below)s")
         params["below"] = below_seq

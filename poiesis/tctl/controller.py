@@ -23,10 +23,10 @@ from poiesis.kube import build
 from poiesis.kube.client import Conflict, Kube, KubeError
 from poiesis.kube.informer import PodInformer
 from poiesis.kube.settings import KubeSettings
+from poiesis.record import Recorder
 from poiesis.states import State
 from poiesis.store import Store
 from poiesis.tctl import lease, reconcile
-from poiesis.trec.record import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +130,12 @@ class Controller:
             obj = self.kube.get_lease(name)
             current = lease.from_lease(obj) if obj else None
             decision = lease.decide(current, me=self.identity, now=now, duration_s=self.cfg.lease_duration_s)
-            if decision.action == "create":
-                self.kube.create_lease(lease.to_lease(decision.record, name=name, namespace=ns))
-            elif decision.leads:
+            record = decision.record  # set whenever the decision writes (create, renew, take)
+            if decision.action == "create" and record is not None:
+                self.kube.create_lease(lease.to_lease(record, name=name, namespace=ns))
+            elif decision.leads and record is not None and obj is not None:
                 version = obj["metadata"]["resourceVersion"]
-                self.kube.replace_lease(name, lease.to_lease(decision.record, name=name, namespace=ns, resource_version=version))
+                self.kube.replace_lease(name, lease.to_lease(record, name=name, namespace=ns, resource_version=version))
             if decision.leads:
                 if not self.leading:
                     log.info("%s: leading (%s)", self.identity, decision.action)
@@ -230,9 +231,11 @@ class Controller:
 
     def _apply(self, action: reconcile.Action) -> None:
         if isinstance(action, reconcile.Record):
-            landed = self.recorder.record(action.task_id, action.pod, action.outcome)
+            recorder = self.recorder
+            assert recorder is not None, "set by __post_init__"
+            landed = recorder.record(action.task_id, action.pod, action.outcome)
             if landed is not None:
-                self.recorder.forget(action.task_id)
+                recorder.forget(action.task_id)
         elif isinstance(action, reconcile.DeleteJob):
             self.kube.delete_job(build.job_name(action.task_id))
         elif isinstance(action, reconcile.Resubmit):
@@ -242,7 +245,7 @@ class Controller:
                 log.info("resubmitting task %s (QUEUED with no running Job)", action.task_id)
                 self.submit(action.task_id, body)
 
-    def _count_states(self) -> None:
+    def count_states(self) -> None:
         """Publish the tasks per state (every state, 0 when none): TRec's writes show up here too."""
         try:
             counts = self.store.count_by_state()
@@ -288,7 +291,7 @@ class Controller:
                         metrics.TCTL_RECONCILES.inc()
                         metrics.TCTL_LAST_RECONCILE.set(time.time())
                     if resync:
-                        self._count_states()
+                        self.count_states()
                     metrics.TCTL_RECONCILE_LAG.set(time.monotonic() - since)
                 self.stop.wait(self.debounce_s)
         finally:

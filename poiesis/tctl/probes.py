@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def health(controller: "Controller", *, now: float | None = None) -> tuple[int, dict[str, object]]:
+def health(controller: Controller, *, now: float | None = None) -> tuple[int, dict[str, object]]:
     """(status, body) of /healthz."""
     now = time.monotonic() if now is None else now
     checked = controller.lease_checked
@@ -38,18 +38,18 @@ def health(controller: "Controller", *, now: float | None = None) -> tuple[int, 
     return 200, {"status": "ok", "leading": controller.leading}
 
 
-def readiness(controller: "Controller") -> tuple[int, dict[str, object]]:
+def readiness(controller: Controller) -> tuple[int, dict[str, object]]:
     """(status, body) of /readyz."""
     if controller.synced.is_set():
         return 200, {"status": "ready", "leading": controller.leading}
     return 503, {"status": "unavailable", "detail": "the Pod informer has not listed Pods yet"}
 
 
-def serve(controller: "Controller", *, host: str, port: int) -> ThreadingHTTPServer:
+def serve(controller: Controller, *, host: str, port: int) -> ThreadingHTTPServer:
     """Start the server in a daemon thread; returns it (``shutdown()`` stops it)."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             if self.path == "/metrics":
                 body, content_type = metrics.exposition()
                 self._send(200, body, content_type)

@@ -25,10 +25,10 @@ left to TRec (``trec_records``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from poiesis.kube.outcome import Outcome, clip, deleted_outcome, pod_outcome
 from poiesis.states import State
@@ -75,7 +75,7 @@ Action = Record | DeleteJob | Resubmit
 _TRANSIENT_FAILURES = ("exceeded quota",)
 
 
-def create_failures(jobs: Mapping[str, Mapping[str, Any]], events: list[Mapping[str, Any]]) -> dict[str, str]:
+def create_failures(jobs: Mapping[str, Mapping[str, Any]], events: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """task id -> the latest FailedCreate message about its Job, matched by uid (a resubmitted Job is a new one)."""
     tasks_by_uid = {(j.get("metadata") or {}).get("uid"): t for t, j in jobs.items()}
     latest: dict[str, tuple[str, str]] = {}
@@ -93,7 +93,7 @@ def _finished(job: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The Job's Complete or Failed condition, when it has one."""
     for cond in (job.get("status") or {}).get("conditions") or []:
         if cond.get("type") in ("Complete", "Failed") and cond.get("status") == "True":
-            return cond
+            return cast(Mapping[str, Any], cond)
     return None
 
 
@@ -134,10 +134,10 @@ def _with_pod(task_id: str, state: str, pod: Mapping[str, Any], snap: Snapshot) 
         return [Record(task_id, found, pod)]
     if stuck:
         line = f"the task's Pod waited more than {snap.pending_timeout_s:g}s and was stopped: {found.pending}"
-        stuck = Outcome(
+        stopped = Outcome(
             state=State.SYSTEM_ERROR.value, executors=found.executors, system_logs=(line,), start_time=found.start_time
         )
-        return [Record(task_id, stuck, pod), DeleteJob(task_id)]
+        return [Record(task_id, stopped, pod), DeleteJob(task_id)]
     if state == State.CANCELING:
         return [Record(task_id, found, pod), DeleteJob(task_id)]
     return [Record(task_id, found, pod)]

@@ -41,7 +41,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     from poiesis import store
     from poiesis.kube.client import Kube, api_client
     from poiesis.kube.settings import KubeSettings
-    from poiesis.trec.record import Recorder
+    from poiesis.record import Recorder
     from poiesis.trec.run import PodRecorder, run
     missing = [n for n in ("pod", "namespace", "task_id", "database_url") if not getattr(args, n)]
     if missing:

@@ -29,8 +29,8 @@ from typing import Any
 from poiesis.kube.client import Kube
 from poiesis.kube.informer import PodInformer
 from poiesis.kube.outcome import DEFAULT_GRACE_S, Outcome, deleted_outcome, grace_period_s, pod_outcome
+from poiesis.record import Recorder
 from poiesis.trec.early import Termination
-from poiesis.trec.record import Recorder
 
 log = logging.getLogger(__name__)
 

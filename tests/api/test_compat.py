@@ -7,6 +7,7 @@ pydantic-tes 0.4.0 and py-tes 0.4.2 send (tests/clients runs the clients themsel
 from __future__ import annotations
 
 import pytest
+
 from tests.api.test_api import assert_problem, create
 
 #: Every optional member of a task, at every depth, as null (pydantic-tes sends this).

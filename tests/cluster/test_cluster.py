@@ -184,14 +184,14 @@ def test_job_pod_runs_sidecar_inits_and_main_to_succeeded(submit, kube_cluster: 
     assert final.metadata.owner_references[0].uid == task.job.metadata.uid
     assert final.spec.node_name == kube_cluster.node
     assert any(c.type == "PodScheduled" and c.status == "True" for c in final.status.conditions)
-    starts = [first_index(history, name, "running") for name in INIT_ORDER + ["tof"]]
+    starts = [first_index(history, name, "running") for name in [*INIT_ORDER, "tof"]]
     assert starts == sorted(starts) and len(set(starts)) == len(starts)
-    for before, after in zip(INIT_ORDER[1:], INIT_ORDER[2:] + ["tof"]):
+    for before, after in zip(INIT_ORDER[1:], [*INIT_ORDER[2:], "tof"], strict=True):
         assert first_index(history, before, "terminated") <= first_index(history, after, "running")
     for pod in history:
-        if any(state_of(pod, name) == "running" for name in INIT_ORDER[1:] + ["tof"]):
+        if any(state_of(pod, name) == "running" for name in [*INIT_ORDER[1:], "tof"]):
             assert state_of(pod, "trec") == "running"
-    for name in INIT_ORDER + ["tof"]:
+    for name in [*INIT_ORDER, "tof"]:
         end = terminated(final, name)
         assert end.exit_code == 0 and end.started_at is not None and end.finished_at >= end.started_at
     assert first_index(history, "tof", "terminated") < first_index(history, "trec", "terminated")

@@ -58,9 +58,9 @@ def test_lint_passes_strict(helm) -> None:
 
 def test_required_values_are_asked_for(helm) -> None:
     """Without a database (or a basic-auth password file) the chart refuses to render, saying what to set."""
-    with pytest.raises(RenderError, match="database.url"):
+    with pytest.raises(RenderError, match=r"database\.url"):
         helm.render(BASE[1])
-    with pytest.raises(RenderError, match="auth.basic.passwords"):
+    with pytest.raises(RenderError, match=r"auth\.basic\.passwords"):
         helm.render(BASE[0])
 
 
@@ -143,7 +143,7 @@ def test_every_documented_setting_can_be_set(helm) -> None:
     for doc in ("configuration.md", "kubernetes.md"):
         names |= set(re.findall(r"^\| `?(POIESIS_[A-Z_]+)`?", (REPO / "docs" / doc).read_text(), re.MULTILINE))
     assert len(names) > 40
-    objects = helm.render(*BASE, values={"env": {name: "x" for name in names}})
+    objects = helm.render(*BASE, values={"env": dict.fromkeys(names, "x")})
     for name in ("t-poiesis-api", "t-poiesis-tctl"):
         env = [e["name"] for e in pod_specs(objects)[name]["containers"][0]["env"]]
         assert names <= set(env), names - set(env)

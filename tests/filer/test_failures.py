@@ -100,7 +100,7 @@ def test_http_put_always_dropped_is_not_reported(http_server: HttpServer, http_p
     (root / "files/out").mkdir(parents=True)
     (root / "files/out/o.bin").write_bytes(os.urandom(BIG))
     http_proxy.drops = 1000
-    with pytest.raises(FilerError, match="output #0 /out/o.bin"):
+    with pytest.raises(FilerError, match=r"output #0 /out/o\.bin"):
         upload_outputs(_one_output(http_server.url("put-drop2/o.bin", port=http_proxy.port)), root=root,
                        config=config)
     assert not (http_server.directory / "put-drop2/o.bin").exists()
@@ -156,7 +156,7 @@ def test_ftp_upload_always_dropped_is_not_reported(ftp_server: FtpServer, ftp_fa
     (root / "files/out").mkdir(parents=True)
     (root / "files/out/o.bin").write_bytes(os.urandom(BIG))
     ftp_faults["drops"] = 1000
-    with pytest.raises(FilerError, match="output #0 /out/o.bin"):
+    with pytest.raises(FilerError, match=r"output #0 /out/o\.bin"):
         upload_outputs(_one_output(ftp_server.url("up-cut2/o.bin")), root=root, config=config)
     assert not (ftp_server.directory / "up-cut2/o.bin").exists()
 
@@ -235,7 +235,7 @@ def test_s3_multipart_always_dropped_leaves_nothing(s3_server: S3Server, s3_prox
     (root / "files/out/o.bin").write_bytes(os.urandom(11 * 1024 * 1024))
     s3_proxy.drops, s3_proxy.cut_after = 1000, 3 * 1024 * 1024
     config = replace(s3_config, s3_endpoint_url=f"http://127.0.0.1:{s3_proxy.port}", s3_part_size=5 * 1024 * 1024)
-    with pytest.raises(FilerError, match="output #0 /out/o.bin"):
+    with pytest.raises(FilerError, match=r"output #0 /out/o\.bin"):
         upload_outputs(_one_output(f"s3://{s3_bucket}/mp2.bin"), root=root, config=config)
     client = s3_server.client()
     assert client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0

@@ -97,7 +97,7 @@ def test_no_roots_configured_refuses_everything(file_store: Path, root: Path) ->
 
 def test_missing_file_output_is_an_error(file_store: Path, root: Path, config: FilerConfig) -> None:
     """A FILE output that does not exist fails; nothing is uploaded in its place."""
-    with pytest.raises(FilerError, match="output #0 /out/none.txt: file does not exist"):
+    with pytest.raises(FilerError, match=r"output #0 /out/none\.txt: file does not exist"):
         upload_outputs({"outputs": [{"path": "/out/none.txt", "url": f"file://{file_store}/n.txt"}]}, root=root,
                        config=config)
     assert list(file_store.iterdir()) == []

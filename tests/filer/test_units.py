@@ -75,7 +75,7 @@ def test_with_retries_gives_up() -> None:
     def op() -> None:
         raise TransientError("timeout")
 
-    with pytest.raises(FilerError, match="x: timeout .gave up after 2 attempts"):
+    with pytest.raises(FilerError, match=r"x: timeout .gave up after 2 attempts"):
         with_retries(op, policy=RetryPolicy(attempts=2), what="x", sleep=lambda _: None)
 
 

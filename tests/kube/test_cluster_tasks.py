@@ -142,7 +142,10 @@ def _submit_with_filer_exit(task_store, kube_backend, kube_settings, *, filer: s
     return task_id
 
 
-@pytest.mark.parametrize(("filer", "words"), [("tif", "input filer (tif) exited with code 1"), ("tof", "output filer (tof) exited with code 1")])
+@pytest.mark.parametrize(
+    ("filer", "words"),
+    [("tif", "input filer (tif) exited with code 1"), ("tof", "output filer (tof) exited with code 1")],
+)
 def test_failing_filer_ends_system_error(tes, task_store, kube_backend, kube_settings, start_trec, filer, words) -> None:
     """A failing TIF or TOF ends the task SYSTEM_ERROR with a system log naming it."""
     task_id = _submit_with_filer_exit(task_store, kube_backend, kube_settings, filer=filer, code=1)
@@ -256,7 +259,7 @@ def test_tctl_alone_ends_every_task(tes, task_store, kube: Kube, kube_backend, k
 
 def test_service_info_and_unsupported_backend_parameters(tes, kube: Kube, monkeypatch, kube_settings) -> None:
     """service-info lists the supported keys; an unsupported key is dropped with a warning; make_backend picks kubernetes."""
-    from poiesis.api.server import make_backend
+    from poiesis.compose import make_backend
     from poiesis.config import Settings
 
     info = tes.get("/service-info").json()

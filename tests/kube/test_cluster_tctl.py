@@ -92,12 +92,12 @@ def test_trec_and_tctl_racing_never_change_a_terminal_state(tes, kube: Kube, run
         start_trec(task_id)
     wait_for(lambda: full(tes, ids[-1])["state"] == "RUNNING", what="RUNNING")
     tes.post(f"/tasks/{ids[-1]}:cancel")
-    for task_id, (_, state) in zip(ids, plan):
+    for task_id, (_, state) in zip(ids, plan, strict=True):
         assert terminal(tes, task_id)["state"] == state
     time.sleep(3)  # both recorders keep seeing the final Pods for a while
     history = state_history(None)
     terminal_states = {s.value for s in states.TERMINAL}
     assert not [(old, new) for old, new in history if old in terminal_states], history
-    for task_id, (_, state) in zip(ids, plan):
+    for task_id, (_, state) in zip(ids, plan, strict=True):
         assert full(tes, task_id)["state"] == state
         assert sum(1 for old, new in state_history(task_id) if new in terminal_states) == 1

@@ -17,7 +17,7 @@ from poiesis.api.app import create_app
 from poiesis.api.context import Context
 from poiesis.kube import build
 from poiesis.kube.client import Kube
-from poiesis.trec.record import Recorder, Retry
+from poiesis.record import Recorder, Retry
 from poiesis.trec.run import PodRecorder
 from tests.kube.helpers import BASE, create, ended_by, executor, exit_codes, full, terminal
 from tests.plugins.kube import Cluster, compact_etcd

@@ -212,7 +212,13 @@ def test_grace_period_from_the_pod() -> None:
     assert grace_period_s(deleting) == 5
 
 
-@pytest.mark.parametrize(("name", "needle"), [("tif failure", "input filer (tif) exited with code 1: input 0 (s3://b/k): access denied"), ("tof failure", "output filer (tof) exited with code 1: output 0")])
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("tif failure", "input filer (tif) exited with code 1: input 0 (s3://b/k): access denied"),
+        ("tof failure", "output filer (tof) exited with code 1: output 0"),
+    ],
+)
 def test_filer_failures_carry_the_termination_message(name: str, needle: str) -> None:
     """A failing filer's termination message becomes the system log line."""
     out = pod_outcome(CASES[name][0])

@@ -167,7 +167,8 @@ def test_a_quota_refusal_waits_for_the_pending_timeout_and_says_why() -> None:
     assert decide(snap(tasks={"t": ("QUEUED", young)}, jobs={"t": RUNNING_JOB}, failures={"t": quota})) == []
     actions = decide(snap(tasks={"t": ("QUEUED", OLD)}, jobs={"t": RUNNING_JOB}, failures={"t": quota}))
     assert kinds(actions) == [("Record", "t", "SYSTEM_ERROR"), ("DeleteJob", "t", None)]
-    assert actions_line(actions).startswith("the task's Job made no Pod within 300s: Error creating") and "exceeded quota" in actions_line(actions)
+    assert actions_line(actions).startswith("the task's Job made no Pod within 300s: Error creating")
+    assert "exceeded quota" in actions_line(actions)
 
 
 def test_a_refusal_does_not_touch_a_cancel_or_a_suspended_job() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from poiesis.record import Retry
 from poiesis.store import Unavailable
-from poiesis.trec.record import Retry
 
 
 def test_retries_until_the_database_answers() -> None:

@@ -22,7 +22,7 @@ def _row(db_url: str, task_id: str) -> dict:
             (task_id,),
         )
         names = ["ended_by", "start", "end", "log_start", "log_end", "system_logs"]
-        return dict(zip(names, cur.fetchone()))
+        return dict(zip(names, cur.fetchone(), strict=True))
 
 
 def test_the_winner_writes_its_reason_and_name_the_loser_writes_nothing(task_store: store.Store, db_url: str) -> None:

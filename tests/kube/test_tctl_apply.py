@@ -44,7 +44,6 @@ def test_a_pass_applies_tasks_in_parallel_and_each_task_in_order(monkeypatch) ->
                         recorder=object(), apply_workers=4)
     controller.applied = []
     assert controller.reconcile_once(with_jobs=False) == decided
-    controller._workers.shutdown()
     applied = {a: (start, end, thread) for a, start, end, thread in controller.applied}
     for i in range(4):  # one task's second action starts after its first ended, on the same thread
         first, second = applied[Resubmit(f"t{i}")], applied[DeleteJob(f"t{i}")]

@@ -47,7 +47,7 @@ def test_the_leader_publishes_tasks_per_state_from_the_database(task_store) -> N
     controller = Controller(kube=None, store=task_store, cfg=KubeSettings(), identity="count-test", submit=lambda *_: None)
     ids = [task_store.create_task({"executors": [{"image": "busybox", "command": ["true"]}]}) for _ in range(3)]
     assert task_store.write_terminal_state(ids[0], "COMPLETE", ended_by="trec") == "COMPLETE"
-    controller._count_states()
+    controller.count_states()
     server = probes.serve(controller, host="127.0.0.1", port=0)
     try:
         text = requests.get(f"http://127.0.0.1:{server.server_address[1]}/metrics", timeout=5).text

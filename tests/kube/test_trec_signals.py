@@ -9,7 +9,6 @@ import sys
 from poiesis.trec.run import after_sigterm, final_deadline
 from tests.kube.pods import at, done, pod, running
 
-
 # Runs `poiesis trec` as the console script does, with signal.signal wrapped to report, at the moment
 # the SIGTERM handler is installed, whether the slow client libraries are already imported.
 _SPY = """

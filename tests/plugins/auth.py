@@ -33,7 +33,7 @@ def password_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _rsa():  # noqa: ANN202
+def _rsa():
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -68,7 +68,7 @@ def make_token(signing_keys: dict[str, Any]) -> Callable[..., str]:
         if sub is not None:
             body["sub"] = sub
         body = {k: v for k, v in body.items() if v is not None}
-        secret = signing_keys[key] if key in signing_keys else key
+        secret = signing_keys.get(key, key)
         token = jwt.encode(body, secret, algorithm=alg, headers={"kid": kid})
         return {"Authorization": f"Bearer {token}"}
 

@@ -85,7 +85,7 @@ def client_engine() -> Callable[[str], Engine]:
     return get
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's hook
+def pytest_terminal_summary(terminalreporter) -> None:
     if not _RUNS:
         return
     terminalreporter.section("TES clients and workflow engines")

@@ -1,51 +1,113 @@
-"""A real PostgreSQL for the tests: testcontainers where a Docker engine answers, else embedded.
+"""A real PostgreSQL for the tests, chosen by one setting: POIESIS_TEST_DATABASE.
 
-POIESIS_TEST_DATABASE_URL names an existing server instead. One server per
-test session; every test that asks for ``db_url`` gets a fresh database
-cloned from a migrated template, so tests never see each other's rows.
+- unset or ``embedded``: the embedded server of the pgserver wheel, in a temporary directory;
+- ``container``: a ``postgres:16-alpine`` container started by testcontainers through a
+  Docker-compatible socket: ``DOCKER_HOST``, else docker's or podman's (root, then rootless)
+  socket, the first that exists; none is a failure, not a fallback;
+- anything else: the connection string (DSN) of an existing server and a superuser on it.
+
+The pytest header says which one a run uses. One server per test session;
+every test that asks for ``db_url`` gets a fresh database cloned from a
+migrated template, so tests never see each other's rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from poiesis import store
 
 _counter = itertools.count()
 TEMPLATE = "poiesis_template"
+SETTING = "POIESIS_TEST_DATABASE"
+IMAGE = "postgres:16-alpine"
 
 
-def _docker_answers() -> bool:
+def choice(environ: Mapping[str, str]) -> str:
+    """``embedded``, ``container`` or the DSN the setting names."""
+    return (environ.get(SETTING) or "").strip() or "embedded"
+
+
+def container_socket(environ: Mapping[str, str]) -> str | None:
+    """DOCKER_HOST, else the first Docker-compatible socket there is: docker's, podman's as root, rootless."""
+    if environ.get("DOCKER_HOST"):
+        return environ["DOCKER_HOST"]
+    candidates = [Path("/var/run/docker.sock"), Path("/run/podman/podman.sock")]
+    if environ.get("XDG_RUNTIME_DIR"):
+        candidates.append(Path(environ["XDG_RUNTIME_DIR"]) / "podman" / "podman.sock")
+    return next((f"unix://{path}" for path in candidates if path.is_socket()), None)
+
+
+def redacted(dsn: str) -> str:
+    """The DSN without its password, to print."""
     try:
-        import docker
+        parts = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "(a DSN that does not parse)"
+    if parts.get("password"):
+        parts["password"] = "***"
+    return make_conninfo(**parts)
 
-        docker.from_env(timeout=3).ping()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means no usable engine
-        return False
+
+def describe(environ: Mapping[str, str]) -> str:
+    """One line for the pytest header: which PostgreSQL this run uses, and the setting that chose it."""
+    chosen = choice(environ)
+    if chosen == "embedded":
+        where = "embedded server (pgserver) in a temporary directory"
+    elif chosen == "container":
+        where = f"{IMAGE} container (testcontainers) through {container_socket(environ) or 'no socket found'}"
+    else:
+        where = f"existing server {redacted(chosen)}"
+    setting = (environ.get(SETTING) or "unset") if chosen in ("embedded", "container") else "a DSN"
+    return f"PostgreSQL: {where} ({SETTING}: {setting})"
 
 
-@pytest.fixture(scope="session")
-def pg_admin_url() -> Iterator[str]:
-    """Connection string of a superuser on a real PostgreSQL server for this session."""
-    given = os.environ.get("POIESIS_TEST_DATABASE_URL")
-    if given:
-        yield given
-        return
-    if _docker_answers():
+def pytest_report_header(config: pytest.Config) -> str:
+    """The PostgreSQL line of the pytest header."""
+    return describe(os.environ)
+
+
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables (testcontainers reads its engine from them), restored afterwards."""
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def _container(socket: str | None) -> Iterator[str]:
+    if socket is None:
+        pytest.fail(f"{SETTING}=container but no Docker-compatible socket answers: set DOCKER_HOST "
+                    "(podman: `podman system service --time=0 unix:///run/podman/podman.sock`)", pytrace=False)
+    values = {"DOCKER_HOST": socket}
+    if "podman" in socket:  # podman runs no Ryuk reaper; the container is stopped by the context manager
+        values["TESTCONTAINERS_RYUK_DISABLED"] = os.environ.get("TESTCONTAINERS_RYUK_DISABLED", "true")
+    with _environ(values):
         from testcontainers.postgres import PostgresContainer
 
-        with PostgresContainer("postgres:16-alpine", driver=None) as container:
+        with PostgresContainer(IMAGE, driver=None) as container:
             yield container.get_connection_url()
-        return
+
+
+@contextlib.contextmanager
+def _embedded() -> Iterator[str]:
     import pgserver
 
     with tempfile.TemporaryDirectory(prefix="poiesis-pg-") as tmp:
@@ -55,6 +117,20 @@ def pg_admin_url() -> Iterator[str]:
             yield server.get_uri()
         finally:
             server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """Connection string of a superuser on the real PostgreSQL server POIESIS_TEST_DATABASE chose."""
+    chosen = choice(os.environ)
+    if chosen == "embedded":
+        with _embedded() as url:
+            yield url
+    elif chosen == "container":
+        with _container(container_socket(os.environ)) as url:
+            yield url
+    else:
+        yield chosen
 
 
 def _no_durability(url: str) -> None:

@@ -11,7 +11,7 @@ from poiesis import store
 from poiesis.api.app import create_app
 from poiesis.api.context import Context
 from poiesis.security_settings import Limits, SecuritySettings
-from tests.api.test_api import TASK, assert_problem
+from tests.api.test_api import assert_problem
 
 BASE = "/ga4gh/tes/v1"
 SMALL = Limits(body_bytes=64 * 1024, executors=2, inputs=2, outputs=2, volumes=2, tags=2, content_bytes=100,

@@ -26,5 +26,5 @@ class Backend(abc.ABC):
     def list_files(self, url: str) -> list[str]:
         """Relative POSIX paths of every file below the directory ``url``."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: the default holds nothing to release
         """Release connections; the default holds none."""

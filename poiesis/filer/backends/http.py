@@ -19,6 +19,7 @@ import requests
 import urllib3
 
 from poiesis.filer.backends.base import Backend
+from poiesis.filer.config import FilerConfig
 from poiesis.filer.errors import FilerError, TransientError
 from poiesis.filer.transfer import atomic_file, check_size
 
@@ -35,7 +36,7 @@ _NETWORK_ERRORS = (
 class HttpBackend(Backend):
     """HTTP(S) through one requests session."""
 
-    def __init__(self, config) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, config: FilerConfig) -> None:
         super().__init__(config)
         self.session = requests.Session()
         self.timeout = (config.connect_timeout, config.read_timeout)

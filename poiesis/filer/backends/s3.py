@@ -170,7 +170,7 @@ class _Window(io.RawIOBase):
         self._pos += len(data)
         return data
 
-    def readinto(self, buf) -> int:  # type: ignore[no-untyped-def, override]
+    def readinto(self, buf: bytearray) -> int:  # type: ignore[override]
         data = self.read(len(buf))
         buf[: len(data)] = data
         return len(data)

@@ -1,5 +1,8 @@
 """From an observed Pod to idempotent store writes; used by TRec and by TCtl.
 
+Its own module, below both (TRec and TCtl never import each other), above
+``kube`` and ``store``, which it joins.
+
 Level-triggered: every call derives everything from the whole Pod, and every
 write is idempotent (guarded state moves, one executor log per index, output
 logs keyed by index, write-once terminal state), so a write lost to a
@@ -100,7 +103,7 @@ class Recorder:
             self._executor_log(task_id, pod, result)
         if outcome.state is None:
             return None
-        return self._terminal(task_id, outcome)
+        return self._terminal(task_id, outcome, state=outcome.state)
 
     def forget(self, task_id: str) -> None:
         """Drop what is remembered about a finished task."""
@@ -138,7 +141,7 @@ class Recorder:
         if pod is None or self.log_tail_bytes <= 0:
             return None, None
         name = f"executor-{index}"
-        container = next((c for c in (pod.get("spec") or {}).get("initContainers") or [] if c["name"] == name), {})
+        container: Mapping[str, Any] = next((c for c in (pod.get("spec") or {}).get("initContainers") or [] if c["name"] == name), {})
         env = {e["name"]: e.get("value") for e in container.get("env") or []}
         tails: dict[str, str | None] = {"stdout": None, "stderr": None}
         for stream in tails:
@@ -149,7 +152,7 @@ class Recorder:
             tails["stdout"] = self.kube.log_tail(pod["metadata"]["name"], name, max_bytes=self.log_tail_bytes)
         return tails["stdout"], tails["stderr"]
 
-    def _terminal(self, task_id: str, outcome: Outcome) -> str | None:
+    def _terminal(self, task_id: str, outcome: Outcome, *, state: str) -> str | None:
         lines = list(outcome.system_logs)
         if outcome.outputs_ready and self.transfer_dir is not None:
             outputs = read_outputs(self.transfer_dir)
@@ -160,12 +163,12 @@ class Recorder:
         landed = self.retry(
             lambda: self.store.write_terminal_state(
                 task_id,
-                outcome.state,
+                state,
                 start_time=outcome.start_time,
                 end_time=outcome.end_time,
                 system_logs=lines,
                 ended_by=self.source,
             )
         )
-        log.info("%s: task %s -> %s (landed %s)", self.source, task_id, outcome.state, landed)
+        log.info("%s: task %s -> %s (landed %s)", self.source, task_id, state, landed)
         return landed
