@@ -395,7 +395,7 @@ def _list_sql(view: str, where: str, *, as_text: bool, bounded: bool) -> str:
     page = (
         "SELECT t.seq, d.doc, s.size"
         + (", sum(s.size) OVER (ORDER BY t.seq DESC ROWS UNBOUNDED PRECEDING) AS upto" if bounded else "")
-        + f" FROM tasks t CROSS JOIN LATERAL (SELECT {_projection(view, as_text=as_text)} AS doc) d"
+        + f" FROM tasks t CROSS JOIN LATERAL (SELECT {_projection(view, as_text=as_text)} AS doc OFFSET 0) d"
         " CROSS JOIN LATERAL (SELECT octet_length(d.doc::text) AS size) s"
         f" WHERE {where} ORDER BY t.seq DESC LIMIT %(limit)s"
     )
