@@ -19,7 +19,7 @@ from connexion.resolver import Resolver
 from connexion.validators import VALIDATOR_MAP, ParameterValidator
 from starlette.exceptions import HTTPException
 
-from poiesis.api import auth, compat, document, ops
+from poiesis.api import auth, compat, document, ops, wsgi
 from poiesis.api.context import Context
 from poiesis.api.document import spec_path
 from poiesis.api.errors import PROBLEM_JSON, Jsonifier, problem_body
@@ -81,6 +81,7 @@ def create_app(context: Context, *, authenticator: auth.Authenticator | None = N
     ``authenticator`` defaults to the one ``context.security.auth`` names.
     """
     app = connexion.FlaskApp(__name__, jsonifier=Jsonifier())
+    wsgi.install(app)  # one thread hop per request instead of a2wsgi's several
     spec = document.spec()  # parsed once per process, before the first request needs it
     # Middlewares added at one position run in the order added: Measure sees every request,
     # the guard's refusals too; Probes answers behind the guard's Host check.
