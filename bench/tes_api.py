@@ -13,8 +13,9 @@ measure by measure, so a before/after comparison sees the same machine load.
         --server before=/work/main/.venv/bin/python@/tmp/main-checkout \\
         --server after=.venv/bin/python              # interleaved before/after, medians
 
-``--server LABEL=PYTHON[@SRCDIR]`` runs ``PYTHON -m poiesis.cli api`` with
-SRCDIR first on PYTHONPATH (another checkout of Poiesis). Each row runs for
+``--server LABEL=PYTHON[@SRCDIR][%WORKERS]`` runs ``PYTHON -m poiesis.cli api``
+in SRCDIR (another checkout of Poiesis; it goes first on sys.path), with
+WORKERS worker processes (default ``--workers``). Each row runs for
 ``--seconds`` (tesload's time bound); the table gives the median over rounds
 of req/s and p99, and the load average when the row ran.
 
@@ -95,6 +96,7 @@ class Server:
     label: str
     python: str
     srcdir: str | None = None
+    workers: int | None = None  # None: --workers
     url: str = ""
     port: int = 0
     process: subprocess.Popen | None = None
@@ -120,10 +122,12 @@ class Server:
 
 def parse_server(text: str) -> Server:
     label, _, rest = text.partition("=")
+    rest, _, workers = rest.partition("%")
     python, _, srcdir = rest.partition("@")
-    if not label or not python:
-        raise SystemExit(f"--server wants LABEL=PYTHON[@SRCDIR], got {text!r}")
-    return Server(label=label, python=python, srcdir=os.path.abspath(srcdir) if srcdir else None)
+    if not label or not python or (workers and not workers.isdigit()):
+        raise SystemExit(f"--server wants LABEL=PYTHON[@SRCDIR][%WORKERS], got {text!r}")
+    return Server(label=label, python=python, srcdir=os.path.abspath(srcdir) if srcdir else None,
+                  workers=int(workers) if workers else None)
 
 
 def build_tesload() -> Path:
@@ -176,6 +180,7 @@ def wait_ready(server: Server, timeout: float = 90) -> None:
 
 def start(server: Server, *, workers: int, tasks: int, work: Path) -> None:
     """A fresh database for ``server``, seeded, migrated by its own code, and the API on a free port."""
+    server.workers = server.workers or workers
     data = work / server.label
     data.mkdir(parents=True)
     server.pg = pgserver.get_server(data / "pg", cleanup_mode="stop")
@@ -188,7 +193,7 @@ def start(server: Server, *, workers: int, tasks: int, work: Path) -> None:
     print(f"{server.label}: seeded {tasks} tasks by SQL in {time.perf_counter() - started:.1f} s", flush=True)
     log = (data / "api.log").open("wb")
     server.process = subprocess.Popen(
-        [server.python, "-m", "poiesis.cli", "api", "--workers", str(workers)],
+        [server.python, "-m", "poiesis.cli", "api", "--workers", str(server.workers)],
         env=server.env(), cwd=server.cwd, stdout=log, stderr=subprocess.STDOUT,
     )
     wait_ready(server)
@@ -298,7 +303,8 @@ def print_table(table: list[dict], servers: list[Server]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--server", action="append", type=parse_server, help="LABEL=PYTHON[@SRCDIR] (repeatable)")
+    parser.add_argument("--server", action="append", type=parse_server,
+                        help="LABEL=PYTHON[@SRCDIR][%%WORKERS] (repeatable)")
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 64])
@@ -322,14 +328,16 @@ def main() -> None:
             for server in servers:
                 stop(server)
     table = summary(rows, servers, opts.concurrency)
-    print(f"\n{opts.tasks} tasks stored, {opts.workers} API workers, {opts.seconds:g} s a row, "
+    workers = ", ".join(f"{s.label} {s.workers}" for s in servers)
+    print(f"\n{opts.tasks} tasks stored, API workers: {workers}; {opts.seconds:g} s a row, "
           f"median of {opts.rounds} round(s); load average at the end {os.getloadavg()}")
     print_table(table, servers)
     path = opts.json or HERE / "results" / f"tes_api-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({
         "machine": info, "method": {k: v for k, v in vars(opts).items() if k not in ("server", "json")},
-        "servers": {s.label: {"python": s.python, "srcdir": s.srcdir, "versions": s.versions} for s in servers},
+        "servers": {s.label: {"python": s.python, "srcdir": s.srcdir, "workers": s.workers, "versions": s.versions}
+                    for s in servers},
         "table": table, "rows": rows,
     }, indent=1, default=str))
     print(f"wrote {path}")
