@@ -13,7 +13,7 @@ and validation refuses it as before. ``strip_optional_nulls`` is pure;
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from connexion.validators import JSONRequestBodyValidator
 from starlette.types import Scope
@@ -73,7 +73,7 @@ class NullTolerantBodyValidator(JSONRequestBodyValidator):
     """
 
     MUTABLE_VALIDATION = True
-    _compiled: dict[int, tuple[Mapping[str, Any], Any]] = {}
+    _compiled: ClassVar[dict[int, tuple[Mapping[str, Any], Any]]] = {}
 
     @property
     def _validator(self) -> Any:

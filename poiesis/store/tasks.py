@@ -455,8 +455,8 @@ def _insert_children(conn: psycopg.Connection, task_id: str, task: Mapping[str, 
 def _child_rows(task_id: str, task: Mapping[str, Any]) -> list[tuple[str, list[tuple[Any, ...]]]]:
     return [
         (
-            "INSERT INTO task_inputs (task_id, idx, name, description, url, path, type, content, streamable)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            ("INSERT INTO task_inputs (task_id, idx, name, description, url, path, type, content, streamable)"
+             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"),
             [
                 (task_id, i, x.get("name"), x.get("description"), x.get("url"), x["path"],
                  x.get("type"), x.get("content"), x.get("streamable"))
@@ -464,8 +464,8 @@ def _child_rows(task_id: str, task: Mapping[str, Any]) -> list[tuple[str, list[t
             ],
         ),
         (
-            "INSERT INTO task_outputs (task_id, idx, name, description, url, path, path_prefix, type)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            ("INSERT INTO task_outputs (task_id, idx, name, description, url, path, path_prefix, type)"
+             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"),
             [
                 (task_id, i, x.get("name"), x.get("description"), x["url"], x["path"],
                  x.get("path_prefix"), x.get("type"))
@@ -473,8 +473,8 @@ def _child_rows(task_id: str, task: Mapping[str, Any]) -> list[tuple[str, list[t
             ],
         ),
         (
-            "INSERT INTO task_executors (task_id, idx, image, command, workdir, stdin, stdout, stderr,"
-            " env, ignore_error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            ("INSERT INTO task_executors (task_id, idx, image, command, workdir, stdin, stdout, stderr,"
+             " env, ignore_error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"),
             [
                 (task_id, i, x["image"], list(x["command"]), x.get("workdir"), x.get("stdin"),
                  x.get("stdout"), x.get("stderr"), Jsonb(x["env"]) if x.get("env") is not None else None,
