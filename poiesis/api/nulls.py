@@ -79,6 +79,8 @@ class NullTolerantBodyValidator(JSONRequestBodyValidator):
     def _validator(self) -> Any:
         found = self._compiled.get(id(self._schema))
         if found is None or found[0] is not self._schema:
+            if len(self._compiled) >= _MAX_COMPILED:  # one per operation and media type is expected
+                self._compiled.clear()
             found = (self._schema, JSONRequestBodyValidator._validator.fget(self))
             self._compiled[id(self._schema)] = found
         return found[1]
@@ -94,6 +96,8 @@ class NullTolerantBodyValidator(JSONRequestBodyValidator):
         return strip_optional_nulls(body, self._schema, document.component_schemas())
 
 
+#: Bound of the compiled-validator cache (Connexion 3.3 hands the same schema object on every request).
+_MAX_COMPILED = 64
 #: Key in the ASGI scope's ``state`` under which the guard leaves the JSON body it parsed.
 PARSED_KEY = "poiesis.parsed_body"
 _NOTHING = object()
