@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from importlib import resources
-from pathlib import Path
 
 import connexion
-import yaml
 from connexion.datastructures import MediaTypeDict
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.middleware import MiddlewarePosition
@@ -22,8 +19,9 @@ from connexion.resolver import Resolver
 from connexion.validators import VALIDATOR_MAP, ParameterValidator
 from starlette.exceptions import HTTPException
 
-from poiesis.api import auth, compat, ops
+from poiesis.api import auth, compat, document, ops, wsgi
 from poiesis.api.context import Context
+from poiesis.api.document import spec_path
 from poiesis.api.errors import PROBLEM_JSON, Jsonifier, problem_body
 from poiesis.api.guard import Guard
 from poiesis.api.nulls import NullTolerantBodyValidator
@@ -32,11 +30,7 @@ from poiesis.store import Unavailable
 log = logging.getLogger(__name__)
 
 BASE_PATH = "/ga4gh/tes/v1"
-
-
-def spec_path() -> Path:
-    """The OpenAPI document the app serves (shipped inside the generated package)."""
-    return Path(str(resources.files("generated").joinpath("openapi.yaml")))
+__all__ = ["BASE_PATH", "create_app", "spec_path"]
 
 
 def _response(status: int, detail: str) -> ConnexionResponse:
@@ -87,7 +81,8 @@ def create_app(context: Context, *, authenticator: auth.Authenticator | None = N
     ``authenticator`` defaults to the one ``context.security.auth`` names.
     """
     app = connexion.FlaskApp(__name__, jsonifier=Jsonifier())
-    spec = yaml.safe_load(spec_path().read_text(encoding="utf-8"))
+    wsgi.install(app)  # one thread hop per request instead of a2wsgi's several
+    spec = document.spec()  # parsed once per process, before the first request needs it
     # Middlewares added at one position run in the order added: Measure sees every request,
     # the guard's refusals too; Probes answers behind the guard's Host check.
     app.add_middleware(ops.Measure, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=spec, base_path=BASE_PATH)

@@ -18,6 +18,7 @@ from typing import Any
 from poiesis.api import hostile, hosts, ops
 from poiesis.api.auth import Authenticator, AuthError
 from poiesis.api.errors import PROBLEM_JSON, problem_body
+from poiesis.api.nulls import PARSED_KEY
 from poiesis.api.principal import SCOPE_KEY
 from poiesis.security_settings import SecuritySettings
 
@@ -107,9 +108,9 @@ class Guard:
             scope.setdefault("state", {})[SCOPE_KEY] = principal
         if method not in _BODY_METHODS:
             return receive
-        return await self._body(headers, receive, limits.body_bytes, limits.json_depth)
+        return await self._body(scope, headers, receive, limits.body_bytes, limits.json_depth)
 
-    async def _body(self, headers: dict[str, str], receive: Receive, limit: int, depth: int) -> Receive:
+    async def _body(self, scope: Scope, headers: dict[str, str], receive: Receive, limit: int, depth: int) -> Receive:
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             raise _Refuse(413, f"the body is larger than {limit} bytes (limit body_bytes)")
@@ -129,7 +130,8 @@ class Guard:
         try:
             hostile.check_charset(content_type)
             if body and "json" in content_type.split(";")[0].lower():
-                hostile.parse_json(body, max_depth=depth)
+                # kept for the body validator, which would otherwise parse the same bytes again
+                scope.setdefault("state", {})[PARSED_KEY] = hostile.parse_json(body, max_depth=depth)
         except hostile.Refused as exc:
             raise _Refuse(400, str(exc)) from None
         sent = False

@@ -14,7 +14,7 @@ import flask
 
 from generated import models
 from poiesis import logs, metrics, states
-from poiesis.api import fileurls, limits, principal, tokens, validate
+from poiesis.api import document, fileurls, limits, principal, tokens, validate
 from poiesis.api.context import Context
 from poiesis.api.errors import RawJson, ok, problem, raw_list
 from poiesis.store import TaskFilter
@@ -134,19 +134,9 @@ def _visible_owner() -> str | None:
     return caller.owner if caller.owner is not None else "-"  # no owner is "-": owners are "basic:..." or "jwt:..."
 
 
-_SCHEMA: dict[str, Any] | None = None
-
-
 def _integer_problems(body: dict[str, Any]) -> list[str]:
     """Integers outside their OpenAPI format's range (cpu_cores is int32)."""
-    global _SCHEMA  # noqa: PLW0603 - loaded once, read-only afterwards
-    if _SCHEMA is None:
-        import yaml
-
-        from poiesis.api.app import spec_path
-
-        _SCHEMA = yaml.safe_load(spec_path().read_text(encoding="utf-8"))["components"]["schemas"]
-    return limits.integer_problems(body, {"$ref": "#/components/schemas/tesTask"}, _SCHEMA)
+    return limits.integer_problems(body, {"$ref": "#/components/schemas/tesTask"}, document.component_schemas())
 
 
 def _resolve_backend_parameters(task: dict[str, Any], ctx: Context) -> tuple[dict[str, Any], list[str] | None]:

@@ -12,13 +12,13 @@ and validation refuses it as before. ``strip_optional_nulls`` is pure;
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncGenerator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-import yaml
 from connexion.validators import JSONRequestBodyValidator
 from starlette.types import Scope
+
+from poiesis.api import document
 
 
 def _resolve(schema: Mapping[str, Any], schemas: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -65,18 +65,39 @@ def strip_optional_nulls(value: Any, schema: Mapping[str, Any], schemas: Mapping
 
 
 class NullTolerantBodyValidator(JSONRequestBodyValidator):
-    """Connexion's JSON body validation, after ``strip_optional_nulls``; the stripped body goes on."""
+    """Connexion's JSON body validation, after ``strip_optional_nulls``; the stripped body goes on.
+
+    Connexion builds a validator per request; the compiled jsonschema validator of each operation's
+    schema is kept instead of being built again for every request, and a body the guard already
+    parsed (``PARSED_KEY`` in the scope's state) is not parsed a second time.
+    """
 
     MUTABLE_VALIDATION = True
+    _compiled: ClassVar[dict[int, tuple[Mapping[str, Any], Any]]] = {}
+
+    @property
+    def _validator(self) -> Any:
+        found = self._compiled.get(id(self._schema))
+        if found is None or found[0] is not self._schema:
+            if len(self._compiled) >= _MAX_COMPILED:  # one per operation and media type is expected
+                self._compiled.clear()
+            found = (self._schema, JSONRequestBodyValidator._validator.fget(self))  # noqa: SLF001 - Connexion compiles it in a private property
+            self._compiled[id(self._schema)] = found
+        return found[1]
 
     async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Scope) -> Any:
-        body = await super()._parse(stream, scope)
-        return strip_optional_nulls(body, self._schema, _component_schemas())
+        parsed = (scope.get("state") or {}).pop(PARSED_KEY, _NOTHING)
+        if parsed is _NOTHING:
+            body = await super()._parse(stream, scope)
+        else:
+            async for _ in stream:  # the guard's replayed body: consumed, not parsed again
+                pass
+            body = parsed
+        return strip_optional_nulls(body, self._schema, document.component_schemas())
 
 
-@functools.cache
-def _component_schemas() -> Mapping[str, Any]:
-    """components.schemas of the served document, for any ``$ref`` Connexion left unresolved."""
-    from poiesis.api.app import spec_path
-
-    return yaml.safe_load(spec_path().read_text(encoding="utf-8"))["components"]["schemas"]
+#: Bound of the compiled-validator cache (Connexion 3.3 hands the same schema object on every request).
+_MAX_COMPILED = 64
+#: Key in the ASGI scope's ``state`` under which the guard leaves the JSON body it parsed.
+PARSED_KEY = "poiesis.parsed_body"
+_NOTHING = object()

@@ -75,7 +75,7 @@ def migrate_when_reachable(url: str, *, interval: float = 2.0) -> threading.Even
 
 
 def uvicorn_config(settings: Settings, app, *, workers: int = 1, factory: bool = False):  # noqa: ANN001, ANN201
-    """uvicorn's Config for the API: the guarded h11 protocol and the configured limits."""
+    """uvicorn's Config for the API: the guarded protocol (httptools) and the configured limits."""
     import uvicorn
 
     from poiesis import logs
@@ -84,10 +84,11 @@ def uvicorn_config(settings: Settings, app, *, workers: int = 1, factory: bool =
     config = uvicorn.Config(
         app, factory=factory, host=settings.host, port=settings.port, workers=workers, log_level="info",
         log_config=logs.uvicorn_log_config(logs.log_format()),
-        http=http.GuardedH11, timeout_keep_alive=max(1, round(limits.idle_timeout)),
+        http=http.protocol(), timeout_keep_alive=max(1, round(limits.idle_timeout)),
         h11_max_incomplete_event_size=limits.header_bytes, server_header=False,
     )
     setattr(config, http.CONFIG_ATTRIBUTE, limits.header_timeout)
+    setattr(config, http.HEADER_BYTES_ATTRIBUTE, limits.header_bytes)
     return config
 
 

@@ -126,9 +126,12 @@ class Store:
     # -- creating and reading -------------------------------------------------
 
     def create_task(self, task: Mapping[str, Any], *, owner: str | None = None) -> str:
-        """Insert a task (QUEUED) with all its children in one transaction; returns its id."""
+        """Insert a task (QUEUED) with all its children in one transaction; returns its id.
+
+        The statements go out in one pipeline: one round trip to the database for the whole task.
+        """
         task_id = new_task_id()
-        with self._conn() as conn, conn.transaction():
+        with self._conn() as conn, conn.pipeline(), conn.transaction():
             conn.execute(
                 "INSERT INTO tasks (id, state, name, description, resources, tags, owner)"
                 " VALUES (%s, 'QUEUED', %s, %s, %s, %s, %s)",
@@ -179,30 +182,26 @@ class Store:
     ) -> Page:
         """One page of tasks, newest first, strictly below ``below_seq`` when given (JSON texts with ``as_text``).
 
-        ``max_bytes`` bounds the page: rows are streamed from a server-side
-        cursor and the page ends before the task whose JSON would take the
-        total past it (the first task is always included), so a page of large
-        tasks is short and carries a next position instead of growing without bound.
+        ``max_bytes`` bounds the page: the page ends before the task whose JSON
+        would take the total past it (the first task is always included), so a
+        page of large tasks is short and carries a next position instead of
+        growing without bound. One statement: PostgreSQL sums the sizes in
+        order and sends no task beyond the first one past the bound.
         """
         where, params = _filter_sql(filters, below_seq)
-        sql = (
-            "SELECT t.seq, d.doc, octet_length(d.doc::text) FROM tasks t"
-            f" CROSS JOIN LATERAL (SELECT {_projection(view, as_text=as_text)} AS doc) d"
-            f" WHERE {where} ORDER BY t.seq DESC LIMIT %(limit)s"
-        )
         params["limit"] = page_size + 1
+        with self._conn() as conn:
+            rows = conn.execute(_list_sql(view, where, as_text=as_text, bounded=max_bytes is not None),
+                                {**params, "max_bytes": max_bytes}).fetchall()
         kept: list[tuple[int, Any]] = []
         more = False
         used = 0
-        with self._conn() as conn, conn.transaction(), conn.cursor(name="poiesis_list") as cur:
-            cur.itersize = 16
-            cur.execute(sql, params)
-            for seq, task, size in cur:
-                if len(kept) == page_size or (max_bytes is not None and kept and used + size > max_bytes):
-                    more = True
-                    break
-                kept.append((seq, task))
-                used += size
+        for seq, task, size in rows:
+            if len(kept) == page_size or (max_bytes is not None and kept and used + size > max_bytes):
+                more = True
+                break
+            kept.append((seq, task))
+            used += size
         return Page(tasks=[t for _, t in kept], next_seq=kept[-1][0] if more else None)
 
     def ids_in_states(self, wanted: Iterable[str]) -> list[str]:
@@ -403,6 +402,20 @@ class _Guarded:
         return False
 
 
+def _list_sql(view: str, where: str, *, as_text: bool, bounded: bool) -> str:
+    """One page of (seq, doc, size), newest first; ``bounded``: nothing after the first row past max_bytes."""
+    page = (
+        "SELECT t.seq, d.doc, s.size"
+        + (", sum(s.size) OVER (ORDER BY t.seq DESC ROWS UNBOUNDED PRECEDING) AS upto" if bounded else "")
+        + f" FROM tasks t CROSS JOIN LATERAL (SELECT {_projection(view, as_text=as_text)} AS doc OFFSET 0) d"
+        " CROSS JOIN LATERAL (SELECT octet_length(d.doc::text) AS size) s"
+        f" WHERE {where} ORDER BY t.seq DESC LIMIT %(limit)s"
+    )
+    if not bounded:
+        return page
+    return f"SELECT seq, doc, size FROM ({page}) p WHERE upto - size <= %(max_bytes)s ORDER BY seq DESC"
+
+
 def _filter_sql(filters: TaskFilter, below_seq: int | None) -> tuple[str, dict[str, Any]]:
     clauses, params = ["TRUE"], dict[str, Any]()
     if below_seq is not None:
@@ -444,36 +457,45 @@ def _append_system_logs(conn: psycopg.Connection, task_id: str, lines: Sequence[
 
 
 def _insert_children(conn: psycopg.Connection, task_id: str, task: Mapping[str, Any]) -> None:
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO task_inputs (task_id, idx, name, description, url, path, type, content, streamable)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    """The task's inputs, outputs, executors and volumes; a kind the task has none of sends nothing."""
+    for sql, rows in _child_rows(task_id, task):
+        if rows:
+            with conn.cursor() as cur:
+                cur.executemany(sql, rows)
+
+
+def _child_rows(task_id: str, task: Mapping[str, Any]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    return [
+        (
+            ("INSERT INTO task_inputs (task_id, idx, name, description, url, path, type, content, streamable)"
+             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"),
             [
                 (task_id, i, x.get("name"), x.get("description"), x.get("url"), x["path"],
                  x.get("type"), x.get("content"), x.get("streamable"))
                 for i, x in enumerate(task.get("inputs") or [])
             ],
-        )
-        cur.executemany(
-            "INSERT INTO task_outputs (task_id, idx, name, description, url, path, path_prefix, type)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        ),
+        (
+            ("INSERT INTO task_outputs (task_id, idx, name, description, url, path, path_prefix, type)"
+             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"),
             [
                 (task_id, i, x.get("name"), x.get("description"), x["url"], x["path"],
                  x.get("path_prefix"), x.get("type"))
                 for i, x in enumerate(task.get("outputs") or [])
             ],
-        )
-        cur.executemany(
-            "INSERT INTO task_executors (task_id, idx, image, command, workdir, stdin, stdout, stderr,"
-            " env, ignore_error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        ),
+        (
+            ("INSERT INTO task_executors (task_id, idx, image, command, workdir, stdin, stdout, stderr,"
+             " env, ignore_error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"),
             [
                 (task_id, i, x["image"], list(x["command"]), x.get("workdir"), x.get("stdin"),
                  x.get("stdout"), x.get("stderr"), Jsonb(x["env"]) if x.get("env") is not None else None,
                  x.get("ignore_error"))
                 for i, x in enumerate(task["executors"])
             ],
-        )
-        cur.executemany(
+        ),
+        (
             "INSERT INTO task_volumes (task_id, idx, path) VALUES (%s, %s, %s)",
             [(task_id, i, p) for i, p in enumerate(task.get("volumes") or [])],
-        )
+        ),
+    ]

@@ -83,6 +83,17 @@ def test_a_megabyte_url_is_a_json_400(start_api, db_url: str) -> None:
     assert response.json()["status"] == response.status_code
 
 
+def test_headers_beyond_header_bytes_are_a_json_400(start_api, db_url: str) -> None:
+    """Headers that together pass header_bytes (each one small) are refused with a problem document."""
+    url, _ = start_api(env=_env(POIESIS_DATABASE_URL=db_url, POIESIS_LIMIT_HEADER_BYTES="4096"))
+    headers = {f"X-Filler-{i}": "f" * 200 for i in range(40)}
+    response = requests.get(f"{url}{BASE}/service-info", headers=headers, timeout=30)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "header_bytes" in response.json()["detail"]
+    assert requests.get(f"{url}{BASE}/service-info", timeout=10).status_code == 200
+
+
 def test_a_database_down_at_start_gives_503_not_an_exit(start_api, tmp_path: Path) -> None:
     """poiesis api with an unreachable database starts and answers 503 problems."""
     dead = f"postgresql://nobody@127.0.0.1:{free_port()}/nothing?connect_timeout=1"
