@@ -49,6 +49,14 @@ TCTL_RECONCILE_LAG = Gauge(
 TCTL_RECONCILES = Counter("poiesis_tctl_reconciles", "Reconcile passes run by the leader")
 TCTL_LAST_RECONCILE = Gauge("poiesis_tctl_last_reconcile_timestamp_seconds",
                             "Unix time the leader last finished a reconcile", multiprocess_mode="max")
+KUBE_SUBMIT_QUEUE = Gauge("poiesis_kube_submit_queue", "Tasks waiting in this process's Kubernetes submission queue",
+                          multiprocess_mode="livesum")
+KUBE_SUBMISSIONS = Counter(
+    "poiesis_kube_submissions",
+    "Kubernetes submissions by outcome: submitted, overflow (queue full: left to TCtl's sweep), deferred (API server"
+    " unavailable: left to the sweep), failed (refused: SYSTEM_ERROR), cancelled (cancelled before or while submitted)",
+    ["outcome"],
+)
 PODS_PENDING = Gauge("poiesis_pods_pending", "Task Pods in phase Pending, as TCtl's informer sees them",
                      multiprocess_mode="max")
 
