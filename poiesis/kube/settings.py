@@ -122,7 +122,7 @@ class KubeSettings:
     lease_renew_s: float = 5.0
     resync_s: float = 10.0
     #: threads submitting stored tasks to the API server, per process (0: submit inside the request)
-    submit_workers: int = 16
+    submit_workers: int = 32
     #: tasks that may wait for those threads; more are left QUEUED for TCtl's sweep
     submit_queue: int = 4096
     kubeconfig: str | None = None
