@@ -54,7 +54,8 @@ KUBE_SUBMIT_QUEUE = Gauge("poiesis_kube_submit_queue", "Tasks waiting in this pr
 KUBE_SUBMISSIONS = Counter(
     "poiesis_kube_submissions",
     "Kubernetes submissions by outcome: submitted, overflow (queue full: left to TCtl's sweep), deferred (API server"
-    " unavailable: left to the sweep), failed (refused: SYSTEM_ERROR), cancelled (cancelled before or while submitted)",
+    " unavailable: left to the sweep), failed (refused: SYSTEM_ERROR), cancelled (cancelled before or while submitted),"
+    " skipped (no longer QUEUED when its turn came)",
     ["outcome"],
 )
 PODS_PENDING = Gauge("poiesis_pods_pending", "Task Pods in phase Pending, as TCtl's informer sees them",

@@ -84,9 +84,10 @@ class KubeBackend:
     def submit_now(self, task_id: str, task: Mapping[str, Any]) -> None:
         """Create the task's objects unless it left QUEUED; a cancel meanwhile deletes them again."""
         assert self.store is not None
-        if self.store.get_state(task_id) != State.QUEUED.value:
-            metrics.KUBE_SUBMISSIONS.labels("cancelled").inc()
-            return  # cancelled before its turn, or already running (a resubmission raced it)
+        state = self.store.get_state(task_id)
+        if state != State.QUEUED.value:
+            metrics.KUBE_SUBMISSIONS.labels("cancelled" if state in _CANCELLED else "skipped").inc()
+            return  # cancelled before its turn, or already under way (a resubmission raced it)
         try:
             manifest = build.build_job(task_id, task, self.settings)
             BACKOFF.call(lambda: self._attempt(task_id, task, manifest), retry_on=_Transient, on_retry=_retrying)
