@@ -39,7 +39,7 @@ def make_backend(settings: Settings, *, task_store: store.Store | None = None) -
         from poiesis.kube.backend import KubeBackend
         from poiesis.kube.settings import KubeSettings
 
-        return KubeBackend(KubeSettings.from_env())
+        return KubeBackend(KubeSettings.from_env(), store=task_store)
     raise SystemExit(f"poiesis: unknown backend {settings.backend!r} (POIESIS_BACKEND)")
 
 

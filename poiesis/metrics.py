@@ -53,6 +53,15 @@ TASKS_BY_STATE = Gauge(
     "poiesis_tasks", "Tasks in the database by state, counted by the TCtl leader on every resync "
     "(whoever wrote the state: API, TRec, TCtl)", ["state"], multiprocess_mode="max",
 )
+KUBE_SUBMIT_QUEUE = Gauge("poiesis_kube_submit_queue", "Tasks waiting in this process's Kubernetes submission queue",
+                          multiprocess_mode="livesum")
+KUBE_SUBMISSIONS = Counter(
+    "poiesis_kube_submissions",
+    "Kubernetes submissions by outcome: submitted, overflow (queue full: left to TCtl's sweep), deferred (API server"
+    " unavailable: left to the sweep), failed (refused: SYSTEM_ERROR), cancelled (cancelled before or while submitted),"
+    " skipped (no longer QUEUED when its turn came)",
+    ["outcome"],
+)
 PODS_PENDING = Gauge("poiesis_pods_pending", "Task Pods in phase Pending, as TCtl's informer sees them",
                      multiprocess_mode="max")
 

@@ -2,7 +2,7 @@
 
 ``lint-imports`` checks the layers (cli above compose above the roles api,
 local, tctl, trec and client, which never import each other; those above
-record, above kube, store and backend, above filer, above the shared
+record, above kube and backend, above store, above filer, above the shared
 definitions), that the API never imports a backend package, and that only
 store imports psycopg and only kube the kubernetes client. A contract names
 modules, so a new top-level module must be named in it too.

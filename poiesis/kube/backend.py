@@ -1,9 +1,24 @@
-"""KubeBackend: the API's Backend for Kubernetes, a thin adapter over ``build`` and ``client``.
+"""KubeBackend: the API's Backend for Kubernetes, a thin adapter over ``build``, ``client`` and ``submit``.
 
-submit: create the Job suspended, then its Secret (task JSON) and PVC owned
-by it, then let it run; a failure part-way deletes the Job (its dependents
-go with it) and raises, so the API ends the task SYSTEM_ERROR. cancel:
-delete the Job with Background propagation; TRec or TCtl writes CANCELED.
+submit: with a store (the API, TCtl), queue the stored task and return at
+once; worker threads then run ``submit_now``. Without one (tools, tests),
+``submit_now`` runs in the caller.
+
+submit_now, for one task, step after step: skip it unless it is still QUEUED;
+create the Job, running (not suspended: no Pod can start before its volumes
+exist anyway, since the scheduler does not place a Pod whose claim is
+missing and the kubelet starts no container before every volume, the task
+Secret included, is mounted); create its Secret and PVC owned by the Job;
+then read the state again and delete the Job if a cancel came meanwhile
+(CancelTask writes CANCELING before it deletes, so one of the two sees the
+other). Three API-server requests, one fewer than the suspend/resume order.
+A refused request (invalid, forbidden) ends the task SYSTEM_ERROR and
+deletes the Job; an API server that does not answer is retried, then the
+task stays QUEUED for TCtl's sweep.
+
+cancel: withdraw a submission still waiting in the queue, delete the Job
+with Background propagation and the Pods with the short cancel grace; TRec
+or TCtl writes CANCELED.
 """
 
 from __future__ import annotations
@@ -12,12 +27,20 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from poiesis import filer
+from poiesis import filer, metrics, retry
 from poiesis.kube import build
-from poiesis.kube.client import Conflict, Kube, api_client
+from poiesis.kube.client import Conflict, Kube, KubeError, api_client, transient
 from poiesis.kube.settings import KubeSettings
+from poiesis.kube.submit import Submitter
+from poiesis.states import State
+from poiesis.store import Store
 
 log = logging.getLogger(__name__)
+
+#: retries of an API server that does not answer, before leaving the task to the sweep
+BACKOFF = retry.Backoff(attempts=4, base_delay=0.5, max_delay=4.0)
+#: states in which a Job made for the task must not stay
+_CANCELLED = frozenset({State.CANCELING.value, State.CANCELED.value})
 
 
 class KubeBackend:
@@ -27,9 +50,19 @@ class KubeBackend:
     backend_parameters: frozenset[str] = build.BACKEND_PARAMETERS
     writes_cancel = True
 
-    def __init__(self, settings: KubeSettings, kube: Kube | None = None) -> None:
+    def __init__(self, settings: KubeSettings, kube: Kube | None = None, *, store: Store | None = None,
+                 ended_by: str = "api") -> None:
         self.settings = settings
-        self.kube = kube or Kube(api_client(settings.kubeconfig), settings.namespace)
+        self.kube = kube or Kube(
+            api_client(settings.kubeconfig, connections=settings.submit_workers + 4), settings.namespace
+        )
+        self.store = store
+        self.ended_by = ended_by
+        #: submissions off the caller's thread; None: ``submit`` submits in the caller
+        self.submitter: Submitter | None = None
+        if store is not None and settings.submit_workers > 0:
+            self.submitter = Submitter(self.submit_now, workers=settings.submit_workers,
+                                       capacity=settings.submit_queue)
         #: directories file:// URLs may use: the shared volume's mount in tif and tof, else none
         #: (CreateTask refuses file:// URLs outside them)
         self.file_roots: tuple[str, ...] = settings.file_roots
@@ -39,39 +72,95 @@ class KubeBackend:
         )
 
     def submit(self, task_id: str, task: Mapping[str, Any]) -> None:
-        """Create the Job (suspended), its Secret and PVC, then resume it."""
-        self.create(task_id, task, build.build_job(task_id, task, self.settings))
+        """Queue a stored task for ``submit_now``; a full queue leaves it QUEUED for TCtl's sweep."""
+        if self.submitter is None:
+            self.create(task_id, task, build.build_job(task_id, task, self.settings))
+            return
+        if not self.submitter.offer(task_id, task):
+            metrics.KUBE_SUBMISSIONS.labels("overflow").inc()
+            log.warning("submission queue full (%d tasks): task %s stays QUEUED until TCtl's sweep submits it",
+                        self.submitter.capacity, task_id)
+
+    def submit_now(self, task_id: str, task: Mapping[str, Any]) -> None:
+        """Create the task's objects unless it left QUEUED; a cancel meanwhile deletes them again."""
+        assert self.store is not None
+        state = self.store.get_state(task_id)
+        if state != State.QUEUED.value:
+            metrics.KUBE_SUBMISSIONS.labels("cancelled" if state in _CANCELLED else "skipped").inc()
+            return  # cancelled before its turn, or already under way (a resubmission raced it)
+        try:
+            manifest = build.build_job(task_id, task, self.settings)
+            BACKOFF.call(lambda: self._attempt(task_id, task, manifest), retry_on=_Transient, on_retry=_retrying)
+        except _Transient as exc:
+            metrics.KUBE_SUBMISSIONS.labels("deferred").inc()
+            log.warning("the API server did not take task %s (%s); it stays QUEUED for TCtl's sweep", task_id, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - a refusal ends the task, visibly
+            self._refused(task_id, exc)
+            return
+        if self.store.get_state(task_id) in _CANCELLED:
+            metrics.KUBE_SUBMISSIONS.labels("cancelled").inc()
+            self.cancel(task_id)
+            return
+        metrics.KUBE_SUBMISSIONS.labels("submitted").inc()
+
+    def _attempt(self, task_id: str, task: Mapping[str, Any], manifest: dict[str, Any]) -> None:
+        try:
+            self.create(task_id, task, manifest)
+        except KubeError as exc:
+            if transient(exc):
+                raise _Transient(str(exc)) from exc
+            raise
+
+    def _refused(self, task_id: str, exc: Exception) -> None:
+        """The cluster refused the task: no Job stays, the task ends SYSTEM_ERROR saying so."""
+        metrics.KUBE_SUBMISSIONS.labels("failed").inc()
+        log.error("submitting task %s failed: %s", task_id, exc, exc_info=not isinstance(exc, KubeError))
+        try:
+            self.kube.delete_job(build.job_name(task_id))
+        except KubeError as cleanup:
+            log.warning("could not delete the Job of refused task %s: %s", task_id, cleanup)
+        assert self.store is not None
+        self.store.write_terminal_state(
+            task_id, State.SYSTEM_ERROR, ended_by=self.ended_by,
+            system_logs=[f"submission to the {self.name} backend failed: {type(exc).__name__}"],
+        )
 
     def create(self, task_id: str, task: Mapping[str, Any], manifest: dict[str, Any]) -> None:
-        """Create a built Job manifest and its dependents (``submit`` without the building)."""
-        cfg = self.settings
-        name = build.job_name(task_id)
+        """Create a built Job manifest, then its dependents owned by it; repeating it is harmless.
+
+        A Job that exists already (a resubmission) is kept and its dependents made if missing.
+        A failure after the Job exists deletes it (the dependents go with it), then raises.
+        """
         job: dict[str, Any] | None
         try:
             job = self.kube.create_job(manifest)
         except Conflict:
-            job = self.kube.get_job(name)
+            job = self.kube.get_job(build.job_name(task_id))
             if job is None:
                 raise
-            if not job["spec"].get("suspend"):
-                return  # submitted before (a resubmission found it running)
-        owner = build.owner_reference(name=name, uid=job["metadata"]["uid"])
+        try:
+            self._create_dependents(task_id, task, job)
+        except Exception:
+            self.kube.delete_job(build.job_name(task_id))
+            raise
+
+    def _create_dependents(self, task_id: str, task: Mapping[str, Any], job: Mapping[str, Any]) -> None:
+        cfg = self.settings
+        owner = build.owner_reference(name=job["metadata"]["name"], uid=job["metadata"]["uid"])
         dependents = [(self.kube.create_secret, build.build_secret(task_id, task, cfg, owner=owner))]
         if cfg.transfer_volume == "pvc":
             dependents.append((self.kube.create_pvc, build.build_pvc(task_id, task, cfg, owner=owner)))
-        try:
-            for create, body in dependents:
-                try:
-                    create(body)
-                except Conflict:
-                    pass  # made by an earlier attempt, owned by this Job
-            self.kube.resume_job(name)
-        except Exception:
-            self.kube.delete_job(name)
-            raise
+        for create, body in dependents:
+            try:
+                create(body)
+            except Conflict:
+                pass  # made by an earlier attempt, owned by this Job
+        if job["spec"].get("suspend"):
+            self.kube.resume_job(job["metadata"]["name"])  # a Job an older version left suspended
 
     def cancel(self, task_id: str) -> None:
-        """Delete the task's Pod with the short cancel grace period, then its Job; absent is fine.
+        """Withdraw a waiting submission, then delete the task's Pod (short grace) and its Job.
 
         The Pod goes first: deleted through its Job, the garbage collector gives it the Pod's
         full grace (30 s), and once the kubelet has begun stopping containers with that grace a
@@ -80,6 +169,30 @@ class KubeBackend:
         its backoffLimit is 0, so a deleted Pod fails it. Deleting the Job (Background) then
         removes the Secret and PVC it owns.
         """
+        if self.submitter is not None and self.submitter.withdraw(task_id):
+            metrics.KUBE_SUBMISSIONS.labels("cancelled").inc()
+            self._cancelled_unsubmitted(task_id)
         self.kube.delete_pods(label_selector=f"{build.TASK_LABEL}={task_id}",
                               grace_period_seconds=self.settings.cancel_grace_s)
         self.kube.delete_job(build.job_name(task_id))
+
+    def _cancelled_unsubmitted(self, task_id: str) -> None:
+        """Nothing was created for the task here: it ends CANCELED now, not at TCtl's next sweep.
+
+        Another process submitting it (TCtl's resubmission) reads CANCELED after its create and deletes its Job.
+        """
+        assert self.store is not None
+        self.store.write_terminal_state(task_id, State.CANCELED, ended_by=self.ended_by)
+
+    def close(self) -> None:
+        """Stop the submission threads; tasks still queued stay QUEUED for the sweep."""
+        if self.submitter is not None:
+            self.submitter.stop()
+
+
+class _Transient(Exception):
+    """The API server did not answer (or was overloaded): worth another try."""
+
+
+def _retrying(attempt: int, exc: BaseException, wait: float) -> None:
+    log.info("API server request failed (%s), attempt %d; again in %.1fs", exc, attempt, wait)

@@ -121,6 +121,10 @@ class KubeSettings:
     lease_duration_s: float = 15.0
     lease_renew_s: float = 5.0
     resync_s: float = 10.0
+    #: threads submitting stored tasks to the API server, per process (0: submit inside the request)
+    submit_workers: int = 32
+    #: tasks that may wait for those threads; more are left QUEUED for TCtl's sweep
+    submit_queue: int = 4096
     kubeconfig: str | None = None
     extra_labels: dict[str, str] = field(default_factory=dict)
     #: where every task Pod may run (a task's node_selector backend parameter adds to it)
@@ -192,6 +196,8 @@ class KubeSettings:
             lease_duration_s=float(_env(e, "POIESIS_KUBE_LEASE_DURATION", str(d.lease_duration_s)) or 15),
             lease_renew_s=float(_env(e, "POIESIS_KUBE_LEASE_RENEW", str(d.lease_renew_s)) or 5),
             resync_s=float(_env(e, "POIESIS_KUBE_RESYNC", str(d.resync_s)) or 10),
+            submit_workers=int(_env(e, "POIESIS_KUBE_SUBMIT_WORKERS", str(d.submit_workers)) or 0),
+            submit_queue=int(_env(e, "POIESIS_KUBE_SUBMIT_QUEUE", str(d.submit_queue)) or 0),
             kubeconfig=_env(e, "POIESIS_KUBE_KUBECONFIG") or _env(e, "KUBECONFIG"),
             extra_labels=dict(_json(e, "POIESIS_KUBE_LABELS") or {}),
             node_selector={str(k): str(v) for k, v in (_json(e, "POIESIS_KUBE_NODE_SELECTOR") or {}).items()},

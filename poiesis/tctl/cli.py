@@ -52,10 +52,11 @@ def run_from_args(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, namespace=args.namespace)
     if args.kubeconfig:
         cfg = dataclasses.replace(cfg, kubeconfig=args.kubeconfig)
-    kube = Kube(api_client(cfg.kubeconfig), cfg.namespace)
+    kube = Kube(api_client(cfg.kubeconfig, connections=cfg.submit_workers + 8), cfg.namespace)
     pool = store.open_pool(args.database_url, min_size=1, max_size=6, timeout=10)
-    backend = KubeBackend(cfg, kube)
-    controller = Controller(kube=kube, store=store.Store(pool), cfg=cfg, identity=args.identity, submit=backend.submit)
+    task_store = store.Store(pool)
+    backend = KubeBackend(cfg, kube, store=task_store, ended_by="tctl")
+    controller = Controller(kube=kube, store=task_store, cfg=cfg, identity=args.identity, submit=backend.submit)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: controller.stop.set())
     logging.getLogger("poiesis").setLevel(logging.INFO)
@@ -65,5 +66,6 @@ def run_from_args(args: argparse.Namespace) -> int:
     finally:
         if server is not None:
             server.shutdown()
+        backend.close()
         pool.close()
     return 0

@@ -74,6 +74,8 @@ class Controller:
     #: monotonic time of the last lease step (liveness: the lease loop is turning)
     lease_checked: float | None = None
     _dirty_since: float | None = None
+    #: tasks resubmitted by this replica (a running Job's submission is completed only once)
+    resubmitted: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._workers = ThreadPoolExecutor(self.apply_workers, thread_name_prefix="tctl-apply")
@@ -196,6 +198,7 @@ class Controller:
             pending_timeout_s=self.cfg.pending_timeout_s,
             queued_grace_s=self.cfg.queued_grace_s,
             create_failures=failures,
+            resubmitted=frozenset(self.resubmitted),
         )
 
     def _failed_create_events(self) -> list[dict[str, Any]]:
@@ -239,6 +242,7 @@ class Controller:
         elif isinstance(action, reconcile.DeleteJob):
             self.kube.delete_job(build.job_name(action.task_id))
         elif isinstance(action, reconcile.Resubmit):
+            self.resubmitted.add(action.task_id)
             task = self.store.get_task(action.task_id, view="FULL")
             if task is not None and task.get("state") == "QUEUED":
                 body = {k: v for k, v in task.items() if k not in ("id", "state", "logs", "creation_time")}
@@ -260,6 +264,7 @@ class Controller:
         with self._lock:
             for task in [t for t in self.gone if t not in snap.tasks]:
                 del self.gone[task]
+        self.resubmitted.intersection_update(snap.tasks)
 
     def run(self) -> None:
         """Informer and lease threads, and the reconcile loop, until ``stop``."""

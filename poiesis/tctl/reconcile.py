@@ -17,7 +17,12 @@ For every task the database calls active:
   and Pod are gone; a Job whose Pod vanished ends SYSTEM_ERROR; a Job still
   suspended after the grace period (submission died part-way) is resubmitted;
   a Job that made no Pod within the pending timeout ends SYSTEM_ERROR
-  (with its last FailedCreate message, if any).
+  (with its last FailedCreate message, if any);
+- a task still QUEUED after the grace whose Job runs (with or without a
+  Pod): resubmitted once (``Snapshot.resubmitted``), since the submission may
+  have died between creating the Job and its Secret and PVC, and a Pod
+  missing them waits without saying so; a repeated submission only makes
+  what is missing.
 Other Pods are recorded as they are (progress and executor logs), but only where
 TRec cannot: a Pod whose TRec runs and which has neither ended nor begun to go is
 left to TRec (``trec_records``).
@@ -31,7 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from poiesis.kube.outcome import Outcome, clip, deleted_outcome, pod_outcome
-from poiesis.states import State
+from poiesis.states import State, is_terminal
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class Snapshot:
     queued_grace_s: float = 120.0
     #: task id -> the last FailedCreate message of its Job (``create_failures``)
     create_failures: Mapping[str, str] = field(default_factory=dict)
+    #: tasks this controller resubmitted already (a running Job is resubmitted only once)
+    resubmitted: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -173,15 +180,37 @@ def _without_pod(task_id: str, state: str, created: datetime, snap: Snapshot) ->
     return []
 
 
+def _unfinished_submission(task_id: str, state: str, created: datetime, snap: Snapshot) -> list[Action]:
+    """A QUEUED task past the grace whose Job runs: make sure its Secret and PVC exist, once."""
+    if state != State.QUEUED or snap.jobs is None or task_id in snap.resubmitted:
+        return []
+    job = snap.jobs.get(task_id)
+    if job is None or (job.get("spec") or {}).get("suspend") or _finished(job) is not None:
+        return []
+    if snap.now - created < timedelta(seconds=snap.queued_grace_s):
+        return []
+    return [Resubmit(task_id)]
+
+
 def decide(snap: Snapshot) -> list[Action]:
     """Every action the controller should take now, task by task."""
     actions: list[Action] = []
     for task_id, (state, created) in snap.tasks.items():
         pod = snap.pods.get(task_id)
         if pod is not None:
-            actions += _with_pod(task_id, state, pod, snap)
+            found = _with_pod(task_id, state, pod, snap)
         elif task_id in snap.gone:
-            actions.append(Record(task_id, deleted_outcome(snap.gone[task_id]), snap.gone[task_id]))
+            found = [Record(task_id, deleted_outcome(snap.gone[task_id]), snap.gone[task_id])]
         else:
-            actions += _without_pod(task_id, state, created, snap)
+            found = _without_pod(task_id, state, created, snap)
+        if not _ends(found):
+            found = _unfinished_submission(task_id, state, created, snap) + found
+        actions += found
     return actions
+
+
+def _ends(actions: list[Action]) -> bool:
+    """The actions end the task or stop its Job (nothing to complete then)."""
+    return any(isinstance(a, DeleteJob | Resubmit)
+               or (isinstance(a, Record) and a.outcome.state is not None and is_terminal(a.outcome.state))
+               for a in actions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,7 +123,7 @@ def test_running_task_whose_job_vanished() -> None:
 
 
 def test_suspended_job_left_by_a_dead_submission_is_resubmitted() -> None:
-    """A Job still suspended after the grace (the API died mid-submit) is submitted again."""
+    """A Job still suspended after the grace (made by an older version that died mid-submit) is submitted again."""
     job = {"spec": {"suspend": True}, "status": {}}
     assert decide(snap(tasks={"t": ("QUEUED", OLD)}, jobs={"t": job})) == [Resubmit("t")]
 
@@ -188,3 +189,16 @@ def test_a_recorded_refusal_from_the_real_control_plane() -> None:
     young = T0 - timedelta(seconds=5)
     actions = decide(snap(tasks={task_id: ("QUEUED", young)}, jobs={task_id: job}, failures=failures))
     assert kinds(actions) == [("Record", task_id, "SYSTEM_ERROR"), ("DeleteJob", task_id, None)]
+
+
+def test_queued_task_with_a_running_job_is_resubmitted_once_after_the_grace() -> None:
+    """A QUEUED task whose Job runs (its Secret or PVC may be missing) is resubmitted after the grace, once."""
+    job = {"spec": {"suspend": False}, "status": {}}
+    assert decide(snap(tasks={"t": ("QUEUED", T0)}, jobs={"t": job})) == []
+    assert decide(snap(tasks={"t": ("QUEUED", T0 - timedelta(seconds=200))}, jobs={"t": job})) == [Resubmit("t")]
+    unmounted = pod(executors=1, init={"trec": waiting("ContainerCreating", "")})
+    old = snap(tasks={"t": ("QUEUED", T0 - timedelta(seconds=200))}, pods={"t": unmounted}, jobs={"t": job})
+    assert Resubmit("t") in decide(old)
+    assert Resubmit("t") not in decide(dataclasses.replace(old, resubmitted=frozenset({"t"})))
+    assert decide(snap(tasks={"t": ("RUNNING", OLD)}, pods={"t": RUNNING_POD}, jobs={"t": job})) == []
+    assert Resubmit("t") not in decide(snap(tasks={"t": ("QUEUED", OLD)}, jobs={"t": job}))  # timed out: ended instead
