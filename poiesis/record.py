@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from poiesis import logs, metrics, states
+from poiesis import layout, logs, metrics, states
 from poiesis.kube.client import Kube
 from poiesis.kube.outcome import ExecutorResult, Outcome
 from poiesis.retry import Backoff
@@ -55,10 +55,9 @@ class Retry:
 
 
 def read_outputs(transfer_dir: Path) -> list[dict[str, Any]] | None:
-    """TOF's DIR/.poiesis/outputs.json, or None when it is not there."""
-    path = transfer_dir / ".poiesis" / "outputs.json"
+    """TOF's output file logs (``layout.outputs_file``), or None when they are not there."""
     try:
-        return json.loads(path.read_text())
+        return json.loads(layout.outputs_file(transfer_dir).read_text())
     except FileNotFoundError:
         return None
 
@@ -147,7 +146,7 @@ class Recorder:
         for stream in tails:
             path = env.get(f"POIESIS_{stream.upper()}")
             if path and self.transfer_dir is not None:
-                tails[stream] = _file_tail(self.transfer_dir / "files" / path.lstrip("/"), self.log_tail_bytes)
+                tails[stream] = _file_tail(layout.host_path(self.transfer_dir, path), self.log_tail_bytes)
         if tails["stdout"] is None and not env.get("POIESIS_STDOUT") and self.kube is not None:
             tails["stdout"] = self.kube.log_tail(pod["metadata"]["name"], name, max_bytes=self.log_tail_bytes)
         return tails["stdout"], tails["stderr"]
