@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +24,7 @@ from poiesis import filer, layout
 from poiesis.local import beneath, engine, executor
 from poiesis.local.config import LocalSettings
 from poiesis.states import State, executor_error_log
-from poiesis.store import Store, Unavailable
+from poiesis.store import Store, Unavailable, WriteRetry
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +33,10 @@ PROCESS_MODE_LOG = (
     "local backend in process mode: executors run as host processes; their images are not"
     " used and they are not isolated from the host or from each other"
 )
+
+
+#: a terminal state is the one write a task cannot do without: about 4 minutes of retries
+TERMINAL_RETRY = WriteRetry(attempts=30, delay_s=0.5, max_delay_s=10.0, component="local")
 
 
 NO_PRIVATE_MOUNTS_LOG = (
@@ -257,16 +260,15 @@ class Runner:
                 raise Stop(State.EXECUTOR_ERROR, f"executor #{index}: {stream} {spec.get(stream)}: {exc}") from exc
         return stdin, out[0], out[1]
 
-    def _terminal(self, task_id: str, state: State, lines: list[str], *, attempts: int = 30) -> str | None:
+    def _terminal(self, task_id: str, state: State, lines: list[str]) -> str | None:
         """Write the terminal state, retrying while the database is unreachable."""
-        for attempt in range(attempts):
-            try:
-                return self.store.write_terminal_state(task_id, state, system_logs=lines, ended_by="local")
-            except Unavailable:
-                log.warning("database unavailable writing %s for %s (attempt %d)", state, task_id, attempt + 1)
-                time.sleep(min(10.0, 0.5 * 2**attempt))
-        log.error("gave up writing %s for task %s; the next start ends it", state, task_id)
-        return None
+        try:
+            return TERMINAL_RETRY(
+                lambda: self.store.write_terminal_state(task_id, state, system_logs=lines, ended_by="local")
+            )
+        except Unavailable:
+            log.error("gave up writing %s for task %s; the next start ends it", state, task_id)
+            return None
 
 
 def _engine_error(stderr: str) -> str | None:
