@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from poiesis.retry import Backoff
 from poiesis.store import Unavailable, WriteRetry
 
 
@@ -18,7 +19,7 @@ def test_retries_until_the_database_answers() -> None:
             raise value
         return value
 
-    assert WriteRetry(attempts=5, delay_s=0.5, max_delay_s=0.8, sleep=slept.append)(op) == "ok"
+    assert WriteRetry(Backoff(attempts=5, base_delay=0.5, max_delay=0.8), sleep=slept.append)(op) == "ok"
     assert slept == [0.5, 0.8]
 
 
@@ -30,5 +31,5 @@ def test_gives_up_after_the_bound() -> None:
         raise Unavailable("down")
 
     with pytest.raises(Unavailable):
-        WriteRetry(attempts=3, delay_s=1, sleep=slept.append)(op)
+        WriteRetry(Backoff(attempts=3, base_delay=1), sleep=slept.append)(op)
     assert slept == [1, 2]

@@ -23,6 +23,7 @@ from typing import Any
 from poiesis import filer, layout
 from poiesis.local import beneath, engine, executor
 from poiesis.local.config import LocalSettings
+from poiesis.retry import Backoff
 from poiesis.states import State, executor_error_log
 from poiesis.store import Store, Unavailable, WriteRetry
 
@@ -36,7 +37,7 @@ PROCESS_MODE_LOG = (
 
 
 #: a terminal state is the one write a task cannot do without: about 4 minutes of retries
-TERMINAL_RETRY = WriteRetry(attempts=30, delay_s=0.5, max_delay_s=10.0, component="local")
+TERMINAL_RETRY = WriteRetry(Backoff(attempts=30, base_delay=0.5, max_delay=10.0), component="local")
 
 
 NO_PRIVATE_MOUNTS_LOG = (

@@ -22,21 +22,24 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+#: TRec's and TCtl's writes: 8 attempts, 0.25 s doubling to 5 s (the next Pod event writes again)
+DEFAULT_BACKOFF = Backoff(attempts=8, base_delay=0.25, max_delay=5.0)
+
+
 @dataclass(frozen=True)
 class WriteRetry:
-    """Bounded retries of database writes: ``attempts`` tries, delay doubling up to ``max_delay_s``."""
+    """Retries of database writes on ``Unavailable`` with ``backoff``, counted under ``component``."""
 
-    attempts: int = 8
-    delay_s: float = 0.25
-    max_delay_s: float = 5.0
-    sleep: Callable[[float], None] = time.sleep
+    backoff: Backoff = DEFAULT_BACKOFF
     component: str = "trec"
+    sleep: Callable[[float], None] = time.sleep
 
     def __call__(self, fn: Callable[[], T]) -> T:
         """Run ``fn``; on ``Unavailable`` wait and try again; the last attempt's error propagates."""
-        backoff = Backoff(attempts=self.attempts, base_delay=self.delay_s, max_delay=self.max_delay_s)
-        return backoff.call(fn, retry_on=Unavailable, on_retry=self._note, sleep=self.sleep)
+        return self.backoff.call(fn, retry_on=Unavailable, on_retry=self._note, sleep=self.sleep)
 
     def _note(self, attempt: int, exc: BaseException, _wait: float) -> None:
         metrics.WRITE_RETRIES.labels(self.component).inc()
-        log.warning("%s: database unavailable (attempt %d/%d): %s", self.component, attempt, self.attempts, exc)
+        log.warning(
+            "%s: database unavailable (attempt %d/%d): %s", self.component, attempt, self.backoff.attempts, exc
+        )
