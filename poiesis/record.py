@@ -18,47 +18,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from poiesis import logs, metrics, states
+from poiesis import layout, logs, states
 from poiesis.kube.client import Kube
 from poiesis.kube.outcome import ExecutorResult, Outcome
-from poiesis.retry import Backoff
-from poiesis.store import Store, Unavailable
+from poiesis.store import Store, WriteRetry
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Retry:
-    """Bounded retries of database writes: ``attempts`` tries, delay doubling up to ``max_delay_s``."""
-
-    attempts: int = 8
-    delay_s: float = 0.25
-    max_delay_s: float = 5.0
-    sleep: Callable[[float], None] = time.sleep
-    component: str = "trec"
-
-    def __call__(self, fn: Callable[[], T]) -> T:
-        backoff = Backoff(attempts=self.attempts, base_delay=self.delay_s, max_delay=self.max_delay_s)
-        return backoff.call(fn, retry_on=Unavailable, on_retry=self._note, sleep=self.sleep)
-
-    def _note(self, attempt: int, exc: BaseException, _wait: float) -> None:
-        metrics.WRITE_RETRIES.labels(self.component).inc()
-        log.warning("database unavailable (attempt %d/%d): %s", attempt, self.attempts, exc)
 
 
 def read_outputs(transfer_dir: Path) -> list[dict[str, Any]] | None:
-    """TOF's DIR/.poiesis/outputs.json, or None when it is not there."""
-    path = transfer_dir / ".poiesis" / "outputs.json"
+    """TOF's output file logs (``layout.outputs_file``), or None when they are not there."""
     try:
-        return json.loads(path.read_text())
+        return json.loads(layout.outputs_file(transfer_dir).read_text())
     except FileNotFoundError:
         return None
 
@@ -82,7 +59,7 @@ class Recorder:
     kube: Kube | None = None
     transfer_dir: Path | None = None
     log_tail_bytes: int = 10_000
-    retry: Retry = field(default_factory=Retry)
+    retry: WriteRetry = field(default_factory=WriteRetry)
     source: str = "trec"
     _advanced: dict[str, str] = field(default_factory=dict)
     _logged: dict[str, set[int]] = field(default_factory=dict)
@@ -147,7 +124,7 @@ class Recorder:
         for stream in tails:
             path = env.get(f"POIESIS_{stream.upper()}")
             if path and self.transfer_dir is not None:
-                tails[stream] = _file_tail(self.transfer_dir / "files" / path.lstrip("/"), self.log_tail_bytes)
+                tails[stream] = _file_tail(layout.host_path(self.transfer_dir, path), self.log_tail_bytes)
         if tails["stdout"] is None and not env.get("POIESIS_STDOUT") and self.kube is not None:
             tails["stdout"] = self.kube.log_tail(pod["metadata"]["name"], name, max_bytes=self.log_tail_bytes)
         return tails["stdout"], tails["stderr"]

@@ -5,11 +5,13 @@ local, tctl, trec and client, which never import each other; those above
 record, above kube and backend, above store, above filer, above the shared
 definitions), that the API never imports a backend package, and that only
 store imports psycopg and only kube the kubernetes client. A contract names
-modules, so a new top-level module must be named in it too.
+modules, so a new top-level module must be named in it too. The task layout
+is spelled in poiesis/layout.py alone.
 """
 
 from __future__ import annotations
 
+import ast
 import configparser
 import re
 import subprocess
@@ -59,3 +61,22 @@ def test_client_library_owners_bind_every_other_module() -> None:
     for contract, owner in (("psycopg", "store"), ("kubernetes", "kube")):
         sources = _named(contracts[f"importlinter:contract:{contract}"]["source_modules"])
         assert sources == _top_level() - {owner}, contract
+
+
+#: the task layout's names and wildcard characters: written in poiesis/layout.py and nowhere else
+LAYOUT_LITERALS = {"files", ".poiesis", "outputs.json", "output_types.json", "*?[", "[*?\\[]"}
+
+
+def _string_constants(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+
+
+def test_the_task_layout_has_one_home() -> None:
+    """No module but poiesis/layout.py spells the task directory's names or the wildcard characters."""
+    offenders = {
+        str(path.relative_to(PACKAGE)): sorted(_string_constants(path) & LAYOUT_LITERALS)
+        for path in PACKAGE.rglob("*.py")
+        if path != PACKAGE / "layout.py" and _string_constants(path) & LAYOUT_LITERALS
+    }
+    assert offenders == {}

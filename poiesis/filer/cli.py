@@ -17,11 +17,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from poiesis import layout
 from poiesis.filer.config import FilerConfig
 from poiesis.filer.errors import FilerError, one_line, redact
 from poiesis.filer.inputs import fetch_inputs
 from poiesis.filer.outputs import output_types, upload_outputs
-from poiesis.filer.paths import STATE_DIR
 
 DEFAULT_TERMINATION_LOG = Path("/dev/termination-log")
 log = logging.getLogger("poiesis.filer")
@@ -50,8 +50,8 @@ def run(direction: str, *, task: dict[str, Any], root: Path, config: FilerConfig
         fetch_inputs(task, root=root, config=config)
         return
     logs = upload_outputs(task, root=root, config=config)
-    write_json_atomic(root / STATE_DIR / "output_types.json", output_types(task, root=root))
-    write_json_atomic(root / STATE_DIR / "outputs.json", logs)
+    write_json_atomic(layout.output_types_file(root), output_types(task, root=root))
+    write_json_atomic(layout.outputs_file(root), logs)
 
 
 def write_json_atomic(path: Path, value: Any) -> None:

@@ -10,11 +10,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from poiesis import layout
 from poiesis.filer import backends
 from poiesis.filer.backends.base import Backend
 from poiesis.filer.config import FilerConfig
 from poiesis.filer.errors import FilerError
-from poiesis.filer.paths import host_path
 from poiesis.filer.transfer import atomic_file, join_url, with_retries
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def fetch_inputs(task: dict[str, Any], *, root: Path, config: FilerConfig) -> No
         for index, item in enumerate(task.get("inputs") or []):
             try:
                 fetch_input(item, root=root, config=config, cache=cache)
-            except FilerError as exc:
+            except (FilerError, layout.LayoutError) as exc:
                 raise FilerError(f"input {_label(item, index)}: {exc}") from exc
     finally:
         for backend in cache.values():
@@ -38,7 +38,7 @@ def fetch_input(
     item: dict[str, Any], *, root: Path, config: FilerConfig, cache: dict[str, Backend] | None = None
 ) -> None:
     """Fetch one tesInput to its place under ``root``."""
-    dest = host_path(root, item.get("path") or "")
+    dest = layout.host_path(root, item.get("path") or "")
     url = item.get("url") or ""
     content = item.get("content")
     if content or (content is not None and not url):  # non-empty content wins; "" alone is an empty file

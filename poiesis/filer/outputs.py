@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from poiesis import layout
 from poiesis.filer import backends
 from poiesis.filer.backends.base import Backend
 from poiesis.filer.config import FilerConfig
 from poiesis.filer.errors import FilerError, public_url
-from poiesis.filer.paths import FILES_DIR, has_wildcard, host_path, tes_path_of
 from poiesis.filer.transfer import join_url, local_tree, with_retries
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def upload_outputs(task: dict[str, Any], *, root: Path, config: FilerConfig) -> 
                 for upload in plan_output(item, root=root):
                     _upload(upload, config=config, cache=cache)
                     logs.append(upload.file_log())
-            except FilerError as exc:
+            except (FilerError, layout.LayoutError) as exc:
                 raise FilerError(f"output {_label(item, index)}: {exc}") from exc
     finally:
         for backend in cache.values():
@@ -66,9 +66,9 @@ def plan_output(item: dict[str, Any], *, root: Path) -> list[Upload]:
     path, url = item.get("path") or "", item.get("url") or ""
     if not url:
         raise FilerError("no url given")
-    if has_wildcard(path):
+    if layout.has_wildcard(path):
         return _plan_wildcard(path, url=url, prefix=item.get("path_prefix"), root=root)
-    local = host_path(root, path)
+    local = layout.host_path(root, path)
     kind = _resolve_type(item, root=root)
     if kind == "DIRECTORY":
         if not local.is_dir():
@@ -81,17 +81,18 @@ def plan_output(item: dict[str, Any], *, root: Path) -> list[Upload]:
 
 
 def _plan_wildcard(pattern: str, *, url: str, prefix: str | None, root: Path) -> list[Upload]:
-    if not prefix:
-        raise FilerError("path_prefix is required when path contains wildcards")
-    base = host_path(root, "/x").parent
+    if problem := layout.prefix_problem(pattern, prefix):
+        raise FilerError(problem)
+    assert prefix is not None  # prefix_problem said so
+    base = layout.files_root(root)
     uploads = []
     for match in sorted(glob.glob(glob.escape(str(base)) + "/" + pattern.lstrip("/"))):
         local = Path(match)
-        files = [(tes_path_of(root, p), p) for _, p in local_tree(local)] if local.is_dir() else [
-            (tes_path_of(root, local), local)
+        files = [(layout.tes_path_of(root, p), p) for _, p in local_tree(local)] if local.is_dir() else [
+            (layout.tes_path_of(root, local), local)
         ]
         for tes_path, p in files:
-            uploads.append(Upload(p, tes_path, join_url(url, _strip_prefix(tes_path, prefix))))
+            uploads.append(Upload(p, tes_path, join_url(url, layout.strip_prefix(tes_path, prefix))))
     if not uploads:
         log.warning("wildcard %s matched no file", pattern)
     return _confined(uploads, root=root)
@@ -99,17 +100,11 @@ def _plan_wildcard(pattern: str, *, url: str, prefix: str | None, root: Path) ->
 
 def _confined(uploads: list[Upload], *, root: Path) -> list[Upload]:
     """Refuse files that resolve (through symlinks) outside ``ROOT/files``."""
-    top = (root / FILES_DIR).resolve()
+    top = layout.files_root(root).resolve()
     for upload in uploads:
         if not upload.local.resolve().is_relative_to(top):
             raise FilerError(f"{upload.path} resolves outside the task's files; refusing to upload it")
     return uploads
-
-
-def _strip_prefix(tes_path: str, prefix: str) -> str:
-    if not tes_path.startswith(prefix):
-        raise FilerError(f"match {tes_path} does not start with path_prefix {prefix}")
-    return tes_path[len(prefix):]
 
 
 def _resolve_type(item: dict[str, Any], *, root: Path) -> str:
@@ -119,9 +114,9 @@ def _resolve_type(item: dict[str, Any], *, root: Path) -> str:
     if given:
         raise FilerError(f"unknown type {given!r}")
     path = item.get("path") or ""
-    if has_wildcard(path):
+    if layout.has_wildcard(path):
         return "DIRECTORY"
-    return "DIRECTORY" if host_path(root, path).is_dir() else "FILE"
+    return "DIRECTORY" if layout.host_path(root, path).is_dir() else "FILE"
 
 
 def _upload(upload: Upload, *, config: FilerConfig, cache: dict[str, Backend]) -> None:

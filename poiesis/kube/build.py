@@ -4,16 +4,17 @@ No client, no I/O: ``backend`` creates what these return. The Pod follows
 the pod contract (docs/kubernetes.md): init containers ``trec`` (native
 sidecar), ``tif``, ``executor-0`` … ``executor-N`` in order; main container
 ``tof``; the task PVC at /transfer in all of them; a TES path P lives on the
-PVC at files/P and executors see it at P through subPath mounts.
+PVC at files/P and executors see it at P through subPath mounts (``poiesis.layout``
+owns both rules).
 """
 
 from __future__ import annotations
 
 import json
-import posixpath
 from collections.abc import Mapping
 from typing import Any
 
+from poiesis import layout
 from poiesis.kube.settings import KubeSettings
 
 TASK_LABEL = "poiesis.io/task"
@@ -43,7 +44,6 @@ BACKEND_PARAMETERS = frozenset(
     {"node_selector", "priority_class", "runtime_class", "active_deadline_seconds"}
 )
 _POIESIS_RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
-_GLOB = set("*?[")
 
 
 def job_name(task_id: str) -> str:
@@ -298,60 +298,11 @@ def executor_resources(resources: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _within(path: str, directory: str) -> bool:
-    return path == directory or path.startswith(directory.rstrip("/") + "/")
-
-
-def _literal_dir(path: str) -> str:
-    """The longest leading directory of ``path`` without glob characters."""
-    parts = path.split("/")
-    for i, part in enumerate(parts):
-        if _GLOB & set(part):
-            return "/".join(parts[:i]) or "/"
-    return posixpath.dirname(path)
-
-
-def mount_points(task: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The minimal (path, kind) set making every task path visible; kind is 'dir' or 'file'.
-
-    Directories: DIRECTORY inputs and outputs, volumes, the parent of each
-    FILE output and of each stdout/stderr file (they do not exist before the
-    executor writes them), the literal prefix of wildcard outputs. Files:
-    FILE inputs (present on the PVC once tif ran). A path inside a kept
-    directory needs no mount of its own; '/' is never mounted.
-    """
-    dirs: set[str] = set(task.get("volumes") or [])
-    files: set[str] = set()
-    for item in task.get("inputs") or []:
-        (dirs if item.get("type") == "DIRECTORY" else files).add(item["path"])
-    for item in task.get("outputs") or []:
-        path = item["path"]
-        if item.get("path_prefix"):
-            dirs.add(item["path_prefix"])
-        elif _GLOB & set(path):
-            dirs.add(_literal_dir(path))
-        elif item.get("type") == "DIRECTORY":
-            dirs.add(path)
-        else:
-            dirs.add(posixpath.dirname(path))
-    for executor in task.get("executors") or []:
-        for name in ("stdout", "stderr"):
-            if executor.get(name):
-                dirs.add(posixpath.dirname(executor[name]))
-    dirs = {posixpath.normpath(d) for d in dirs} - {"/", ""}
-    kept: list[str] = []
-    for d in sorted(dirs, key=len):
-        if not any(_within(d, k) for k in kept):
-            kept.append(d)
-    loose = sorted(posixpath.normpath(f) for f in files if not any(_within(f, k) for k in kept))
-    return sorted([(d, "dir") for d in kept] + [(f, "file") for f in loose])
-
-
 def volume_mounts(task: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Executor mounts: each mount point P is the PVC's files/P."""
+    """Executor mounts: each of ``layout.mounts`` at its TES path P, from the task volume's files/P."""
     return [
-        {"name": "transfer", "mountPath": path, "subPath": "files" + path}
-        for path, _kind in mount_points(task)
+        {"name": "transfer", "mountPath": m.path, "subPath": layout.volume_path(m.path)}
+        for m in layout.mounts(task)
     ]
 
 

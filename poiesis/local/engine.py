@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from poiesis import layout
 from poiesis.local import paths
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def plan_container(
     task_id: str,
     index: int,
     root: Path,
-    mapped: Sequence[paths.Mapped],
+    mapped: Sequence[layout.Mount],
     stdio: tuple[Path | None, Path, Path],
 ) -> Launch:
     """``podman|docker run`` for one executor: the image, its argv, mounts, workdir, env."""
@@ -93,7 +94,7 @@ def plan_container(
         f"--pull={mode.pull}", f"--network={mode.network}",
     ]
     for m in mapped:
-        argv += ["--volume", f"{paths.host_path(root, m.path)}:{m.path}:rw"]
+        argv += ["--volume", f"{layout.host_path(root, m.path)}:{m.path}:rw"]
     if executor.get("workdir"):
         argv += ["--workdir", executor["workdir"]]
     for key, value in sorted((executor.get("env") or {}).items()):
@@ -112,7 +113,7 @@ def plan_process(
     *,
     mode: Mode,
     root: Path,
-    mapped: Sequence[paths.Mapped],
+    mapped: Sequence[layout.Mount],
     stdio: tuple[Path | None, Path, Path],
     path: str | None = None,
 ) -> Launch:
@@ -125,17 +126,17 @@ def plan_process(
     the command sees its own /proc and ROOT/tmp as /tmp.
     """
     workdir = executor.get("workdir")
-    rewrite = paths.rewriter([m.path for m in mapped] + ([paths.normalize(workdir)] if workdir else []), root=root)
+    rewrite = paths.rewriter([m.path for m in mapped] + ([layout.normalize(workdir)] if workdir else []), root=root)
     argv = [rewrite(arg) for arg in executor["command"]]
     if mode.private_mounts:
         argv = [*_PID_NS, *_MOUNT_NS, "--", "/bin/sh", "-c", _PRIVATE_TMP, str(root), *argv]
     elif mode.pid_namespace:
         argv = [*_PID_NS, "--", *argv]
-    cwd = paths.host_path(root, workdir) if workdir else root / paths.FILES_DIR
+    cwd = layout.host_path(root, workdir) if workdir else layout.files_root(root)
     env = {
         "PATH": path or DEFAULT_PATH,
         "HOME": str(cwd),
-        "TMPDIR": str(root / "tmp"),
+        "TMPDIR": str(root / layout.TMP_DIR),
     }
     env.update({key: rewrite(str(value)) for key, value in (executor.get("env") or {}).items()})
     return Launch(argv=argv, env=env, cwd=cwd, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], root=root)

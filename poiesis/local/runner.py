@@ -14,18 +14,18 @@ import logging
 import os
 import shutil
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from poiesis import filer
-from poiesis.local import beneath, engine, executor, paths
+from poiesis import filer, layout
+from poiesis.local import beneath, engine, executor
 from poiesis.local.config import LocalSettings
+from poiesis.retry import Backoff
 from poiesis.states import State, executor_error_log
-from poiesis.store import Store, Unavailable
+from poiesis.store import Store, Unavailable, WriteRetry
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,10 @@ PROCESS_MODE_LOG = (
     "local backend in process mode: executors run as host processes; their images are not"
     " used and they are not isolated from the host or from each other"
 )
+
+
+#: a terminal state is the one write a task cannot do without: about 4 minutes of retries
+TERMINAL_RETRY = WriteRetry(Backoff(attempts=30, base_delay=0.5, max_delay=10.0), component="local")
 
 
 NO_PRIVATE_MOUNTS_LOG = (
@@ -122,8 +126,8 @@ class Runner:
         if task is None:
             raise Stop(State.SYSTEM_ERROR, "task vanished")
         try:
-            mapped = paths.mapped_paths(task)
-        except ValueError as exc:
+            mapped = layout.mounts(task)
+        except layout.LayoutError as exc:
             raise Stop(State.SYSTEM_ERROR, f"cannot map the task's paths: {exc}") from exc
         self._prepare(root, mapped)
         if not self.mode.isolated:
@@ -154,13 +158,13 @@ class Runner:
         if handle.cancelled.is_set() or self.store.get_state(handle.task_id) == State.CANCELING:
             raise Stop(State.CANCELED)
 
-    def _prepare(self, root: Path, mapped: list[paths.Mapped]) -> None:
+    def _prepare(self, root: Path, mapped: list[layout.Mount]) -> None:
         shutil.rmtree(root, ignore_errors=True)
-        for sub in (paths.FILES_DIR, paths.STATE_DIR, "tmp"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
+        for directory in (layout.files_root(root), layout.state_dir(root), root / layout.TMP_DIR):
+            directory.mkdir(parents=True, exist_ok=True)
         for m in mapped:
             if m.is_dir:
-                paths.host_path(root, m.path).mkdir(parents=True, exist_ok=True)
+                layout.host_path(root, m.path).mkdir(parents=True, exist_ok=True)
 
     def _fetch_inputs(self, task: dict[str, Any], root: Path) -> None:
         try:
@@ -184,7 +188,7 @@ class Runner:
         index: int,
         executor_spec: Mapping[str, Any],
         root: Path,
-        mapped: list[paths.Mapped],
+        mapped: list[layout.Mount],
     ) -> executor.Result:
         launch = self._plan(executor_spec, task_id=task_id, index=index, root=root, mapped=mapped)
         first = index == 0
@@ -217,7 +221,7 @@ class Runner:
         return result
 
     def _plan(
-        self, spec: Mapping[str, Any], *, task_id: str, index: int, root: Path, mapped: list[paths.Mapped]
+        self, spec: Mapping[str, Any], *, task_id: str, index: int, root: Path, mapped: list[layout.Mount]
     ) -> engine.Launch:
         stdio = self._stdio(spec, root=root, index=index)
         if self.mode.isolated:
@@ -227,7 +231,7 @@ class Runner:
         workdir = spec.get("workdir")
         if workdir:
             try:
-                beneath.make_dirs(root, paths.host_path(root, workdir))
+                beneath.make_dirs(root, layout.host_path(root, workdir))
             except beneath.Unsafe as exc:
                 raise Stop(State.EXECUTOR_ERROR, f"executor #{index}: workdir {workdir}: {exc}") from exc
         return engine.plan_process(
@@ -240,11 +244,11 @@ class Runner:
         Each is checked now, and opened again at start, without following
         links (``beneath``): an earlier executor may have planted one.
         """
-        stdin = paths.host_path(root, spec["stdin"]) if spec.get("stdin") else None
-        out = []
-        for stream in ("stdout", "stderr"):
-            target = paths.host_path(root, spec[stream]) if spec.get(stream) else root / paths.STATE_DIR / f"{index}.{stream}"
-            out.append(target)
+        stdin = layout.host_path(root, spec["stdin"]) if spec.get("stdin") else None
+        out = [
+            layout.host_path(root, spec[stream]) if spec.get(stream) else layout.stream_file(root, index, stream)
+            for stream in layout.STREAMS
+        ]
         for stream, host in (("stdin", stdin), ("stdout", out[0]), ("stderr", out[1])):
             if host is None:
                 continue
@@ -257,16 +261,15 @@ class Runner:
                 raise Stop(State.EXECUTOR_ERROR, f"executor #{index}: {stream} {spec.get(stream)}: {exc}") from exc
         return stdin, out[0], out[1]
 
-    def _terminal(self, task_id: str, state: State, lines: list[str], *, attempts: int = 30) -> str | None:
+    def _terminal(self, task_id: str, state: State, lines: list[str]) -> str | None:
         """Write the terminal state, retrying while the database is unreachable."""
-        for attempt in range(attempts):
-            try:
-                return self.store.write_terminal_state(task_id, state, system_logs=lines, ended_by="local")
-            except Unavailable:
-                log.warning("database unavailable writing %s for %s (attempt %d)", state, task_id, attempt + 1)
-                time.sleep(min(10.0, 0.5 * 2**attempt))
-        log.error("gave up writing %s for task %s; the next start ends it", state, task_id)
-        return None
+        try:
+            return TERMINAL_RETRY(
+                lambda: self.store.write_terminal_state(task_id, state, system_logs=lines, ended_by="local")
+            )
+        except Unavailable:
+            log.error("gave up writing %s for task %s; the next start ends it", state, task_id)
+            return None
 
 
 def _engine_error(stderr: str) -> str | None:

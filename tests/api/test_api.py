@@ -104,6 +104,8 @@ BAD_TASKS = [
     ({**TASK, "outputs": [{"path": "/out/*.txt", "url": "s3://b/o/"}]}, "outputs[0].path_prefix"),
     ({**TASK, "outputs": [{"path": "/out/*.txt", "url": "s3://b/o/", "path_prefix": "/else"}]},
      "outputs[0].path_prefix"),
+    ({**TASK, "outputs": [{"path": "/out.txt", "url": "s3://b/o"}]}, "outputs[0].path /out.txt lies directly under /"),
+    ({"executors": [{"image": "alpine", "command": ["true"], "stdout": "/out"}]}, "executors[0].stdout /out lies"),
     ({**TASK, "volumes": ["scratch"]}, "volumes[0]"),
     ({**TASK, "resources": {"cpu_cores": "4"}}, "resources.cpu_cores"),
     ({**TASK, "resources": {"ram_gb": "lots"}}, "resources.ram_gb"),

@@ -165,9 +165,9 @@ def test_wildcard_posix_patterns(root: Path, config: FilerConfig, file_store: Pa
 
 
 def test_wildcard_match_outside_prefix(root: Path, config: FilerConfig, file_store: Path) -> None:
-    """A match that does not start with path_prefix is an error, not a guessed URL."""
+    """A path_prefix that is not a literal prefix of the pattern is an error, not a guessed URL."""
     (root / "files/w").mkdir(parents=True)
     (root / "files/w/a.txt").write_text("a")
-    with pytest.raises(FilerError, match="does not start with path_prefix"):
+    with pytest.raises(FilerError, match="path_prefix must be a literal prefix of path"):
         upload_outputs({"outputs": [{"path": "/w/*.txt", "path_prefix": "/other/", "url": f"file://{file_store}"}]},
                        root=root, config=config)

@@ -1,14 +1,11 @@
-"""Pure helpers: redaction, retry policy, URL joins, TES path mapping."""
+"""Pure helpers: redaction, retry policy, URL joins (TES path mapping: tests/test_layout.py)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from poiesis.filer import SUPPORTED_SCHEMES, FilerError, RetryPolicy
 from poiesis.filer.errors import TransientError, public_url, redact
-from poiesis.filer.paths import has_wildcard, host_path
 from poiesis.filer.transfer import join_url, with_retries
 
 
@@ -83,18 +80,6 @@ def test_join_url_quotes_and_strips() -> None:
     """Relative paths are appended with one slash and percent-quoted."""
     assert join_url("s3://b/p/", "/a b/c.txt") == "s3://b/p/a%20b/c.txt"
     assert join_url("ftp://h/d", "x") == "ftp://h/d/x"
-
-
-def test_host_path_mapping() -> None:
-    """TES path P maps to ROOT/files/P; the root itself is refused."""
-    assert host_path(Path("/transfer"), "/data/in.txt") == Path("/transfer/files/data/in.txt")
-    with pytest.raises(FilerError):
-        host_path(Path("/transfer"), "/")
-
-
-def test_wildcard_detection() -> None:
-    """Only POSIX pattern characters make a path a wildcard."""
-    assert [has_wildcard(p) for p in ("/a/*.txt", "/a/?", "/a/[ab]", "/a/b.txt")] == [True, True, True, False]
 
 
 def test_supported_schemes() -> None:

@@ -85,24 +85,16 @@ def test_only_trec_gets_credentials() -> None:
         assert all("DATABASE" not in e["name"] for e in c.get("env", []))
 
 
-def test_minimal_mounts() -> None:
-    """Parent dirs cover outputs and inputs inside them; file inputs elsewhere mount alone."""
-    assert build.mount_points(TASK) == [
-        ("/data", "dir"),
-        ("/indir", "dir"),
-        ("/ref/genome.fa", "file"),
-        ("/scratch", "dir"),
-        ("/work/logs", "dir"),
-    ]
-    mounts = _pod()["initContainers"][2]["volumeMounts"]
-    assert {"name": "transfer", "mountPath": "/data", "subPath": "files/data"} in mounts
-    assert {"name": "transfer", "mountPath": "/ref/genome.fa", "subPath": "files/ref/genome.fa"} in mounts
-
-
-def test_mounts_never_cover_root_and_skip_prefix_siblings() -> None:
-    """'/x' does not cover '/xy'; an output at the root gets no mount of '/'."""
-    task = {"volumes": ["/x", "/xy"], "outputs": [{"url": "u", "path": "/top.txt"}], "executors": []}
-    assert build.mount_points(task) == [("/x", "dir"), ("/xy", "dir")]
+def test_executor_mounts_are_the_layouts_mounts_from_the_task_volume() -> None:
+    """Each executor mounts every one of layout.mounts at its path, from files/<path> on the task volume."""
+    for executor in _pod()["initContainers"][2:]:
+        assert executor["volumeMounts"] == [
+            {"name": "transfer", "mountPath": "/data", "subPath": "files/data"},
+            {"name": "transfer", "mountPath": "/indir", "subPath": "files/indir"},
+            {"name": "transfer", "mountPath": "/ref/genome.fa", "subPath": "files/ref/genome.fa"},
+            {"name": "transfer", "mountPath": "/scratch", "subPath": "files/scratch"},
+            {"name": "transfer", "mountPath": "/work/logs", "subPath": "files/work/logs"},
+        ]
 
 
 def test_plain_command_runs_without_a_shell() -> None:

@@ -17,7 +17,9 @@ from poiesis.api.app import create_app
 from poiesis.api.context import Context
 from poiesis.kube import build
 from poiesis.kube.client import Kube
-from poiesis.record import Recorder, Retry
+from poiesis.record import Recorder
+from poiesis.retry import Backoff
+from poiesis.store import WriteRetry
 from poiesis.trec.run import PodRecorder
 from tests.kube.helpers import BASE, create, ended_by, executor, exit_codes, full, terminal
 from tests.plugins.kube import Cluster, compact_etcd
@@ -59,7 +61,8 @@ def test_trec_survives_a_database_outage(kube: Kube, kube_backend, tmp_path: Pat
         client = TestClient(create_app(Context(store=task_store, backend=kube_backend)), base_url=f"http://127.0.0.1{BASE}")
         task_id = create(client, executor(run_ms=4000), executor(run_ms=3000))
         pod = wait_for(lambda: task_pod(kube, task_id), what="pod")
-        recorder = Recorder(store=task_store, kube=kube, retry=Retry(attempts=30, delay_s=0.2, max_delay_s=1.0))
+        retry = WriteRetry(Backoff(attempts=30, base_delay=0.2, max_delay=1.0))
+        recorder = Recorder(store=task_store, kube=kube, retry=retry)
         rec = PodRecorder(kube=kube, recorder=recorder, pod_name=pod["metadata"]["name"], task_id=task_id)
         watcher = threading.Thread(target=rec.watch, daemon=True)
         watcher.start()

@@ -115,6 +115,16 @@ def test_stdio_files_are_used(local_client: TestClient, tmp_path: Path) -> None:
     assert task["logs"][0]["logs"][0]["stdout"] == "LINE ONE\n"
 
 
+def test_next_executor_reads_the_previous_stdout_file(local_client: TestClient) -> None:
+    """A stdout file's directory is mapped for every executor, as in a Pod: the next one can read it."""
+    task = _run(local_client, {
+        "executors": [executor("echo", "from the first", stdout="/logs/first.out"),
+                      executor("cat", "/logs/first.out")],
+    })
+    assert task["state"] == "COMPLETE", task
+    assert task["logs"][0]["logs"][1]["stdout"] == "from the first\n"
+
+
 def test_missing_input_ends_system_error_naming_it(local_client: TestClient, tmp_path: Path) -> None:
     """An input that cannot be fetched ends the task SYSTEM_ERROR; the system log names it; nothing runs."""
     task = _run(local_client, {

@@ -1,4 +1,7 @@
-"""Pure path mapping and launch planning of the local backend (no processes, no database)."""
+"""Process mode's path rewriting and launch planning of the local backend (no processes, no database).
+
+Which paths are mapped: tests/test_layout.py; that the backends agree: tests/test_layout_backends.py.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from poiesis import layout
 from poiesis.local import LocalSettings, engine, paths
 
 ROOT = Path("/w/t1")
-
-
-def test_mapped_paths_cover_inputs_outputs_and_volumes_minimally() -> None:
-    """Inputs map themselves, outputs their parent, volumes themselves; covered paths are dropped."""
-    task = {
-        "inputs": [
-            {"path": "/data/in.txt"},
-            {"path": "/ref/genome.fa"},
-            {"path": "/db", "type": "DIRECTORY"},
-        ],
-        "outputs": [
-            {"path": "/data/out.txt", "url": "file:///x"},
-            {"path": "/res/*.txt", "url": "file:///x", "path_prefix": "/res/"},
-            {"path": "/db/sub/new", "url": "file:///x", "type": "DIRECTORY"},
-        ],
-        "volumes": ["/scratch"],
-    }
-    assert paths.mapped_paths(task) == [
-        paths.Mapped("/data", is_dir=True),
-        paths.Mapped("/db", is_dir=True),
-        paths.Mapped("/ref/genome.fa", is_dir=False),
-        paths.Mapped("/res", is_dir=True),
-        paths.Mapped("/scratch", is_dir=True),
-    ]
-
-
-def test_output_directly_under_root_is_refused() -> None:
-    """An output at /name would need / mapped, which would hide the whole image."""
-    with pytest.raises(ValueError, match="directly under /"):
-        paths.mapped_paths({"outputs": [{"path": "/out.txt", "url": "file:///x"}]})
 
 
 @pytest.mark.parametrize(
@@ -68,7 +42,7 @@ def test_container_plan_mounts_workdir_env_and_argv() -> None:
     mode = engine.Mode("podman", cli="/usr/bin/podman")
     launch = engine.plan_container(
         {"image": "img:1", "command": ["sh", "-c", "echo $A"], "workdir": "/data", "env": {"A": "1"}},
-        mode=mode, task_id="t1", index=2, root=ROOT, mapped=[paths.Mapped("/data", is_dir=True)],
+        mode=mode, task_id="t1", index=2, root=ROOT, mapped=[layout.Mount("/data", is_dir=True)],
         stdio=(Path("/w/t1/files/data/in"), Path("/o"), Path("/e")),
     )
     assert launch.argv == [
@@ -83,7 +57,7 @@ def test_process_plan_rewrites_paths_and_gives_a_clean_environment() -> None:
     """Process mode: argv/env rewritten, cwd is the mapped workdir, no server variables leak in."""
     launch = engine.plan_process(
         {"image": "img:1", "command": ["cat", "/data/in"], "workdir": "/work", "env": {"IN": "/data/in"}},
-        mode=engine.Mode(engine.PROCESS), root=ROOT, mapped=[paths.Mapped("/data", is_dir=True)],
+        mode=engine.Mode(engine.PROCESS), root=ROOT, mapped=[layout.Mount("/data", is_dir=True)],
         stdio=(None, Path("/o"), Path("/e")),
     )
     assert launch.argv == ["cat", "/w/t1/files/data/in"]

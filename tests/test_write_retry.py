@@ -1,11 +1,11 @@
-"""Bounded retries of database writes (pure: an injected sleep)."""
+"""store.WriteRetry: bounded retries of database writes, for TRec, TCtl and the local backend (injected sleep)."""
 
 from __future__ import annotations
 
 import pytest
 
-from poiesis.record import Retry
-from poiesis.store import Unavailable
+from poiesis.retry import Backoff
+from poiesis.store import Unavailable, WriteRetry
 
 
 def test_retries_until_the_database_answers() -> None:
@@ -19,7 +19,7 @@ def test_retries_until_the_database_answers() -> None:
             raise value
         return value
 
-    assert Retry(attempts=5, delay_s=0.5, max_delay_s=0.8, sleep=slept.append)(op) == "ok"
+    assert WriteRetry(Backoff(attempts=5, base_delay=0.5, max_delay=0.8), sleep=slept.append)(op) == "ok"
     assert slept == [0.5, 0.8]
 
 
@@ -31,5 +31,5 @@ def test_gives_up_after_the_bound() -> None:
         raise Unavailable("down")
 
     with pytest.raises(Unavailable):
-        Retry(attempts=3, delay_s=1, sleep=slept.append)(op)
+        WriteRetry(Backoff(attempts=3, base_delay=1), sleep=slept.append)(op)
     assert slept == [1, 2]
