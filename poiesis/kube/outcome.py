@@ -112,10 +112,21 @@ class _View:
         self.deleted_at = self._deleted_at()
 
     def _deleted_at(self) -> datetime | None:
+        """The earliest moment the deletion can have begun.
+
+        deletionTimestamp is the deletion's start plus its grace, but a later delete with a
+        shorter grace moves it to that delete's time plus the shorter grace (the kubelet's or
+        KWOK's final delete uses 0). A container killed by the first delete then ended before
+        "timestamp minus the grace shown". No delete gives more than the spec's grace (the
+        kubelet's default 30 s when none), so the timestamp minus the larger of the two is at or
+        before the first delete.
+        """
         stamp = parse_time(self.meta.get("deletionTimestamp"))
         if stamp is None:
             return None
-        return stamp - timedelta(seconds=int(self.meta.get("deletionGracePeriodSeconds") or 0))
+        shown = int(self.meta.get("deletionGracePeriodSeconds") or 0)
+        spec = self.spec.get("terminationGracePeriodSeconds")
+        return stamp - timedelta(seconds=max(shown, int(spec) if spec is not None else DEFAULT_GRACE_S))
 
     def killed_by_deletion(self, terminated: Mapping[str, Any]) -> bool:
         end = parse_time(terminated.get("finishedAt"))

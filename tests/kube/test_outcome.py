@@ -274,3 +274,21 @@ def test_recorded_pod_gives_complete_with_its_container_times() -> None:
     assert [(r.index, r.exit_code) for r in out.executors] == [(0, 0), (1, 0)]
     assert all(r.start_time <= r.end_time for r in out.executors)
     assert grace_period_s(recorded) == 30
+
+
+def test_a_deletion_whose_grace_was_shortened_still_killed_the_executor() -> None:
+    """The final delete (grace 0) moves deletionTimestamp: an executor killed by the first delete is still SYSTEM_ERROR.
+
+    Seen on KWOK in CI: the Job's Pod deleted by the garbage collector (grace 30) at second 20,
+    the executor killed then, and the last view of the Pod carrying the final delete's
+    deletionTimestamp (second 25) and deletionGracePeriodSeconds 0.
+    """
+    shortened = pod(init={"trec": done(1, 20, 0), "tif": done(1, 2), "executor-0": done(3, 20, 137)},
+                    phase="Failed", deleted=at(25))
+    shortened["metadata"]["deletionGracePeriodSeconds"] = 0
+    out = pod_outcome(shortened)
+    assert out.state == "SYSTEM_ERROR" and any("deleted" in line for line in out.system_logs), out
+    failed_before = pod(init={"trec": done(1, 100, 0), "tif": done(1, 2), "executor-0": done(3, 10, 2)},
+                        phase="Failed", deleted=at(100))  # ended by itself 90 s before any delete began
+    failed_before["metadata"]["deletionGracePeriodSeconds"] = 0
+    assert pod_outcome(failed_before).state == "EXECUTOR_ERROR"
