@@ -10,7 +10,7 @@ It starts a fresh embedded PostgreSQL, a fresh namespace and ``poiesis api``
 (backend ``kubernetes``; ``--source`` runs the API from another checkout,
 e.g. the main branch for a before/after), then sends ``--tasks`` CreateTask
 requests from the compiled load generator (``tesload``, built from
-/work/shared/bench/tesload into ~/.cache/poiesis/bench/tesload when missing)
+bench/tesload into ~/.cache/poiesis/bench/tesload by ``common.build_tesload``)
 at concurrency ``-c``. No TCtl runs: what is measured is the API's own
 submission. Meanwhile it watches the namespace's Jobs and notes when each is
 first seen. It reports:
@@ -35,7 +35,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+from common import build_tesload, free_port, machine
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
@@ -52,14 +52,6 @@ from kubernetes import watch as k8s_watch
 from poiesis import store
 
 REPO = Path(__file__).resolve().parents[1]
-TESLOAD_SRC = Path("/work/shared/bench/tesload")
-TESLOAD = Path.home() / ".cache" / "poiesis" / "bench" / "tesload"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def pct(values: list[float], p: float) -> float | None:
@@ -67,14 +59,6 @@ def pct(values: list[float], p: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def tesload() -> Path:
-    """The load generator, built once from its Go source."""
-    if not TESLOAD.exists():
-        TESLOAD.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["go", "build", "-o", str(TESLOAD), "."], cwd=TESLOAD_SRC, check=True)
-    return TESLOAD
 
 
 class JobWatch(threading.Thread):
@@ -120,16 +104,6 @@ def versions(api: k8s.ApiClient, url: str, source: Path) -> dict[str, str]:
     }
 
 
-def machine() -> dict[str, object]:
-    model = ""
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    with open("/proc/meminfo", encoding="utf-8") as f:
-        mem_kb = int(next(line.split()[1] for line in f if line.startswith("MemTotal")))
-    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_gib": round(mem_kb / 2**20, 1),
-            "kernel": platform.release(), "loadavg_before": os.getloadavg()}
-
-
 def start_api(args: argparse.Namespace, url: str, namespace: str, kubeconfig: str, port: int, log: Path):
     env = {
         **os.environ,
@@ -164,7 +138,7 @@ def wait_ready(base: str, proc: subprocess.Popen, log: Path) -> None:
 
 def load(base: str, args: argparse.Namespace, ids_file: Path) -> tuple[dict, float]:
     started = time.time()
-    out = subprocess.run([str(tesload()), "-base", base, "-op", "create", "-c", str(args.c), "-n", str(args.tasks),
+    out = subprocess.run([str(build_tesload()), "-base", base, "-op", "create", "-c", str(args.c), "-n", str(args.tasks),
                           "-ids-out", str(ids_file)], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1]), started
 
@@ -201,7 +175,7 @@ def report(args, load_out, started, watch: JobWatch, created: dict[str, float], 
         "jobs_per_s": round(len(seen) / (last - started), 1) if seen else 0.0,
         "jobs_per_s_peak_1s": peak_rate(list(seen.values())),
         "create_to_job_ms": {"p50": _r(pct(lags, 50)), "p99": _r(pct(lags, 99)), "max": _r(max(lags, default=None))},
-        "loadavg_before": info["machine"]["loadavg_before"],
+        "loadavg_before": info["machine"]["load_avg"],
         "loadavg_after": os.getloadavg(),
         **info,
     }
@@ -227,7 +201,7 @@ def table(r: dict) -> str:
         ("Jobs/s peak over 1 s", r["jobs_per_s_peak_1s"]),
         ("create -> Job p50 / p99 / max ms", f"{lag['p50']} / {lag['p99']} / {lag['max']}"),
         ("load average before / after", load),
-        ("machine", f"{r['machine']['cpus']} CPUs, {r['machine']['cpu_model']}, {r['machine']['memory_gib']} GiB"),
+        ("machine", f"{r['machine']['cores']} CPUs, {r['machine']['cpu']}, {r['machine']['memory_gib']} GiB"),
         ("versions", ", ".join(f"{k} {v}" for k, v in r["versions"].items())),
     ]
     width = max(len(k) for k, _ in rows)

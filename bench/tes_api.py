@@ -28,11 +28,8 @@ tags, one input, one output, two executors with env), all QUEUED.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,10 +42,10 @@ from pathlib import Path
 
 import pgserver
 import psycopg
+from common import build_tesload, free_port, machine
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "poiesis" / "bench"
 BASE = "/ga4gh/tes/v1"
 PROBE = "import importlib.metadata as m, sys, poiesis; print(sys.version.split()[0], poiesis.__file__)"
 PACKAGES = ("connexion", "flask", "starlette", "a2wsgi", "uvicorn", "uvloop", "httptools", "h11",
@@ -130,20 +127,6 @@ def parse_server(text: str) -> Server:
                   workers=int(workers) if workers else None)
 
 
-def build_tesload() -> Path:
-    """tesload built from bench/tesload into the cache, rebuilt when its source changes."""
-    source = (HERE / "tesload" / "main.go").read_bytes() + (HERE / "tesload" / "go.mod").read_bytes()
-    digest = hashlib.sha256(source).hexdigest()[:16]
-    binary = CACHE / "tesload"
-    stamp = CACHE / "tesload.sha256"
-    if not binary.exists() or not stamp.exists() or stamp.read_text() != digest:
-        CACHE.mkdir(parents=True, exist_ok=True)
-        print(f"building tesload into {binary} ...", flush=True)
-        subprocess.run(["go", "build", "-o", str(binary), "."], cwd=HERE / "tesload", check=True)
-        stamp.write_text(digest)
-    return binary
-
-
 def seed(url: str, count: int, ids_file: Path) -> None:
     """``count`` QUEUED tasks of tesload's shape, in batches; their ids into ``ids_file``."""
     batch = 20_000
@@ -156,12 +139,6 @@ def seed(url: str, count: int, ids_file: Path) -> None:
         conn.execute("VACUUM ANALYZE")
         ids = [row[0] for row in conn.execute("SELECT id FROM tasks")]
     ids_file.write_text("\n".join(ids) + "\n")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_ready(server: Server, timeout: float = 90) -> None:
@@ -234,14 +211,6 @@ def run_tesload(binary: Path, server: Server, args: list[str], *, c: int, second
     result = json.loads(out.strip().splitlines()[-1])
     result["load_avg"] = os.getloadavg()[0]
     return result
-
-
-def machine() -> dict[str, object]:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    go = subprocess.run(["go", "version"], capture_output=True, text=True, check=False).stdout.strip()
-    return {"cores": os.cpu_count(), "cpu": model, "load_avg": os.getloadavg(), "kernel": platform.release(),
-            "go": go, "time": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 def warm_up(binary: Path, servers: list[Server], work: Path, *, tasks: int) -> None:
