@@ -21,6 +21,11 @@ pytestmark = pytest.mark.realnode
 POIESIS_ENV = {"POIESIS_KUBE_PENDING_TIMEOUT": "600"}
 
 
+def _vm_rss_kib(status: str) -> list[int]:
+    """The VmRSS line of a /proc/PID/status text, in KiB (none for a zombie)."""
+    return [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")]
+
+
 def _trec_rss_kib() -> list[int]:
     """RSS of every running `poiesis trec` process on this host (they run in the node's containers)."""
     found = []
@@ -34,7 +39,7 @@ def _trec_rss_kib() -> list[int]:
             status = (entry / "status").read_text()
         except OSError:
             continue
-        found += [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")]
+        found += _vm_rss_kib(status)
     return found
 
 
@@ -49,7 +54,7 @@ def _tree_rss_kib(pid: int) -> int:
                 todo += [int(c) for c in (task / "children").read_text().split()]
         except OSError:
             continue
-        total += sum(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+        total += sum(_vm_rss_kib(status))
     return total
 
 
