@@ -1,9 +1,11 @@
 """A real PostgreSQL for the tests, chosen by one setting: POIESIS_TEST_DATABASE.
 
 - unset or ``embedded``: the embedded server of the pgserver wheel, in a temporary directory;
-- ``container``: a ``postgres:16-alpine`` container started by testcontainers through a
-  Docker-compatible socket: ``DOCKER_HOST``, else docker's or podman's (root, then rootless)
-  socket, the first that exists; none is a failure, not a fallback;
+- ``container``: a PostgreSQL container started by testcontainers through a Docker-compatible
+  socket: ``DOCKER_HOST``, else docker's or podman's (root, then rootless) socket, the first
+  that exists; none is a failure, not a fallback. The image is ``postgres:16-alpine`` unless
+  ``POIESIS_TEST_POSTGRES_IMAGE`` names another (``scripts/image postgres`` builds one here,
+  with no registry);
 - anything else: the connection string (DSN) of an existing server and a superuser on it.
 
 The pytest header says which one a run uses. One server per test session;
@@ -29,12 +31,18 @@ from poiesis import store
 _counter = itertools.count()
 TEMPLATE = "poiesis_template"
 SETTING = "POIESIS_TEST_DATABASE"
-IMAGE = "postgres:16-alpine"
+IMAGE_SETTING = "POIESIS_TEST_POSTGRES_IMAGE"
+DEFAULT_IMAGE = "postgres:16-alpine"
 
 
 def choice(environ: Mapping[str, str]) -> str:
     """``embedded``, ``container`` or the DSN the setting names."""
     return (environ.get(SETTING) or "").strip() or "embedded"
+
+
+def image(environ: Mapping[str, str]) -> str:
+    """The PostgreSQL image the ``container`` choice runs."""
+    return (environ.get(IMAGE_SETTING) or "").strip() or DEFAULT_IMAGE
 
 
 def container_socket(environ: Mapping[str, str]) -> str | None:
@@ -64,7 +72,7 @@ def describe(environ: Mapping[str, str]) -> str:
     if chosen == "embedded":
         where = "embedded server (pgserver) in a temporary directory"
     elif chosen == "container":
-        where = f"{IMAGE} container (testcontainers) through {container_socket(environ) or 'no socket found'}"
+        where = f"{image(environ)} container (testcontainers) through {container_socket(environ) or 'no socket found'}"
     else:
         where = f"existing server {redacted(chosen)}"
     setting = (environ.get(SETTING) or "unset") if chosen in ("embedded", "container") else "a DSN"
@@ -91,19 +99,33 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def testcontainers_environ(socket: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """What testcontainers must be told to use the engine at ``socket`` (a user's own values win).
+
+    podman runs no Ryuk reaper: the context manager removes the container. An engine
+    behind a local Unix socket publishes ports on this host; testcontainers would
+    otherwise guess, when this machine is itself a container, that it must reach them
+    through a gateway address.
+    """
+    values = {"DOCKER_HOST": socket}
+    if "podman" in socket:
+        values["TESTCONTAINERS_RYUK_DISABLED"] = environ.get("TESTCONTAINERS_RYUK_DISABLED", "true")
+    if socket.startswith("unix://"):
+        values["TESTCONTAINERS_CONNECTION_MODE"] = environ.get("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
+    return values
+
+
 @contextlib.contextmanager
-def _container(socket: str | None) -> Iterator[str]:
+def container(socket: str | None, image_ref: str) -> Iterator[str]:
+    """A PostgreSQL container of ``image_ref`` started by testcontainers through ``socket``; its URL."""
     if socket is None:
         pytest.fail(f"{SETTING}=container but no Docker-compatible socket answers: set DOCKER_HOST "
                     "(podman: `podman system service --time=0 unix:///run/podman/podman.sock`)", pytrace=False)
-    values = {"DOCKER_HOST": socket}
-    if "podman" in socket:  # podman runs no Ryuk reaper; the container is stopped by the context manager
-        values["TESTCONTAINERS_RYUK_DISABLED"] = os.environ.get("TESTCONTAINERS_RYUK_DISABLED", "true")
-    with _environ(values):
-        from testcontainers.postgres import PostgresContainer
+    with _environ(testcontainers_environ(socket, os.environ)):
+        from testcontainers.community.postgres import PostgresContainer
 
-        with PostgresContainer(IMAGE, driver=None) as container:
-            yield container.get_connection_url()
+        with PostgresContainer(image_ref, driver=None) as started:
+            yield started.get_connection_url()
 
 
 @contextlib.contextmanager
@@ -127,7 +149,7 @@ def pg_admin_url() -> Iterator[str]:
         with _embedded() as url:
             yield url
     elif chosen == "container":
-        with _container(container_socket(os.environ)) as url:
+        with container(container_socket(os.environ), image(os.environ)) as url:
             yield url
     else:
         yield chosen
