@@ -136,6 +136,10 @@ def seed(url: str, count: int, ids_file: Path) -> None:
             with conn.transaction():
                 for sql in SEED_SQL:
                     conn.execute(sql, span)
+                if conn.execute("SELECT to_regproc('task_request_json')").fetchone()[0]:
+                    # servers with migration 0004 read the request document CreateTask writes
+                    conn.execute("UPDATE tasks SET request = task_request_json(id)"
+                                 " WHERE request = '{}' AND seq > %(first)s", span)
         conn.execute("VACUUM ANALYZE")
         ids = [row[0] for row in conn.execute("SELECT id FROM tasks")]
     ids_file.write_text("\n".join(ids) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from poiesis import store
 from poiesis.store import TaskFilter
@@ -124,3 +125,33 @@ def test_migrations_apply_once(db_url):
     with psycopg.connect(db_url) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
     assert versions == sorted(set(versions)) and versions
+
+
+def test_tasks_stored_before_the_request_document_keep_every_view(pg_admin_url, task_store):
+    """Migration 0004 fills the request document of tasks created before it: their views do not change."""
+    from poiesis.store.db import migrations
+    from poiesis.store.tasks import _insert_children
+    from tests.plugins.pg import create_database
+
+    created = task_store.create_task(TASK)
+    expected = {view: task_store.get_task(created, view=view) for view in ("BASIC", "FULL")}
+    old = create_database(pg_admin_url, "template0")
+    with psycopg.connect(old, autocommit=True) as conn:
+        conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+                     " applied_at timestamptz NOT NULL DEFAULT now())")
+        for version, name, sql in migrations():
+            if version < 4:
+                conn.execute(sql)
+                conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
+        # the task as the code before migration 0004 wrote it
+        conn.execute("INSERT INTO tasks (id, state, name, description, resources, tags, creation_time)"
+                     " VALUES (%s, 'QUEUED', %s, %s, %s, %s, %s::timestamptz)",
+                     (created, TASK["name"], TASK["description"], Jsonb(TASK["resources"]), Jsonb(TASK["tags"]),
+                      expected["FULL"]["creation_time"]))
+        _insert_children(conn, created, TASK)
+    assert store.migrate(old) == [version for version, _, _ in migrations() if version >= 4]
+    pool = store.open_pool(old, max_size=1)
+    try:
+        assert {view: store.Store(pool).get_task(created, view=view) for view in ("BASIC", "FULL")} == expected
+    finally:
+        pool.close()

@@ -60,8 +60,13 @@ def _like_prefix(prefix: str) -> str:
 
 
 def _task_json_sql(*, full: bool) -> str:
-    """SQL for one task (alias t) as a JSON object in the tesTask shape."""
-    heavy_input = ", 'content', i.content" if full else ""
+    """SQL for one task (alias t) as a JSON object in the tesTask shape.
+
+    What never changes after CreateTask comes from ``t.request``, written once
+    by ``task_request_json`` (migration 0004); the state and the logs are
+    assembled here, and FULL adds the inputs' content.
+    """
+    heavy_inputs = "'inputs', task_inputs_json(t.id, true), " if full else ""
     heavy_exec = ", 'stdout', e.stdout, 'stderr', e.stderr" if full else ""
     system_logs = (
         ", 'system_logs', CASE WHEN cardinality(l.system_logs) > 0 THEN to_jsonb(l.system_logs) END"
@@ -69,25 +74,9 @@ def _task_json_sql(*, full: bool) -> str:
         else ""
     )
     return f"""
-    jsonb_strip_nulls(jsonb_build_object(
-      'id', t.id, 'state', t.state, 'name', t.name, 'description', t.description,
+    t.request || jsonb_strip_nulls(jsonb_build_object(
+      {heavy_inputs}'id', t.id, 'state', t.state,
       'creation_time', {_TS.format(col='t.creation_time')},
-      'resources', t.resources,
-      'tags', t.tags,
-      'inputs', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-            'name', i.name, 'description', i.description, 'url', i.url, 'path', i.path,
-            'type', i.type, 'streamable', i.streamable{heavy_input})) ORDER BY i.idx)
-         FROM task_inputs i WHERE i.task_id = t.id),
-      'outputs', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-            'name', o.name, 'description', o.description, 'url', o.url, 'path', o.path,
-            'path_prefix', o.path_prefix, 'type', o.type)) ORDER BY o.idx)
-         FROM task_outputs o WHERE o.task_id = t.id),
-      'executors', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-            'image', x.image, 'command', to_jsonb(x.command), 'workdir', x.workdir,
-            'stdin', x.stdin, 'stdout', x.stdout, 'stderr', x.stderr, 'env', x.env,
-            'ignore_error', x.ignore_error)) ORDER BY x.idx)
-         FROM task_executors x WHERE x.task_id = t.id),
-      'volumes', (SELECT jsonb_agg(v.path ORDER BY v.idx) FROM task_volumes v WHERE v.task_id = t.id),
       'logs', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
             'start_time', {_TS.format(col='l.start_time')},
             'end_time', {_TS.format(col='l.end_time')},
@@ -145,6 +134,7 @@ class Store:
                 ),
             )
             _insert_children(conn, task_id, task)
+            conn.execute("UPDATE tasks SET request = task_request_json(id) WHERE id = %s", (task_id,))
         return task_id
 
     def get_task(
