@@ -1,4 +1,4 @@
-"""Every system log line and terminal state a backend writes about a task, worded once.
+"""Every system log line, state step and terminal state a backend writes about a task, worded once.
 
 The local backend (``local.runner``, ``local.scheduler``) and the Kubernetes one
 (``kube.outcome``, ``tctl.reconcile``, ``record``) both say why a task ended by
@@ -26,6 +26,22 @@ TerminalState = Literal[State.COMPLETE, State.EXECUTOR_ERROR, State.SYSTEM_ERROR
 #: which filer: ``in`` fetches inputs (TIF), ``out`` uploads outputs (TOF)
 Direction = Literal["in", "out"]
 _FILERS: dict[Direction, str] = {"in": "input filer", "out": "output filer"}
+
+
+#: the steps of a task that has not ended, in order, in both backends: INITIALIZING when its work
+#: begins (local: the runner takes it; Kubernetes: the Pod is scheduled or a container started),
+#: RUNNING at its first executor's start (the task's start time)
+STEPS: tuple[State, ...] = (State.INITIALIZING, State.RUNNING)
+
+
+def steps(reached: str | None, target: State) -> tuple[State, ...]:
+    """The steps to write, in order, to bring a task at step ``reached`` (None: none yet) to ``target``.
+
+    Every step in between is written too (a task is INITIALIZING before it is RUNNING); none
+    already reached, none backwards.
+    """
+    start = STEPS.index(State(reached)) + 1 if reached is not None else 0
+    return STEPS[start : STEPS.index(target) + 1]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ Times come from the Pod's container statuses, not from the database clock.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -114,13 +115,11 @@ class Recorder:
         self._advanced.pop(task_id, None)
         self._logged.pop(task_id, None)
 
-    def _advance(self, task_id: str, target: str, *, at: datetime | None) -> None:
-        if self._advanced.get(task_id) == target:
-            return
-        if target == states.State.RUNNING and self._advanced.get(task_id) is None:
-            self.retry(lambda: self.store.advance(task_id, states.State.INITIALIZING))
-        self.retry(lambda: self.store.advance(task_id, target, at=at))
-        self._advanced[task_id] = target
+    def _advance(self, task_id: str, target: states.State, *, at: datetime | None) -> None:
+        """Write the steps up to ``target`` not written yet (``lifecycle.steps``); ``at`` stamps ``target``."""
+        for step in lifecycle.steps(self._advanced.get(task_id), target):
+            self.retry(functools.partial(self.store.advance, task_id, step, at=at if step is target else None))
+            self._advanced[task_id] = step
 
     def _executor_log(self, task_id: str, pod: Mapping[str, Any] | None, result: ExecutorResult) -> None:
         seen = self._logged.setdefault(task_id, set())

@@ -44,6 +44,7 @@ class EndsStore:
 
     def __init__(self) -> None:
         self.state = State.QUEUED.value
+        self.steps: list[tuple[State, datetime | None]] = []
         self.ends: list[tuple[State, tuple[str, ...]]] = []
 
     def get_task(self, task_id: str, view: str = "BASIC") -> dict[str, Any]:
@@ -54,6 +55,7 @@ class EndsStore:
 
     def advance(self, task_id: str, target: str, *, at: datetime | None = None, owner: str | None = None) -> str:
         self.state = target
+        self.steps.append((State(target), at))
         return target
 
     def add_system_logs(self, task_id: str, lines: Sequence[str]) -> None:
@@ -80,13 +82,23 @@ def _fails(message: str) -> Callable[..., Any]:
     return fail
 
 
-def local_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, codes: Sequence[int] = (0, 0),
-              inputs: str | None = None, outputs: str | None = None, cancel: bool = False) -> tuple[State, tuple[str, ...]]:
-    """Run TASK in the local backend with executors exiting ``codes`` and the filer failing with ``inputs``/``outputs``."""
-    results = iter(codes)
+def local_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, codes: Sequence[int] = (0, 0),
+              inputs: str | None = None, outputs: str | None = None, cancel: bool = False) -> EndsStore:
+    """Run TASK in the local backend with executors exiting ``codes`` and the filer failing with ``inputs``/``outputs``.
 
-    def run(launch: engine.Launch, **_: Any) -> executor.Result:
-        return executor.Result(exit_code=next(results), start=T0, end=T0 + timedelta(seconds=1), stdout="", stderr="")
+    Executor #i starts at second 3 + 2i, as executor-i of the Pods below.
+    """
+    results = iter(enumerate(codes))
+
+    def run(launch: engine.Launch, *, on_start: Callable[[executor.Running], None] | None = None,
+            **_: Any) -> executor.Result:
+        index, code = next(results)
+        started = executor.Running(launch)
+        started.started_at = T0 + timedelta(seconds=3 + 2 * index)
+        if on_start is not None:
+            on_start(started)
+        return executor.Result(exit_code=code, start=started.started_at, end=started.started_at + timedelta(seconds=1),
+                               stdout="", stderr="")
 
     monkeypatch.setattr(executor, "run", run)
     monkeypatch.setattr(filer, "fetch_inputs", _fails(inputs) if inputs else lambda *_, **__: None)
@@ -99,7 +111,11 @@ def local_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, codes: Sequenc
     if cancel:
         handle.cancel()
     runner.run(handle)
-    [end] = store.ends
+    return store
+
+
+def local_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **event: Any) -> tuple[State, tuple[str, ...]]:
+    [end] = local_run(tmp_path, monkeypatch, **event).ends
     return end
 
 
@@ -116,6 +132,15 @@ def termination_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, directi
                            "--termination-log", str(log)])
     assert code == FILER_FAILED  # the exit code kube.outcome takes for the filer's own failure
     return log.read_text()
+
+
+def record_pods(*pods: dict[str, Any]) -> EndsStore:
+    """Record each view of the Pod in turn, as TRec does."""
+    store = EndsStore()
+    recorder = Recorder(store=store)
+    for seen in pods:
+        recorder.record("t", seen, pod_outcome(seen))
+    return store
 
 
 def recorded(outcome_pod: dict[str, Any] | None = None, *, outcome: Any = None) -> tuple[State, tuple[str, ...]]:
@@ -165,6 +190,31 @@ def test_a_cancel_says_nothing_in_either(tmp_path, monkeypatch) -> None:
     [action] = decided
     assert isinstance(action, reconcile.Record)
     assert local_end(tmp_path, monkeypatch, cancel=True) == recorded(outcome=action.outcome) == (State.CANCELED, ())
+
+
+def test_the_state_steps_are_the_same(tmp_path, monkeypatch) -> None:
+    """INITIALIZING, then RUNNING stamped with the first executor's start, then the end, in both."""
+    ran = record_pods(
+        pod(init={"trec": running(1), "tif": running(2)}),
+        pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": running(3)}),
+        pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4), "executor-1": running(5)}),
+        pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4), "executor-1": done(5, 6)},
+            main=done(7, 8), phase="Running"),
+    )
+    local = local_run(tmp_path, monkeypatch)
+    expected = [(State.INITIALIZING, None), (State.RUNNING, T0 + timedelta(seconds=3))]
+    assert local.steps == ran.steps == expected
+    assert local.ends == ran.ends == [(State.COMPLETE, ())]
+    # a Pod first seen running writes both steps at once
+    assert record_pods(pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": running(3)})).steps == expected
+
+
+def test_steps_are_written_in_order_once() -> None:
+    """What the recorder writes to reach a step from the one reached."""
+    assert lifecycle.steps(None, State.RUNNING) == (State.INITIALIZING, State.RUNNING)
+    assert lifecycle.steps("INITIALIZING", State.RUNNING) == (State.RUNNING,)
+    assert lifecycle.steps("RUNNING", State.RUNNING) == ()
+    assert lifecycle.steps("RUNNING", State.INITIALIZING) == ()
 
 
 def test_every_line_is_one_clipped_line() -> None:
