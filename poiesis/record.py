@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, assert_never
+from typing import Any, assert_never, cast
 
 from poiesis import layout, lifecycle, logs, states
 from poiesis.kube.client import Kube
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 def read_outputs(transfer_dir: Path) -> list[dict[str, Any]] | None:
     """TOF's output file logs (``layout.outputs_file``), or None when they are not there."""
     try:
-        return json.loads(layout.outputs_file(transfer_dir).read_text())
+        return cast(list[dict[str, Any]], json.loads(layout.outputs_file(transfer_dir).read_text()))  # TOF wrote it
     except FileNotFoundError:
         return None
 
