@@ -26,6 +26,9 @@ TerminalState = Literal[State.COMPLETE, State.EXECUTOR_ERROR, State.SYSTEM_ERROR
 #: which filer: ``in`` fetches inputs (TIF), ``out`` uploads outputs (TOF)
 Direction = Literal["in", "out"]
 _FILERS: dict[Direction, str] = {"in": "input filer", "out": "output filer"}
+#: the exit code of ``poiesis filer`` when it failed by itself, its reason in the termination log (kube.outcome
+#: words that reason as ``filer_failed``; any other exit is said with its code)
+FILER_FAILED_EXIT = 1
 
 
 #: the steps of a task that has not ended, in order, in both backends: INITIALIZING when its work

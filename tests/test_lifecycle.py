@@ -5,7 +5,7 @@ stand-ins that end as the event says. Kubernetes: the Pod a kubelet would show
 for that event (a filer's termination message written by the filer CLI
 itself) through ``kube.outcome.pod_outcome`` (or TCtl's ``reconcile.decide``)
 and ``record.Recorder``. Both write to a store that only remembers the
-terminal write, and the two writes must be equal.
+state steps and the terminal write, and the two must write the same.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 
 from poiesis import filer, lifecycle
 from poiesis.filer import cli as filer_cli
-from poiesis.kube.outcome import FILER_FAILED, pod_outcome
+from poiesis.kube.outcome import pod_outcome
 from poiesis.local import engine, executor
 from poiesis.local.config import LocalSettings
 from poiesis.local.runner import Handle, Runner
@@ -130,7 +130,7 @@ def termination_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, directi
     log = tmp_path / f"termination-{direction}"
     code = filer_cli.main([direction, "--task", str(tmp_path / "task.json"), "--root", str(tmp_path),
                            "--termination-log", str(log)])
-    assert code == FILER_FAILED  # the exit code kube.outcome takes for the filer's own failure
+    assert code == lifecycle.FILER_FAILED_EXIT  # what kube.outcome takes for the filer's own failure
     return log.read_text()
 
 

@@ -24,6 +24,7 @@ from poiesis.filer.config import FilerConfig
 from poiesis.filer.errors import FilerError, one_line, redact
 from poiesis.filer.inputs import fetch_inputs
 from poiesis.filer.outputs import output_types, upload_outputs
+from poiesis.lifecycle import FILER_FAILED_EXIT
 
 DEFAULT_TERMINATION_LOG = Path("/dev/termination-log")
 log = logging.getLogger("poiesis.filer")
@@ -87,7 +88,7 @@ def _fail(direction: str, reason: str, termination_log: Path | None) -> int:
             termination_log.write_text(line + "\n", encoding="utf-8")
         except OSError:
             log.warning("could not write the termination log %s", termination_log)
-    return 1
+    return FILER_FAILED_EXIT
 
 
 def _termination_log(given: str | None) -> Path | None:

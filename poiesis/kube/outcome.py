@@ -27,8 +27,6 @@ from poiesis.states import State
 #: the kubelet's grace when the Pod spec names none
 DEFAULT_GRACE_S = 30
 _FILERS: dict[str, lifecycle.Direction] = {"tif": "in", "tof": "out"}
-#: the filer's own exit code on failure, after writing its reason to the termination log (filer/cli.py)
-FILER_FAILED = 1
 
 
 @dataclass(frozen=True)
@@ -141,7 +139,7 @@ def recorded_exit_code(terminated: Mapping[str, Any]) -> int:
 def _filer_failed(container: str, terminated: Mapping[str, Any]) -> End:
     """A filer's failure: its own reason (the termination message of exit 1), else how the container ended."""
     code, message = terminated.get("exitCode"), terminated.get("message")
-    if code == FILER_FAILED and message:
+    if code == lifecycle.FILER_FAILED_EXIT and message:
         return lifecycle.filer_failed(_FILERS[container], message)
     detail = message or terminated.get("reason") or "no message"
     return lifecycle.filer_failed(_FILERS[container], f"exited with code {code}: {detail}")
