@@ -16,17 +16,28 @@ Times come from the Pod's container statuses, not from the database clock.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never, cast
 
-from poiesis import layout, logs, states
+from poiesis import layout, lifecycle, logs, states
 from poiesis.kube.client import Kube
-from poiesis.kube.outcome import ExecutorResult, Outcome
+from poiesis.kube.outcome import (
+    Deleting,
+    Ended,
+    ExecutorResult,
+    Initializing,
+    Outcome,
+    Progress,
+    Running,
+    Waiting,
+    Working,
+)
 from poiesis.store import Store, WriteRetry
 
 log = logging.getLogger(__name__)
@@ -35,7 +46,7 @@ log = logging.getLogger(__name__)
 def read_outputs(transfer_dir: Path) -> list[dict[str, Any]] | None:
     """TOF's output file logs (``layout.outputs_file``), or None when they are not there."""
     try:
-        return json.loads(layout.outputs_file(transfer_dir).read_text())
+        return cast(list[dict[str, Any]], json.loads(layout.outputs_file(transfer_dir).read_text()))  # TOF wrote it
     except FileNotFoundError:
         return None
 
@@ -74,26 +85,41 @@ class Recorder:
             return self._record(task_id, pod, outcome)
 
     def _record(self, task_id: str, pod: Mapping[str, Any] | None, outcome: Outcome) -> str | None:
-        if outcome.progress and outcome.state is None:
-            self._advance(task_id, outcome.progress, at=outcome.start_time)
-        for result in outcome.executors:
-            self._executor_log(task_id, pod, result)
-        if outcome.state is None:
-            return None
-        return self._terminal(task_id, outcome, state=outcome.state)
+        match outcome:
+            case Waiting(progress=progress) | Working(progress=progress) | Deleting(progress=progress):
+                self._progress(task_id, pod, progress)
+                return None
+            case Ended():
+                for result in outcome.executors:
+                    self._executor_log(task_id, pod, result)
+                return self._terminal(task_id, outcome)
+            case _:
+                assert_never(outcome)
+
+    def _progress(self, task_id: str, pod: Mapping[str, Any] | None, progress: Progress | None) -> None:
+        """INITIALIZING, or RUNNING from the first executor's start and the log of every executor that ended."""
+        match progress:
+            case None:
+                pass
+            case Initializing():
+                self._advance(task_id, progress.state, at=None)
+            case Running():
+                self._advance(task_id, progress.state, at=progress.start_time)
+                for result in progress.executors:
+                    self._executor_log(task_id, pod, result)
+            case _:
+                assert_never(progress)
 
     def forget(self, task_id: str) -> None:
         """Drop what is remembered about a finished task."""
         self._advanced.pop(task_id, None)
         self._logged.pop(task_id, None)
 
-    def _advance(self, task_id: str, target: str, *, at: datetime | None) -> None:
-        if self._advanced.get(task_id) == target:
-            return
-        if target == states.State.RUNNING and self._advanced.get(task_id) is None:
-            self.retry(lambda: self.store.advance(task_id, states.State.INITIALIZING))
-        self.retry(lambda: self.store.advance(task_id, target, at=at))
-        self._advanced[task_id] = target
+    def _advance(self, task_id: str, target: states.State, *, at: datetime | None) -> None:
+        """Write the steps up to ``target`` not written yet (``lifecycle.steps``); ``at`` stamps ``target``."""
+        for step in lifecycle.steps(self._advanced.get(task_id), target):
+            self.retry(functools.partial(self.store.advance, task_id, step, at=at if step is target else None))
+            self._advanced[task_id] = step
 
     def _executor_log(self, task_id: str, pod: Mapping[str, Any] | None, result: ExecutorResult) -> None:
         seen = self._logged.setdefault(task_id, set())
@@ -129,12 +155,12 @@ class Recorder:
             tails["stdout"] = self.kube.log_tail(pod["metadata"]["name"], name, max_bytes=self.log_tail_bytes)
         return tails["stdout"], tails["stderr"]
 
-    def _terminal(self, task_id: str, outcome: Outcome, *, state: str) -> str | None:
-        lines = list(outcome.system_logs)
-        if outcome.outputs_ready and self.transfer_dir is not None:
+    def _terminal(self, task_id: str, outcome: Ended) -> str | None:
+        state, lines = outcome.end.state, list(outcome.end.lines)
+        if state is states.State.COMPLETE and self.transfer_dir is not None:  # tof wrote the output file logs
             outputs = read_outputs(self.transfer_dir)
             if outputs is None:
-                lines.append("the output filer succeeded but wrote no outputs.json; output file logs are missing")
+                lines.append(lifecycle.OUTPUTS_MISSING)
             elif outputs:
                 self.retry(lambda: self.store.add_output_file_logs(task_id, outputs))
         landed = self.retry(

@@ -60,8 +60,3 @@ def landing_state(current: str, requested: str) -> str:
     if current is State.CANCELING:
         return State.CANCELED.value
     return requested.value
-
-
-def executor_error_log(index: int, exit_code: int) -> str:
-    """The system log line of a task ended EXECUTOR_ERROR, worded the same by every backend."""
-    return f"executor #{index} exited with code {exit_code}"

@@ -1,7 +1,9 @@
 """``filer in|out --task FILE --root DIR [--termination-log F]``: the pod contract.
 
 Exit 0 on success. On failure exit 1 after writing one sanitized line to
-stderr and to the termination log. ``out`` writes ``DIR/.poiesis/outputs.json``
+stderr (``filer in: REASON``) and the reason alone to the termination log, which
+``kube.outcome`` turns into the same system log line the local backend writes
+(``lifecycle.filer_failed``). ``out`` writes ``DIR/.poiesis/outputs.json``
 (the output file logs) and ``DIR/.poiesis/output_types.json`` (the type of
 each output, in task order) only after every upload succeeded.
 """
@@ -22,6 +24,7 @@ from poiesis.filer.config import FilerConfig
 from poiesis.filer.errors import FilerError, one_line, redact
 from poiesis.filer.inputs import fetch_inputs
 from poiesis.filer.outputs import output_types, upload_outputs
+from poiesis.lifecycle import FILER_FAILED_EXIT
 
 DEFAULT_TERMINATION_LOG = Path("/dev/termination-log")
 log = logging.getLogger("poiesis.filer")
@@ -37,10 +40,10 @@ def main(argv: list[str]) -> int:
         task = _read_task(Path(args.task))
         run(args.direction, task=task, root=Path(args.root), config=FilerConfig.from_env())
     except FilerError as exc:
-        return _fail(f"filer {args.direction}: {exc}", termination_log)
+        return _fail(args.direction, str(exc), termination_log)
     except Exception as exc:
         log.exception("unexpected failure")
-        return _fail(f"filer {args.direction}: internal error: {type(exc).__name__}: {exc}", termination_log)
+        return _fail(args.direction, f"internal error: {type(exc).__name__}: {exc}", termination_log)
     return 0
 
 
@@ -77,15 +80,15 @@ def _read_task(path: Path) -> dict[str, Any]:
     return task
 
 
-def _fail(message: str, termination_log: Path | None) -> int:
-    line = one_line(redact(message))
-    print(line, file=sys.stderr, flush=True)
+def _fail(direction: str, reason: str, termination_log: Path | None) -> int:
+    line = one_line(redact(reason))
+    print(f"filer {direction}: {line}", file=sys.stderr, flush=True)
     if termination_log is not None:
         try:
             termination_log.write_text(line + "\n", encoding="utf-8")
         except OSError:
             log.warning("could not write the termination log %s", termination_log)
-    return 1
+    return FILER_FAILED_EXIT
 
 
 def _termination_log(given: str | None) -> Path | None:

@@ -1,12 +1,15 @@
 """What an observed Pod means for its task: one pure function, used by TRec and TCtl.
 
-``pod_outcome`` reads a Pod (a dict as the API server returns it) and says
-which terminal state to write (or none yet), which executors have ended and
-how, what the system log should say, and whether the Pod is stuck waiting
-and since when. It decides from container statuses, not only the phase: the
-phase turns terminal only after the TRec sidecar stopped, and TRec must
-record before that. Pure: no clock, no I/O. The table in docs/kubernetes.md
-mirrors this module.
+``pod_outcome`` reads a Pod (a dict as the API server returns it) and sorts it
+into one of four outcomes (``Outcome``): ``Ended`` (the terminal state and why,
+the executors' ends, the task's times), ``Deleting`` (the Pod is going and the
+task has not ended), ``Waiting`` (none of tif/executors/tof runs: why, and since
+when) or ``Working`` (one of them runs). The three that have not ended carry how
+far the task got (``Progress``: ``Initializing``, or ``Running`` with the
+executors ended so far). It decides from container statuses, not only the phase:
+the phase turns terminal only after the TRec sidecar stopped, and TRec must
+record before that. The lines saying why a task ended are ``poiesis.lifecycle``'s.
+Pure: no clock, no I/O. The table in docs/kubernetes.md mirrors this module.
 """
 
 from __future__ import annotations
@@ -14,15 +17,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, ClassVar, Literal, assert_never, cast
 
+from poiesis import lifecycle
 from poiesis.kube.build import EXIT_CODE_PREFIX
-from poiesis.states import State, executor_error_log
+from poiesis.lifecycle import End, clip
+from poiesis.states import State
 
-MESSAGE_LIMIT = 500
 #: the kubelet's grace when the Pod spec names none
 DEFAULT_GRACE_S = 30
-_FILERS = {"tif": "input filer (tif)", "tof": "output filer (tof)"}
+_FILERS: dict[str, lifecycle.Direction] = {"tif": "in", "tof": "out"}
 
 
 @dataclass(frozen=True)
@@ -36,19 +40,67 @@ class ExecutorResult:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What the database should say about the task behind one Pod."""
+class Initializing:
+    """The Pod is scheduled or a container started, and no executor has started yet."""
 
-    state: str | None = None
-    progress: str | None = None
+    state: ClassVar[Literal[State.INITIALIZING]] = State.INITIALIZING
+
+
+@dataclass(frozen=True)
+class Running:
+    """An executor started: the task runs since ``start_time``; ``executors`` have ended."""
+
+    state: ClassVar[Literal[State.RUNNING]] = State.RUNNING
+    executors: tuple[ExecutorResult, ...]
+    start_time: datetime | None
+
+
+#: how far a task that has not ended got (None: not even scheduled)
+Progress = Initializing | Running
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """None of tif, the executors and tof runs: the Pod waits for ``reason`` since ``since``."""
+
+    reason: str
+    since: datetime | None
+    progress: Progress | None
+
+
+@dataclass(frozen=True)
+class Working:
+    """tif, an executor or tof runs."""
+
+    progress: Progress
+
+
+@dataclass(frozen=True)
+class Deleting:
+    """The Pod is being deleted and the task has not ended (yet)."""
+
+    progress: Progress | None
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The task ended: ``end`` says how and why; ``executors`` ended; the task's times from its containers."""
+
+    end: End
     executors: tuple[ExecutorResult, ...] = ()
-    system_logs: tuple[str, ...] = ()
-    outputs_ready: bool = False
     start_time: datetime | None = None
     end_time: datetime | None = None
-    pending: str | None = None
-    pending_since: datetime | None = None
-    deleting: bool = False
+
+
+#: what the database should say about the task behind one Pod
+Outcome = Waiting | Working | Deleting | Ended
+
+
+def ended_early(end: End, progress: Progress | None) -> Ended:
+    """``end`` for a task that had got as far as ``progress``: the executors ended so far and its start stay."""
+    if isinstance(progress, Running):
+        return Ended(end, progress.executors, progress.start_time)
+    return Ended(end)
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -84,15 +136,13 @@ def recorded_exit_code(terminated: Mapping[str, Any]) -> int:
     return int(terminated.get("exitCode", 0))
 
 
-def clip(text: str) -> str:
-    """One line of at most MESSAGE_LIMIT characters, for the system log."""
-    text = " ".join(text.split())
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
-
-
-def _exit_line(who: str, terminated: Mapping[str, Any]) -> str:
-    detail = terminated.get("message") or terminated.get("reason") or "no message"
-    return clip(f"{who} exited with code {terminated.get('exitCode')}: {detail}")
+def _filer_failed(container: str, terminated: Mapping[str, Any]) -> End:
+    """A filer's failure: its own reason (the termination message of exit 1), else how the container ended."""
+    code, message = terminated.get("exitCode"), terminated.get("message")
+    if code == lifecycle.FILER_FAILED_EXIT and message:
+        return lifecycle.filer_failed(_FILERS[container], message)
+    detail = message or terminated.get("reason") or "no message"
+    return lifecycle.filer_failed(_FILERS[container], f"exited with code {code}: {detail}")
 
 
 class _View:
@@ -169,21 +219,26 @@ def grace_period_s(pod: Mapping[str, Any]) -> int:
     return DEFAULT_GRACE_S
 
 
-def _progress(view: _View) -> str | None:
+def _progress(view: _View) -> Progress | None:
     if any(_started(view.by_name.get(n)) for n in view.executors):
-        return State.RUNNING.value
+        return Running(executor_results(view), task_start(view))
     scheduled = any(
         c.get("type") == "PodScheduled" and c.get("status") == "True" for c in view.status.get("conditions") or []
     )
-    return State.INITIALIZING.value if scheduled or view.by_name else None
+    return Initializing() if scheduled or view.by_name else None
 
 
-def _deleted_line() -> str:
-    return "the task's Pod was deleted before the task finished"
+def pod_progress(pod: Mapping[str, Any]) -> Progress | None:
+    """How far the Pod's task got, whether or not it ended (None: not scheduled, no container started)."""
+    return _progress(_View(pod))
 
 
-def _terminal(view: _View) -> tuple[str | None, tuple[str, ...], datetime | None, bool]:
-    """(state, system log lines, end time, outputs ready) from the containers, in run order.
+#: (how the task ended, the end time from the deciding container, if any)
+_Verdict = tuple[End, datetime | None]
+
+
+def _terminal(view: _View) -> _Verdict | None:
+    """How the task ended, from the containers in run order; None while it has not.
 
     A Pod the node ended on its own (evicted, preempted) is judged by its
     phase: the containers it killed did not fail by themselves.
@@ -193,23 +248,23 @@ def _terminal(view: _View) -> tuple[str | None, tuple[str, ...], datetime | None
     tif = view.term("tif")
     if tif is not None and tif.get("exitCode", 0) != 0:
         if view.killed_by_deletion(tif):
-            return State.SYSTEM_ERROR.value, (_deleted_line(),), None, False
-        return State.SYSTEM_ERROR.value, (_exit_line(_FILERS["tif"], tif),), parse_time(tif.get("finishedAt")), False
+            return lifecycle.pod_deleted(), None
+        return _filer_failed("tif", tif), parse_time(tif.get("finishedAt"))
     for name in view.executors:
         terminated = view.term(name)
         if terminated is not None and terminated.get("exitCode", 0) != 0:
             if view.killed_by_deletion(terminated):
-                return State.SYSTEM_ERROR.value, (_deleted_line(),), None, False
-            line = executor_error_log(int(name.split("-", 1)[1]), recorded_exit_code(terminated))
-            return State.EXECUTOR_ERROR.value, (line,), parse_time(terminated.get("finishedAt")), False
+                return lifecycle.pod_deleted(), None
+            end = lifecycle.executor_failed(int(name.split("-", 1)[1]), recorded_exit_code(terminated))
+            return end, parse_time(terminated.get("finishedAt"))
     tof = view.term("tof")
     if tof is not None:
-        end = parse_time(tof.get("finishedAt"))
+        finished = parse_time(tof.get("finishedAt"))
         if tof.get("exitCode", 0) == 0:
-            return State.COMPLETE.value, (), end, True
+            return lifecycle.completed(), finished
         if view.killed_by_deletion(tof):
-            return State.SYSTEM_ERROR.value, (_deleted_line(),), None, False
-        return State.SYSTEM_ERROR.value, (_exit_line(_FILERS["tof"], tof),), end, False
+            return lifecycle.pod_deleted(), None
+        return _filer_failed("tof", tof), finished
     return _phase_terminal(view)
 
 
@@ -220,28 +275,26 @@ def _disruption(view: _View) -> Mapping[str, Any] | None:
     return None
 
 
-def _phase_terminal(view: _View) -> tuple[str | None, tuple[str, ...], datetime | None, bool]:
+def _phase_terminal(view: _View) -> _Verdict | None:
     """A Pod that ended with no container saying why (evicted, preempted, deadline, deleted)."""
     phase = view.status.get("phase")
     if phase == "Succeeded":
-        return State.COMPLETE.value, (), None, True
+        return lifecycle.completed(), None
     if phase != "Failed":
-        return None, (), None, False
+        return None
     cond = _disruption(view)
     if cond is not None and cond.get("reason") == "PreemptionByScheduler":
-        return State.PREEMPTED.value, (clip(f"the Pod was preempted: {cond.get('message') or ''}"),), None, False
+        return lifecycle.pod_preempted(cond.get("message") or ""), None
     if view.deleted_at is not None:
-        return State.SYSTEM_ERROR.value, (_deleted_line(),), None, False
-    reason = view.status.get("reason") or "unknown reason"
-    message = view.status.get("message") or ""
-    return State.SYSTEM_ERROR.value, (clip(f"the Pod failed: {reason} {message}".strip()),), None, False
+        return lifecycle.pod_deleted(), None
+    return lifecycle.pod_failed(view.status.get("reason") or "unknown reason", view.status.get("message") or ""), None
 
 
-def _pending(view: _View) -> tuple[str | None, datetime | None]:
-    """Why the Pod waits and since when, when none of tif/executors/tof runs."""
+def _pending(view: _View) -> tuple[str, datetime | None] | None:
+    """Why the Pod waits and since when; None when one of tif/executors/tof runs."""
     work = [n for n in view.order if n != "trec"]
     if any(_running(view.by_name.get(n)) for n in work):
-        return None, None
+        return None
     created = parse_time(view.meta.get("creationTimestamp"))
     for cond in view.status.get("conditions") or []:
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
@@ -267,39 +320,29 @@ def _pending(view: _View) -> tuple[str | None, datetime | None]:
 def pod_outcome(pod: Mapping[str, Any]) -> Outcome:
     """Sort an observed Pod into what the task's record should say."""
     view = _View(pod)
-    state, logs, end, outputs_ready = _terminal(view)
-    executors = executor_results(view)
-    if state is not None:
-        return Outcome(
-            state=state,
-            progress=_progress(view),
-            executors=executors,
-            system_logs=logs,
-            outputs_ready=outputs_ready,
-            start_time=task_start(view),
-            end_time=end,
-            deleting=view.deleted_at is not None,
-        )
-    pending, since = _pending(view)
-    return Outcome(
-        progress=_progress(view),
-        executors=executors,
-        start_time=task_start(view),
-        pending=pending,
-        pending_since=since,
-        deleting=view.deleted_at is not None,
-    )
+    verdict = _terminal(view)
+    if verdict is not None:
+        end, end_time = verdict
+        return Ended(end, executor_results(view), task_start(view), end_time)
+    progress = _progress(view)
+    if view.deleted_at is not None:
+        return Deleting(progress)
+    pending = _pending(view)
+    if pending is not None:
+        return Waiting(*pending, progress)
+    # a running container makes the Pod at least INITIALIZING; "waiting to start" only keeps mypy whole
+    return Working(progress) if progress is not None else Waiting("waiting to start", None, None)
 
 
-def deleted_outcome(pod: Mapping[str, Any] | None) -> Outcome:
+def deleted_outcome(pod: Mapping[str, Any] | None) -> Ended:
     """The outcome for a Pod that is gone (or going): its own verdict, else deleted early."""
-    found = pod_outcome(pod) if pod is not None else Outcome()
-    if found.state is not None:
-        return found
-    return Outcome(
-        state=State.SYSTEM_ERROR.value,
-        executors=found.executors,
-        system_logs=(_deleted_line(),),
-        start_time=found.start_time,
-        deleting=True,
-    )
+    found = pod_outcome(pod) if pod is not None else None
+    match found:
+        case Ended():
+            return found
+        case None:
+            return Ended(lifecycle.pod_deleted())
+        case Waiting(progress=progress) | Working(progress=progress) | Deleting(progress=progress):
+            return ended_early(lifecycle.pod_deleted(), progress)
+        case _:
+            assert_never(found)

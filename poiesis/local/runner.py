@@ -20,38 +20,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from poiesis import filer, layout
+from poiesis import filer, layout, lifecycle
+from poiesis.lifecycle import NO_PRIVATE_MOUNTS_LOG, PROCESS_MODE_LOG, End
 from poiesis.local import beneath, engine, executor
 from poiesis.local.config import LocalSettings
 from poiesis.retry import Backoff
-from poiesis.states import State, executor_error_log
+from poiesis.states import State
 from poiesis.store import Store, Unavailable, WriteRetry
 
 log = logging.getLogger(__name__)
-
-
-PROCESS_MODE_LOG = (
-    "local backend in process mode: executors run as host processes; their images are not"
-    " used and they are not isolated from the host or from each other"
-)
 
 
 #: a terminal state is the one write a task cannot do without: about 4 minutes of retries
 TERMINAL_RETRY = WriteRetry(Backoff(attempts=30, base_delay=0.5, max_delay=10.0), component="local")
 
 
-NO_PRIVATE_MOUNTS_LOG = (
-    "no mount namespace here: executors share the server's /proc and /tmp (see docs/security.md)"
-)
-
-
 class Stop(Exception):
-    """The task cannot go on; ``state`` and ``reason`` say how it ends."""
+    """The task cannot go on; ``end`` (from ``poiesis.lifecycle``) says how it ends."""
 
-    def __init__(self, state: State, reason: str | None = None) -> None:
-        super().__init__(reason or state.value)
-        self.state = state
-        self.reason = reason
+    def __init__(self, end: End) -> None:
+        super().__init__(end.lines[0] if end.lines else end.state.value)
+        self.end = end
 
 
 @dataclass
@@ -104,31 +93,31 @@ class Runner:
         task_id = handle.task_id
         root = self.settings.work_dir / task_id
         try:
-            state, lines = self._lifecycle(handle, root)
+            end = self._lifecycle(handle, root)
         except Stop as stop:
-            state, lines = stop.state, [stop.reason] if stop.reason else []
+            end = stop.end
         except Exception as exc:
             log.exception("task %s failed in the local backend", task_id)
-            state, lines = State.SYSTEM_ERROR, [f"local backend failure: {type(exc).__name__}"]
+            end = lifecycle.backend_failed(exc)
         if handle.aborted:
-            state, lines = State.SYSTEM_ERROR, [handle.aborted]
+            end = lifecycle.aborted(handle.aborted)
         elif handle.cancelled.is_set():
-            state = State.CANCELED
-        landed = self._terminal(task_id, state, lines)
+            end = lifecycle.cancelled(during=end)
+        landed = self._terminal(task_id, end)
         if not self.settings.keep_work_dirs:
             shutil.rmtree(root, ignore_errors=True)
         return landed
 
-    def _lifecycle(self, handle: Handle, root: Path) -> tuple[State, list[str]]:
+    def _lifecycle(self, handle: Handle, root: Path) -> End:
         task_id = handle.task_id
         self._advance(task_id, State.INITIALIZING)
         task = self.store.get_task(task_id, view="FULL")
         if task is None:
-            raise Stop(State.SYSTEM_ERROR, "task vanished")
+            raise Stop(lifecycle.task_vanished())
         try:
             mapped = layout.mounts(task)
         except layout.LayoutError as exc:
-            raise Stop(State.SYSTEM_ERROR, f"cannot map the task's paths: {exc}") from exc
+            raise Stop(lifecycle.unmappable(str(exc))) from exc
         self._prepare(root, mapped)
         if not self.mode.isolated:
             lines = [PROCESS_MODE_LOG] + ([] if self.mode.private_mounts else [NO_PRIVATE_MOUNTS_LOG])
@@ -138,25 +127,25 @@ class Runner:
             self._check_cancel(handle)
             result = self._run_executor(handle, task_id=task_id, index=index, executor_spec=ex, root=root, mapped=mapped)
             if result.cancelled or handle.cancelled.is_set():
-                raise Stop(State.CANCELED)
+                raise Stop(lifecycle.cancelled())
             if result.exit_code != 0 and not ex.get("ignore_error"):
-                return State.EXECUTOR_ERROR, [executor_error_log(index, result.exit_code)]
+                return lifecycle.executor_failed(index, result.exit_code)
         self._check_cancel(handle)
         self._upload_outputs(task, root)
-        return State.COMPLETE, []
+        return lifecycle.completed()
 
     def _advance(self, task_id: str, target: State, *, at: datetime | None = None) -> None:
         landed = self.store.advance(task_id, target, at=at)
         if landed is None:
-            raise Stop(State.SYSTEM_ERROR, "task vanished")
+            raise Stop(lifecycle.task_vanished())
         if landed == State.CANCELING:
-            raise Stop(State.CANCELED)
+            raise Stop(lifecycle.cancelled())
         if landed != target:
-            raise Stop(State(landed))
+            raise Stop(lifecycle.ended_as(landed))
 
     def _check_cancel(self, handle: Handle) -> None:
         if handle.cancelled.is_set() or self.store.get_state(handle.task_id) == State.CANCELING:
-            raise Stop(State.CANCELED)
+            raise Stop(lifecycle.cancelled())
 
     def _prepare(self, root: Path, mapped: list[layout.Mount]) -> None:
         shutil.rmtree(root, ignore_errors=True)
@@ -170,13 +159,13 @@ class Runner:
         try:
             filer.fetch_inputs(task, root=root, config=self.filer_config)
         except filer.FilerError as exc:
-            raise Stop(State.SYSTEM_ERROR, f"inputs: {exc}") from exc
+            raise Stop(lifecycle.filer_failed("in", str(exc))) from exc
 
     def _upload_outputs(self, task: dict[str, Any], root: Path) -> None:
         try:
             logs = filer.upload_outputs(task, root=root, config=self.filer_config)
         except filer.FilerError as exc:
-            raise Stop(State.SYSTEM_ERROR, f"outputs: {exc}") from exc
+            raise Stop(lifecycle.filer_failed("out", str(exc))) from exc
         if logs:
             self.store.add_output_file_logs(task["id"], logs)
 
@@ -207,7 +196,7 @@ class Runner:
             )
         except beneath.Unsafe as exc:
             log.warning("task %s executor #%d: refused: %s", task_id, index, exc)
-            raise Stop(State.EXECUTOR_ERROR, f"executor #{index}: {exc}") from exc
+            raise Stop(lifecycle.executor_refused(index, str(exc))) from exc
         finally:
             handle.attach(None)
         self.store.add_executor_log(
@@ -217,7 +206,7 @@ class Runner:
         if self.mode.isolated and result.exit_code == executor.ENGINE_FAILED:
             line = _engine_error(result.stderr)
             if line:
-                raise Stop(State.SYSTEM_ERROR, f"executor #{index}: {self.mode.name} could not run it: {line}")
+                raise Stop(lifecycle.engine_failed(index, self.mode.name, line))
         return result
 
     def _plan(
@@ -233,7 +222,7 @@ class Runner:
             try:
                 beneath.make_dirs(root, layout.host_path(root, workdir))
             except beneath.Unsafe as exc:
-                raise Stop(State.EXECUTOR_ERROR, f"executor #{index}: workdir {workdir}: {exc}") from exc
+                raise Stop(lifecycle.executor_refused(index, f"workdir {workdir}: {exc}")) from exc
         return engine.plan_process(
             spec, mode=self.mode, root=root, mapped=mapped, stdio=stdio, path=self.settings.process_path
         )
@@ -255,20 +244,20 @@ class Runner:
             try:
                 os.close(beneath.open_file(root, host, write=stream != "stdin"))
             except FileNotFoundError as exc:
-                raise Stop(State.EXECUTOR_ERROR, f"executor #{index}: {stream} {spec[stream]} does not exist") from exc
+                raise Stop(lifecycle.executor_refused(index, f"{stream} {spec[stream]} does not exist")) from exc
             except beneath.Unsafe as exc:
                 log.warning("task %s executor #%d: %s refused: %s", root.name, index, stream, exc)
-                raise Stop(State.EXECUTOR_ERROR, f"executor #{index}: {stream} {spec.get(stream)}: {exc}") from exc
+                raise Stop(lifecycle.executor_refused(index, f"{stream} {spec.get(stream)}: {exc}")) from exc
         return stdin, out[0], out[1]
 
-    def _terminal(self, task_id: str, state: State, lines: list[str]) -> str | None:
+    def _terminal(self, task_id: str, end: End) -> str | None:
         """Write the terminal state, retrying while the database is unreachable."""
         try:
             return TERMINAL_RETRY(
-                lambda: self.store.write_terminal_state(task_id, state, system_logs=lines, ended_by="local")
+                lambda: self.store.write_terminal_state(task_id, end.state, system_logs=end.lines, ended_by="local")
             )
         except Unavailable:
-            log.error("gave up writing %s for task %s; the next start ends it", state, task_id)
+            log.error("gave up writing %s for task %s; the next start ends it", end.state, task_id)
             return None
 
 

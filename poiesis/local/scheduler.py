@@ -17,7 +17,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from poiesis import filer
+from poiesis import filer, lifecycle
+from poiesis.lifecycle import RESTART_LOG, SHUTDOWN_LOG
 from poiesis.local import engine
 from poiesis.local.config import LocalSettings
 from poiesis.local.runner import Handle, Runner
@@ -27,10 +28,6 @@ from poiesis.store import Store
 
 log = logging.getLogger(__name__)
 
-RESTART_LOG = (
-    "the server stopped while this task was active; the local backend does not resume a started task"
-)
-SHUTDOWN_LOG = "the server shut down while this task was running"
 _STALE = (State.INITIALIZING, State.RUNNING, State.PAUSED, State.CANCELING)
 
 
@@ -116,9 +113,8 @@ class LocalBackend:
         """End tasks a previous run left active (SYSTEM_ERROR, or CANCELED if cancelling); queue QUEUED ones."""
         for task_id in self.store.ids_in_states(_STALE):
             self._remove_leftovers(task_id)
-            landed = self.store.write_terminal_state(
-                task_id, State.SYSTEM_ERROR, system_logs=[RESTART_LOG], ended_by="local"
-            )
+            end = lifecycle.aborted(RESTART_LOG)
+            landed = self.store.write_terminal_state(task_id, end.state, system_logs=end.lines, ended_by="local")
             log.warning("task %s was active when the server stopped; now %s", task_id, landed)
         queued = self.store.ids_in_states([State.QUEUED])
         with self._cond:

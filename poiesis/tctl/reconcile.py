@@ -33,10 +33,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, assert_never, cast
 
-from poiesis.kube.outcome import Outcome, clip, deleted_outcome, pod_outcome
-from poiesis.states import State, is_terminal
+from poiesis import lifecycle
+from poiesis.kube.outcome import Deleting, Ended, Outcome, Waiting, Working, deleted_outcome, ended_early, pod_outcome
+from poiesis.states import State
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,7 @@ def _refused(task_id: str, state: str, job: Mapping[str, Any] | None, snap: Snap
         return []
     if (job.get("spec") or {}).get("suspend") or any(t in failure for t in _TRANSIENT_FAILURES):
         return []
-    line = clip(f"the task's Job could not create its Pod: {failure}")
-    return [Record(task_id, Outcome(state=State.SYSTEM_ERROR.value, system_logs=(line,))), DeleteJob(task_id)]
+    return [Record(task_id, Ended(lifecycle.job_refused(failure))), DeleteJob(task_id)]
 
 
 def trec_records(pod: Mapping[str, Any]) -> bool:
@@ -131,23 +131,31 @@ def trec_records(pod: Mapping[str, Any]) -> bool:
     )
 
 
+def _stuck(found: Outcome, snap: Snapshot) -> Ended | None:
+    """A Pod waiting longer than the pending timeout: how its task ends; else None."""
+    if not isinstance(found, Waiting) or found.since is None:
+        return None
+    if (snap.now - found.since).total_seconds() <= snap.pending_timeout_s:
+        return None
+    return ended_early(lifecycle.pod_waited(snap.pending_timeout_s, found.reason), found.progress)
+
+
 def _with_pod(task_id: str, state: str, pod: Mapping[str, Any], snap: Snapshot) -> list[Action]:
     found = pod_outcome(pod)
-    waited = (snap.now - found.pending_since).total_seconds() if found.pending and found.pending_since else 0.0
-    stuck = found.state is None and waited > snap.pending_timeout_s
-    if not stuck and state != State.CANCELING and trec_records(pod):
+    stopped = _stuck(found, snap)
+    if stopped is None and state != State.CANCELING and trec_records(pod):
         return []
-    if found.state is not None or found.deleting:
-        return [Record(task_id, found, pod)]
-    if stuck:
-        line = f"the task's Pod waited more than {snap.pending_timeout_s:g}s and was stopped: {found.pending}"
-        stopped = Outcome(
-            state=State.SYSTEM_ERROR.value, executors=found.executors, system_logs=(line,), start_time=found.start_time
-        )
-        return [Record(task_id, stopped, pod), DeleteJob(task_id)]
-    if state == State.CANCELING:
-        return [Record(task_id, found, pod), DeleteJob(task_id)]
-    return [Record(task_id, found, pod)]
+    match found:
+        case Ended() | Deleting():
+            return [Record(task_id, found, pod)]
+        case Waiting() | Working():
+            if stopped is not None:
+                return [Record(task_id, stopped, pod), DeleteJob(task_id)]
+            if state == State.CANCELING:
+                return [Record(task_id, found, pod), DeleteJob(task_id)]
+            return [Record(task_id, found, pod)]
+        case _:
+            assert_never(found)
 
 
 def _without_pod(task_id: str, state: str, created: datetime, snap: Snapshot) -> list[Action]:
@@ -161,22 +169,19 @@ def _without_pod(task_id: str, state: str, created: datetime, snap: Snapshot) ->
         if state == State.QUEUED:
             return [Resubmit(task_id)]
         if state == State.CANCELING:
-            return [Record(task_id, Outcome(state=State.CANCELED.value))]
-        return [Record(task_id, Outcome(state=State.SYSTEM_ERROR.value, system_logs=("the task's Job and Pod are gone",)))]
+            return [Record(task_id, Ended(lifecycle.cancelled()))]
+        return [Record(task_id, Ended(lifecycle.job_gone()))]
     if state == State.CANCELING:
         return [DeleteJob(task_id)]
     ended = _finished(job)
     if ended is not None:
         why = f"{ended.get('reason') or ended.get('type')}: {ended.get('message') or ''}".rstrip(": ")
-        line = clip(f"the task's Job ended without a Pod: {why}")
-        return [Record(task_id, Outcome(state=State.SYSTEM_ERROR.value, system_logs=(line,)))]
+        return [Record(task_id, Ended(lifecycle.job_ended_without_pod(why)))]
     if (job.get("spec") or {}).get("suspend"):
         return [Resubmit(task_id)]
     if snap.now - created > timedelta(seconds=snap.pending_timeout_s):
-        line = f"the task's Job made no Pod within {snap.pending_timeout_s:g}s"
-        if task_id in snap.create_failures:
-            line = clip(f"{line}: {snap.create_failures[task_id]}")
-        return [Record(task_id, Outcome(state=State.SYSTEM_ERROR.value, system_logs=(line,))), DeleteJob(task_id)]
+        made_no_pod = lifecycle.job_made_no_pod(snap.pending_timeout_s, snap.create_failures.get(task_id))
+        return [Record(task_id, Ended(made_no_pod)), DeleteJob(task_id)]
     return []
 
 
@@ -211,6 +216,5 @@ def decide(snap: Snapshot) -> list[Action]:
 
 def _ends(actions: list[Action]) -> bool:
     """The actions end the task or stop its Job (nothing to complete then)."""
-    return any(isinstance(a, DeleteJob | Resubmit)
-               or (isinstance(a, Record) and a.outcome.state is not None and is_terminal(a.outcome.state))
+    return any(isinstance(a, DeleteJob | Resubmit) or (isinstance(a, Record) and isinstance(a.outcome, Ended))
                for a in actions)

@@ -24,11 +24,21 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from poiesis.kube.client import Kube
 from poiesis.kube.informer import PodInformer
-from poiesis.kube.outcome import DEFAULT_GRACE_S, Outcome, deleted_outcome, grace_period_s, pod_outcome
+from poiesis.kube.outcome import (
+    DEFAULT_GRACE_S,
+    Deleting,
+    Ended,
+    Outcome,
+    Waiting,
+    Working,
+    deleted_outcome,
+    grace_period_s,
+    pod_outcome,
+)
 from poiesis.record import Recorder
 from poiesis.trec.early import Termination
 
@@ -40,16 +50,20 @@ def final_deadline(terminated_at: float, grace_s: float) -> float:
     return terminated_at + max(0.0, grace_s - max(2.0, 0.1 * grace_s))
 
 
-def after_sigterm(pod: Mapping[str, Any] | None) -> Outcome | None:
+def after_sigterm(pod: Mapping[str, Any] | None) -> Ended | None:
     """What a read after SIGTERM settles: the task's end, a deletion, or None (read again)."""
     if pod is None:
         return deleted_outcome(None)
     found = pod_outcome(pod)
-    if found.state is not None:
-        return found
-    if found.deleting:
-        return deleted_outcome(pod)
-    return None
+    match found:
+        case Ended():
+            return found
+        case Deleting():
+            return deleted_outcome(pod)
+        case Waiting() | Working():
+            return None
+        case _:
+            assert_never(found)
 
 
 @dataclass

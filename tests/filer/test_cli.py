@@ -65,9 +65,9 @@ def test_failure_writes_one_redacted_line(ftp_server: FtpServer, root: Path, tmp
     assert done.returncode == 1
     line = (tmp_path / "termination-log").read_text()
     assert line.count("\n") == 1
-    assert line.startswith("filer in: input #0 /d/x (ref): ftp://***@127.0.0.1:")
+    assert line.startswith("input #0 /d/x (ref): ftp://***@127.0.0.1:")  # the reason; kube.outcome words the line
     assert "530" in line
-    assert line.strip() in done.stderr
+    assert f"filer in: {line.strip()}" in done.stderr
     assert "Leaky-Pw-31" not in done.stderr + done.stdout + line
 
 

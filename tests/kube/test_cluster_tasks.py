@@ -144,7 +144,7 @@ def _submit_with_filer_exit(task_store, kube_backend, kube_settings, *, filer: s
 
 @pytest.mark.parametrize(
     ("filer", "words"),
-    [("tif", "input filer (tif) exited with code 1"), ("tof", "output filer (tof) exited with code 1")],
+    [("tif", "input filer failed: exited with code 1"), ("tof", "output filer failed: exited with code 1")],
 )
 def test_failing_filer_ends_system_error(tes, task_store, kube_backend, kube_settings, start_trec, filer, words) -> None:
     """A failing TIF or TOF ends the task SYSTEM_ERROR with a system log naming it."""

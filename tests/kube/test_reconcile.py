@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from poiesis.kube.outcome import Ended
 from poiesis.tctl.reconcile import DeleteJob, Record, Resubmit, Snapshot, create_failures, decide
 from tests.kube.pods import done, pod, running, waiting
 
@@ -33,11 +34,16 @@ REFUSED = 'Error creating: pods "poiesis-t-" is forbidden: no PriorityClass with
 
 
 def actions_line(actions) -> str:
-    return actions[0].outcome.system_logs[0]
+    return actions[0].outcome.end.lines[0]
+
+
+def state_of(action) -> str | None:
+    outcome = getattr(action, "outcome", None)
+    return outcome.end.state if isinstance(outcome, Ended) else None
 
 
 def kinds(actions):
-    return [(type(a).__name__, a.task_id, getattr(getattr(a, "outcome", None), "state", None)) for a in actions]
+    return [(type(a).__name__, a.task_id, state_of(a)) for a in actions]
 
 
 def test_ended_pod_is_recorded() -> None:
@@ -55,7 +61,7 @@ def test_terminal_tasks_are_left_alone() -> None:
 def test_running_pod_is_recorded_as_progress_when_trec_is_not_running() -> None:
     """A running Pod whose TRec is down (restarting): TCtl records progress (RUNNING), nothing terminal, nothing deleted."""
     actions = decide(snap(tasks={"t": ("QUEUED", OLD)}, pods={"t": TREC_DOWN_POD}))
-    assert kinds(actions) == [("Record", "t", None)] and actions[0].outcome.progress == "RUNNING"
+    assert kinds(actions) == [("Record", "t", None)] and actions[0].outcome.progress.state == "RUNNING"
 
 
 def test_a_pod_with_a_live_trec_is_left_to_trec() -> None:
@@ -73,7 +79,7 @@ def test_pending_past_the_timeout_fails_and_deletes() -> None:
     assert decide(snap(299, tasks={"t": ("INITIALIZING", OLD)}, pods={"t": STUCK_POD})) == []
     actions = decide(snap(301, tasks={"t": ("INITIALIZING", OLD)}, pods={"t": STUCK_POD}))
     assert kinds(actions) == [("Record", "t", "SYSTEM_ERROR"), ("DeleteJob", "t", None)]
-    assert "tif is waiting: ImagePullBackOff: no such image" in actions[0].outcome.system_logs[0]
+    assert "tif is waiting: ImagePullBackOff: no such image" in actions_line(actions)
 
 
 def test_a_later_executor_stuck_keeps_the_tasks_start() -> None:
@@ -119,7 +125,7 @@ def test_running_task_whose_job_vanished() -> None:
     """RUNNING with neither Job nor Pod: SYSTEM_ERROR saying so; CANCELING: CANCELED."""
     actions = decide(snap(tasks={"r": ("RUNNING", OLD), "c": ("CANCELING", OLD)}, jobs={}))
     assert kinds(actions) == [("Record", "r", "SYSTEM_ERROR"), ("Record", "c", "CANCELED")]
-    assert actions[0].outcome.system_logs == ("the task's Job and Pod are gone",)
+    assert actions[0].outcome.end.lines == ("the task's Job and Pod are gone",)
 
 
 def test_suspended_job_left_by_a_dead_submission_is_resubmitted() -> None:

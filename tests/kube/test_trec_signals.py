@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 
+from poiesis import lifecycle
 from poiesis.trec.run import after_sigterm, final_deadline
 from tests.kube.pods import at, done, pod, running
 
@@ -57,14 +58,14 @@ def test_after_sigterm_waits_for_the_end_to_show() -> None:
 def test_after_sigterm_records_an_end_that_shows() -> None:
     """Once tof's end is visible the outcome is the task's end."""
     ended = pod(executors=1, init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4)}, main=done(5, 6), phase="Running")
-    assert after_sigterm(ended).state == "COMPLETE"
+    assert after_sigterm(ended).end.state == "COMPLETE"
 
 
 def test_after_sigterm_on_a_deleted_pod_ends_the_task() -> None:
     """A Pod being deleted, or gone, ends the task at once (SYSTEM_ERROR; the store makes a cancel CANCELED)."""
     deleting = pod(executors=1, init={"trec": running(1), "tif": done(1, 2), "executor-0": running(3)}, deleted=at(50))
     for found in (after_sigterm(deleting), after_sigterm(None)):
-        assert found.state == "SYSTEM_ERROR" and found.deleting
+        assert found.end == lifecycle.pod_deleted()
     assert after_sigterm(deleting).start_time is not None
 
 
