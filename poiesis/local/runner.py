@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from poiesis import filer, layout
+from poiesis.config.local import LocalSettings
 from poiesis.local import beneath, engine, executor
-from poiesis.local.config import LocalSettings
 from poiesis.retry import Backoff
 from poiesis.states import State, executor_error_log
 from poiesis.store import Store, Unavailable, WriteRetry
