@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from poiesis.api import auth
 from poiesis.api.guard import Guard
-from poiesis.security_settings import AuthSettings, SecuritySettings
+from poiesis.config.security import AuthSettings, SecuritySettings
 
 ISSUER, AUDIENCE = "https://issuer.bench", "poiesis"
 

@@ -45,7 +45,7 @@ class Backend(Protocol):
 class NoBackend:
     """No backend configured: tasks stay QUEUED, cancel ends them at once.
 
-    Its storage is what the filers configured by this process's environment reach.
+    Its storage is what filers with ``filer_config`` (the settings' ``filer`` section) reach.
     """
 
     name = "none"
@@ -53,7 +53,7 @@ class NoBackend:
     writes_cancel = False
 
     def __init__(self, filer_config: FilerConfig | None = None) -> None:
-        config = filer_config or FilerConfig.from_env()
+        config = filer_config or FilerConfig()
         self.file_roots: tuple[Path, ...] = config.file_roots
         self.storage: tuple[str, ...] = storage_prefixes(config.file_roots, s3_buckets=config.s3_buckets)
 

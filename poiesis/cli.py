@@ -1,6 +1,7 @@
 """The ``poiesis`` command: one entry point, one subcommand per role.
 
-Parses arguments and hands over; no role's logic lives here.
+Parses arguments, loads the settings tree once (``poiesis.config.load``) and
+hands both over; no role's logic lives here.
 """
 
 from __future__ import annotations
@@ -10,70 +11,66 @@ import dataclasses
 import logging
 import sys
 from pathlib import Path
-from typing import Any
 
+from poiesis import config
 from poiesis.config import Settings
 
 
-def _api(args: argparse.Namespace) -> int:
+def _api(args: argparse.Namespace, settings: Settings) -> int:
     from poiesis import compose
 
-    compose.serve_api(_settings(args), workers=args.workers)
+    compose.serve_api(with_flags(settings, args), workers=args.workers)
     return 0
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from poiesis import compose
 
-    compose.serve_local(_settings(args))
+    compose.serve_local(with_flags(settings, args))
     return 0
 
 
-def _migrate(args: argparse.Namespace) -> int:
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from poiesis import compose
 
-    settings = _settings(args)
+    settings = with_flags(settings, args)
     compose.migrate(settings)
     # the URL may hold a password: name the embedded server's directory only
-    where = "" if settings.database_url else f" (embedded, {settings.data_dir or 'default data directory'})"
+    where = "" if settings.database.url else f" (embedded, {settings.database.data_dir})"
     print(f"poiesis: database migrated{where}")
     return 0
 
 
-def _trec(args: argparse.Namespace) -> int:
+def _trec(args: argparse.Namespace, settings: Settings) -> int:
     from poiesis.trec import cli
 
-    return cli.run_from_args(args)
+    return cli.run_from_args(args, settings)
 
 
-def _tctl(args: argparse.Namespace) -> int:
+def _tctl(args: argparse.Namespace, settings: Settings) -> int:
     from poiesis.tctl import cli
 
-    return cli.run_from_args(args)
+    return cli.run_from_args(args, settings)
 
 
-def _task(args: argparse.Namespace) -> int:
+def _task(args: argparse.Namespace, settings: Settings) -> int:
     from poiesis.client import cli
 
-    return cli.run_from_args(args)
+    return cli.run_from_args(args, settings.client)
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env()
-    overrides: dict[str, Any] = {
-        key: value
-        for key, value in (
-            ("host", getattr(args, "host", None)),
-            ("port", getattr(args, "port", None)),
-            ("database_url", args.database_url),
-            ("data_dir", Path(args.data_dir) if args.data_dir else None),
-        )
-        if value is not None
-    }
-    return dataclasses.replace(settings, **overrides)
+def with_flags(settings: Settings, args: argparse.Namespace) -> Settings:
+    """``settings`` with the values given on the command line instead of the environment's."""
+    return dataclasses.replace(
+        settings,
+        api=config.override(settings.api, host=getattr(args, "host", None), port=getattr(args, "port", None)),
+        database=config.override(
+            settings.database, url=args.database_url, data_dir=Path(args.data_dir) if args.data_dir else None
+        ),
+    )
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="poiesis", description="GA4GH Task Execution Service")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -126,23 +123,27 @@ def main(argv: list[str] | None = None) -> int:
         from poiesis.trec import early
 
         early.install()
+    try:
+        settings = config.load()
+    except config.SettingsError as exc:
+        raise SystemExit(f"poiesis: {exc}") from None
     if argv[:1] == ["filer"]:  # the filer parses its own arguments (poiesis filer in|out ...)
         from poiesis import filer
 
-        return filer.main(argv[1:])
+        return filer.main(argv[1:], settings.filer)
     command: list[str] = []
     if argv[:1] == ["task"]:
         from poiesis.client.cli import split_command
 
         argv, command = split_command(argv)
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     if command:
         args.cmd = [*getattr(args, "cmd", []), *command]
     if args.command != "task":  # the client prints only its answer
         from poiesis import logs
 
-        logs.configure(logging.INFO)
-    return int(args.func(args) or 0)
+        logs.configure(logging.INFO, settings.logging.format)
+    return int(args.func(args, settings) or 0)
 
 
 if __name__ == "__main__":

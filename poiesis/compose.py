@@ -3,7 +3,8 @@
 The one module that knows every part. ``poiesis.cli`` parses the command line
 and calls here; this module picks the database (the embedded server when none
 is configured), opens the store, starts the backend ``POIESIS_BACKEND`` names
-and hands them to the API. So ``api`` never imports a backend package and
+and hands them to the API, each part given its section of the one settings
+tree (``poiesis.config``) that ``poiesis.cli`` loaded. So ``api`` never imports a backend package and
 ``api`` and ``local`` never import each other (the import-linter contracts in
 setup.cfg keep it so). No request handling, no task logic lives here.
 """
@@ -30,31 +31,32 @@ ONE_MACHINE = "GA4GH Task Execution Service on one machine, state in PostgreSQL.
 def make_backend(settings: Settings, *, task_store: store.Store | None = None) -> backends.Backend:
     """The backend named by POIESIS_BACKEND, started."""
     if settings.backend == "none":
-        return backends.NoBackend()
+        return backends.NoBackend(settings.filer)
     if settings.backend == "local" and task_store is not None:
         from poiesis.local import service
 
         return service.start_backend(settings, task_store)
     if settings.backend == "kubernetes":
         from poiesis.kube.backend import KubeBackend
-        from poiesis.kube.settings import KubeSettings
 
-        return KubeBackend(KubeSettings.from_env(), store=task_store)
+        return KubeBackend(settings.kube, store=task_store, s3_buckets=settings.filer.s3_buckets)
     raise SystemExit(f"poiesis: unknown backend {settings.backend!r} (POIESIS_BACKEND)")
 
 
 def app_from_settings(settings: Settings) -> connexion.FlaskApp:
     """The app for one worker process, configured by ``settings`` (database URL already resolved)."""
-    if not settings.database_url:
+    if not settings.database.url:
         raise SystemExit("poiesis: API workers need a database URL")
     server.check_exposure(settings)
-    pool = store.open_pool(settings.database_url, max_size=settings.db_pool_size, timeout=settings.db_timeout)
+    pool = store.open_pool(settings.database.url, max_size=settings.database.pool_size,
+                           timeout=settings.database.timeout)
     task_store = store.Store(pool)
-    context = Context(
-        store=task_store, backend=make_backend(settings, task_store=task_store), service=settings.service,
-        security=settings.security,
-    )
-    return create_app(context)
+    return create_app(_context(settings, task_store, make_backend(settings, task_store=task_store)))
+
+
+def _context(settings: Settings, task_store: store.Store, backend: backends.Backend) -> Context:
+    return Context(store=task_store, backend=backend, service=settings.service, security=settings.security,
+                   metrics_dir=settings.metrics.multiproc_dir)
 
 
 def serve_api(settings: Settings, *, workers: int = 1) -> None:
@@ -106,15 +108,13 @@ def serve_local(settings: Settings) -> None:
     server.check_exposure(settings)
     settings = _one_machine(settings)
     url = server.prepare_database(settings)
-    pool = store.open_pool(url, max_size=settings.db_pool_size, timeout=settings.db_timeout)
+    pool = store.open_pool(url, max_size=settings.database.pool_size, timeout=settings.database.timeout)
     task_store = store.Store(pool)
     backend = service.start_backend(settings, task_store)
     try:
-        app = create_app(
-            Context(store=task_store, backend=backend, service=settings.service, security=settings.security)
-        )
+        app = create_app(_context(settings, task_store, backend))
         print(
-            f"poiesis: serving TES on http://{settings.host}:{settings.port}/ga4gh/tes/v1"
+            f"poiesis: serving TES on http://{settings.api.host}:{settings.api.port}/ga4gh/tes/v1"
             f" (local backend, {backend.mode.name} mode, {backend.settings.max_tasks} task(s) at once)",
             flush=True,
         )

@@ -1,4 +1,4 @@
-"""Log lines: plain text or one JSON object a line (POIESIS_LOG_FORMAT=json), with the task id.
+"""Log lines: plain text or one JSON object a line (POIESIS_LOG_FORMAT=json, the settings' ``logging.format``), with the task id.
 
 ``task(task_id)`` marks the code that works on one task (a handler, a
 recorder write, a controller action, a whole TRec process): every line
@@ -12,12 +12,10 @@ import contextlib
 import contextvars
 import json
 import logging
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-FORMATS = ("text", "json")
 _TASK: contextvars.ContextVar[str | None] = contextvars.ContextVar("poiesis_task_id", default=None)
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(task_prefix)s%(message)s"
 
@@ -73,21 +71,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
-def log_format() -> str:
-    """POIESIS_LOG_FORMAT: 'text' (default) or 'json'."""
-    value = (os.environ.get("POIESIS_LOG_FORMAT") or "text").strip().lower()
-    if value not in FORMATS:
-        raise SystemExit(f"poiesis: POIESIS_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {value!r}")
-    return value
-
-
 def formatter(fmt: str) -> logging.Formatter:
     return JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT)
 
 
-def configure(level: int = logging.INFO, fmt: str | None = None) -> None:
-    """Root logging to stderr in the configured format, every record stamped with the task id."""
-    fmt = fmt or log_format()
+def configure(level: int = logging.INFO, fmt: str = "text") -> None:
+    """Root logging to stderr in format ``fmt`` (``text`` or ``json``), every record stamped with the task id."""
     handler = logging.StreamHandler()
     handler.setFormatter(formatter(fmt))
     handler.addFilter(TaskFilter())

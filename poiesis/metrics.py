@@ -2,13 +2,11 @@
 
 One module so that docs/operations.md can list them all from one place. The
 API, TRec and TCtl each import what they count; ``exposition`` renders the
-process's registry, or, when PROMETHEUS_MULTIPROC_DIR is set (the API with
-``--workers`` > 1), the sum over every worker's files in that directory.
+process's registry, or, given the PROMETHEUS_MULTIPROC_DIR of the settings
+(the API with ``--workers`` > 1), the sum over every worker's files there.
 """
 
 from __future__ import annotations
-
-import os
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -66,10 +64,10 @@ PODS_PENDING = Gauge("poiesis_pods_pending", "Task Pods in phase Pending, as TCt
                      multiprocess_mode="max")
 
 
-def exposition() -> tuple[bytes, str]:
-    """The metrics page (body, content type) of this process, or of all workers in multiprocess mode."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+def exposition(multiproc_dir: str | None = None) -> tuple[bytes, str]:
+    """The metrics page (body, content type) of this process, or of all workers writing to ``multiproc_dir``."""
+    if multiproc_dir:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry, path=multiproc_dir)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST

@@ -19,8 +19,8 @@ from hypothesis import given
 
 from poiesis import layout
 from poiesis.api import validate
+from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
-from poiesis.kube.settings import KubeSettings
 from poiesis.local import engine
 from tests.test_layout import TASK as GENERATED_TASK
 

@@ -94,7 +94,8 @@ def create_app(context: Context, *, authenticator: auth.Authenticator | None = N
         base_path=BASE_PATH,
         spec=spec,
     )
-    app.add_middleware(ops.Probes, position=MiddlewarePosition.BEFORE_EXCEPTION, ready=context.store.ping)
+    app.add_middleware(ops.Probes, position=MiddlewarePosition.BEFORE_EXCEPTION, ready=context.store.ping,
+                       metrics_dir=context.metrics_dir)
     app.add_api(
         spec_path(),
         base_path=BASE_PATH,

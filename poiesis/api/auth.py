@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from poiesis.security_settings import AuthSettings
+from poiesis.config.security import AuthSettings
 
 #: Asymmetric algorithms only: a JWKS of public keys must not let a token choose HS256.
 JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]

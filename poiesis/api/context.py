@@ -9,7 +9,7 @@ from typing import Any
 
 from poiesis import backend as backends
 from poiesis.config import ServiceInfoSettings
-from poiesis.security_settings import SecuritySettings
+from poiesis.config.security import SecuritySettings
 from poiesis.states import State
 from poiesis.store import Store
 
@@ -50,6 +50,8 @@ class Context:
     backend: backends.Backend = field(default_factory=backends.NoBackend)
     service: ServiceInfoSettings = field(default_factory=ServiceInfoSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    #: PROMETHEUS_MULTIPROC_DIR: /metrics sums every worker's series
+    metrics_dir: str | None = None
 
     @property
     def service_info(self) -> dict[str, Any]:

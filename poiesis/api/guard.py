@@ -20,7 +20,7 @@ from poiesis.api.auth import Authenticator, AuthError
 from poiesis.api.errors import PROBLEM_JSON, problem_body
 from poiesis.api.nulls import PARSED_KEY
 from poiesis.api.principal import SCOPE_KEY
-from poiesis.security_settings import SecuritySettings
+from poiesis.config.security import SecuritySettings
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

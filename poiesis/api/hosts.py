@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from poiesis.security_settings import LOOPBACK_NAMES
+from poiesis.config.security import LOOPBACK_NAMES
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -87,9 +87,10 @@ class Measure:
 class Probes:
     """See the module docstring. ``ready`` is a blocking check (run in a thread); it raises when not ready."""
 
-    def __init__(self, app: App, *, ready: Callable[[], None]) -> None:
+    def __init__(self, app: App, *, ready: Callable[[], None], metrics_dir: str | None = None) -> None:
         self.app = app
         self.ready = ready
+        self.metrics_dir = metrics_dir
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] not in PROBES:
@@ -100,7 +101,7 @@ class Probes:
                         [(b"allow", b"GET, HEAD")])
             return
         if scope["path"] == METRICS:
-            body, content_type = metrics.exposition()
+            body, content_type = metrics.exposition(self.metrics_dir)
             await _send(send, 200, body, content_type)
         elif scope["path"] == HEALTH:
             await _send(send, 200, b'{"status": "ok"}', "application/json")

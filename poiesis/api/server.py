@@ -1,6 +1,6 @@
 """Running the API: the database to use, the checks before binding, uvicorn and its workers.
 
-``serve`` takes the one ``Settings`` built from flags and environment and
+``serve`` takes the one settings tree (``poiesis.config``, flags applied) and
 hands it to each uvicorn worker inside the factory itself (a picklable
 ``functools.partial`` of the factory ``poiesis.compose`` passes in), never
 through ``os.environ``: every worker applies exactly what the command line
@@ -23,25 +23,25 @@ import connexion
 from poiesis import store
 from poiesis.api import http
 from poiesis.config import Settings
-from poiesis.security_settings import is_loopback
+from poiesis.config.security import is_loopback
 
 log = logging.getLogger(__name__)
 
 
 def check_exposure(settings: Settings) -> None:
     """Refuse a non-loopback address unless authentication is on."""
-    if not is_loopback(settings.host) and settings.security.auth.mode == "none":
+    if not is_loopback(settings.api.host) and settings.security.auth.mode == "none":
         raise SystemExit(
-            f"poiesis: the API would listen on {settings.host}, reachable from other machines, without"
+            f"poiesis: the API would listen on {settings.api.host}, reachable from other machines, without"
             " authentication: set POIESIS_AUTH=basic or jwt (docs/security.md) or listen on 127.0.0.1"
         )
 
 
 def database_url(settings: Settings) -> str:
     """The database URL to use, starting the embedded server if none is configured."""
-    url = settings.database_url
+    url = settings.database.url
     if not url:
-        data_dir = settings.data_dir or store.default_data_dir()
+        data_dir = settings.database.data_dir
         url = store.start_embedded(data_dir)
         print(f"poiesis: embedded PostgreSQL, data in {data_dir}", flush=True)
     return url
@@ -82,8 +82,8 @@ def uvicorn_config(settings: Settings, app, *, workers: int = 1, factory: bool =
 
     limits = settings.security.limits
     config = uvicorn.Config(
-        app, factory=factory, host=settings.host, port=settings.port, workers=workers, log_level="info",
-        log_config=logs.uvicorn_log_config(logs.log_format()),
+        app, factory=factory, host=settings.api.host, port=settings.api.port, workers=workers, log_level="info",
+        log_config=logs.uvicorn_log_config(settings.logging.format),
         http=http.protocol(), timeout_keep_alive=max(1, round(limits.idle_timeout)),
         h11_max_incomplete_event_size=limits.header_bytes, server_header=False,
     )
@@ -112,7 +112,7 @@ def serve(
         log.warning("database unreachable at start (%s); answering 503 until it returns", exc)
         migrate_when_reachable(url)
     settings = _with_url(settings, url)
-    print(f"poiesis: serving TES on http://{settings.host}:{settings.port}/ga4gh/tes/v1", flush=True)
+    print(f"poiesis: serving TES on http://{settings.api.host}:{settings.api.port}/ga4gh/tes/v1", flush=True)
     config = uvicorn_config(settings, functools.partial(app_factory, settings), workers=workers, factory=True)
     if workers > 1:
         # Each worker unpickles this config, factory and settings included (spawn), and loads the app itself.
@@ -124,4 +124,4 @@ def serve(
 def _with_url(settings: Settings, url: str) -> Settings:
     import dataclasses
 
-    return dataclasses.replace(settings, database_url=url)
+    return dataclasses.replace(settings, database=dataclasses.replace(settings.database, url=url))

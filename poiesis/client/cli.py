@@ -7,17 +7,13 @@ http://127.0.0.1:8000); a bearer token is read from $POIESIS_TOKEN.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from typing import Any
 
 from poiesis.client import render, spec
 from poiesis.client.http import ClientError, TesClient
-
-DEFAULT_SERVER = "http://127.0.0.1:8000"
-SERVER_ENV = "POIESIS_SERVER"
-TOKEN_ENV = "POIESIS_TOKEN"
+from poiesis.config import ClientSettings
 
 #: Exit codes (docs/cli.md). 2 is argparse's usage error.
 OK, EXECUTOR_ERROR, USAGE, SYSTEM_ERROR, CANCELED, REFUSED, UNREACHABLE, TIMEOUT = 0, 1, 2, 3, 4, 5, 6, 7
@@ -39,8 +35,7 @@ def exit_code(state: str | None) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``task`` subcommands."""
-    parser.add_argument("--server", default=os.environ.get(SERVER_ENV) or DEFAULT_SERVER,
-                        help=f"TES server, e.g. http://127.0.0.1:8000 (${SERVER_ENV}, default {DEFAULT_SERVER})")
+    parser.add_argument("--server", help=f"TES server (POIESIS_SERVER, default {ClientSettings.server})")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per HTTP request (default 30)")
     sub = parser.add_subparsers(dest="task_command", required=True)
@@ -108,9 +103,9 @@ def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv[:at], argv[at + 1:]
 
 
-def run_from_args(args: argparse.Namespace) -> int:
-    """Run the chosen subcommand; errors print one line to stderr and map to an exit code."""
-    client = TesClient(args.server, token=os.environ.get(TOKEN_ENV) or None, timeout=args.timeout)
+def run_from_args(args: argparse.Namespace, settings: ClientSettings) -> int:
+    """Run the chosen subcommand against ``settings`` (``--server`` overrides); errors print one line to stderr."""
+    client = TesClient(args.server or settings.server, token=settings.token, timeout=args.timeout)
     try:
         return args.handler(client, args)
     except spec.SpecError as exc:

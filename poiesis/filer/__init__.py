@@ -10,9 +10,9 @@ credentials (every message passes through ``errors.redact``), or report an
 output as uploaded before its upload completed.
 """
 
+from poiesis.config.filer import FilerConfig, RetryPolicy
 from poiesis.filer.backends import SUPPORTED_SCHEMES
 from poiesis.filer.cli import main
-from poiesis.filer.config import FilerConfig, RetryPolicy
 from poiesis.filer.errors import FilerError
 from poiesis.filer.inputs import fetch_inputs
 from poiesis.filer.outputs import output_types, upload_outputs

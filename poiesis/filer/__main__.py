@@ -2,6 +2,7 @@
 
 import sys
 
+from poiesis import config
 from poiesis.filer.cli import main
 
-sys.exit(main(sys.argv[1:]))
+sys.exit(main(sys.argv[1:], config.load().filer))

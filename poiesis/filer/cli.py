@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from poiesis import layout
-from poiesis.filer.config import FilerConfig
-from poiesis.filer.errors import FilerError, one_line, redact
+from poiesis.config.filer import FilerConfig
+from poiesis.filer.errors import FilerError, hide, one_line, redact
 from poiesis.filer.inputs import fetch_inputs
 from poiesis.filer.outputs import output_types, upload_outputs
 from poiesis.lifecycle import FILER_FAILED_EXIT
@@ -30,15 +30,16 @@ DEFAULT_TERMINATION_LOG = Path("/dev/termination-log")
 log = logging.getLogger("poiesis.filer")
 
 
-def main(argv: list[str]) -> int:
-    """Run ``filer in`` or ``filer out``; return the process exit code."""
+def main(argv: list[str], config: FilerConfig) -> int:
+    """Run ``filer in`` or ``filer out`` with ``config`` (the settings' ``filer`` section); return the exit code."""
+    hide(config.secrets)
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s filer %(levelname)s %(message)s")
     termination_log = _termination_log(args.termination_log)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         task = _read_task(Path(args.task))
-        run(args.direction, task=task, root=Path(args.root), config=FilerConfig.from_env())
+        run(args.direction, task=task, root=Path(args.root), config=config)
     except FilerError as exc:
         return _fail(args.direction, str(exc), termination_log)
     except Exception as exc:
@@ -105,6 +106,3 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--termination-log", help="file for the one-line failure reason")
     return parser
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,23 +1,32 @@
 """Filer errors and the redaction applied to every message that leaves the filer.
 
 A message may name a URL; credentials inside it (``user:pass@``), query
-strings (pre-signed URL signatures) and the values of secret environment
-variables are removed before the message is raised, logged or written to the
-termination log.
+strings (pre-signed URL signatures) and the secret values the filer settings
+hold (``FilerConfig.secrets``: the AWS credentials) are removed before the
+message is raised, logged or written to the termination log. Whoever is given
+a ``FilerConfig`` (``fetch_inputs``, ``upload_outputs``, the filer command)
+calls ``hide`` with its secrets first, so every message after that, wherever
+it is made, leaves them out.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
-SECRET_ENV_VARS = (
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ACCESS_KEY_ID",
-)
+#: secrets shorter than this are not replaced: they would mangle ordinary words
+MIN_SECRET = 4
+_hidden: frozenset[str] = frozenset()
+_hidden_lock = threading.Lock()
+
+
+def hide(secrets: Iterable[str]) -> None:
+    """Remove ``secrets`` from every message this process redacts from now on."""
+    global _hidden  # noqa: PLW0603 - the process's credentials: only ever added to
+    with _hidden_lock:
+        _hidden = _hidden | {value for value in secrets if len(value) >= MIN_SECRET}
 
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 _QUERY = re.compile(r"(?P<url>[A-Za-z][A-Za-z0-9+.-]*://[^\s?#]*)\?[^\s#]*?(?=:?(?:\s|$))")
@@ -34,14 +43,12 @@ class TransientError(Exception):
     """A failure worth retrying (connection reset, timeout, 5xx, short read)."""
 
 
-def redact(text: str, *, environ: Mapping[str, str] | None = None) -> str:
-    """Return ``text`` with URL credentials, query strings and secret values removed."""
+def redact(text: str, *, secrets: Iterable[str] | None = None) -> str:
+    """Return ``text`` with URL credentials, query strings and secret values (default: the hidden ones) removed."""
     text = _USERINFO.sub(r"\g<scheme>***@", text)
     text = _QUERY.sub(r"\g<url>?***", text)
-    env = os.environ if environ is None else environ
-    for name in SECRET_ENV_VARS:
-        value = env.get(name, "")
-        if len(value) >= 4:
+    for value in _hidden if secrets is None else secrets:
+        if len(value) >= MIN_SECRET:
             text = text.replace(value, "***")
     return text
 

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from poiesis import layout
+from poiesis.config.filer import FilerConfig
 from poiesis.filer import backends
 from poiesis.filer.backends.base import Backend
-from poiesis.filer.config import FilerConfig
-from poiesis.filer.errors import FilerError
+from poiesis.filer.errors import FilerError, hide
 from poiesis.filer.transfer import atomic_file, join_url, with_retries
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 def fetch_inputs(task: dict[str, Any], *, root: Path, config: FilerConfig) -> None:
     """Fetch every input of ``task``; raise FilerError naming the first one that failed."""
+    hide(config.secrets)
     cache: dict[str, Backend] = {}
     try:
         for index, item in enumerate(task.get("inputs") or []):

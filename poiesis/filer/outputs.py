@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from poiesis import layout
+from poiesis.config.filer import FilerConfig
 from poiesis.filer import backends
 from poiesis.filer.backends.base import Backend
-from poiesis.filer.config import FilerConfig
-from poiesis.filer.errors import FilerError, public_url
+from poiesis.filer.errors import FilerError, hide, public_url
 from poiesis.filer.transfer import join_url, local_tree, with_retries
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class Upload:
 
 def upload_outputs(task: dict[str, Any], *, root: Path, config: FilerConfig) -> list[dict[str, str]]:
     """Upload every output of ``task``; return the output file logs, in task order."""
+    hide(config.secrets)
     cache: dict[str, Backend] = {}
     logs: list[dict[str, str]] = []
     try:

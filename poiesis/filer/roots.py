@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from poiesis.config.filer import FILE_ROOTS_ENV as ENV
 from poiesis.filer.errors import FilerError
 
-ENV = "POIESIS_FILER_FILE_ROOTS"
 #: Schemes every filer reaches without configuration (besides file and s3).
 NETWORK_PREFIXES = ("http://", "https://", "ftp://")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 from urllib.parse import quote
 
-from poiesis.filer.config import RetryPolicy
+from poiesis.config.filer import RetryPolicy
 from poiesis.filer.errors import FilerError, TransientError, redact
 
 log = logging.getLogger(__name__)

@@ -28,9 +28,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from poiesis import filer, metrics, retry
+from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
 from poiesis.kube.client import Conflict, Kube, KubeError, api_client, transient
-from poiesis.kube.settings import KubeSettings
 from poiesis.kube.submit import Submitter
 from poiesis.states import State
 from poiesis.store import Store
@@ -51,7 +51,7 @@ class KubeBackend:
     writes_cancel = True
 
     def __init__(self, settings: KubeSettings, kube: Kube | None = None, *, store: Store | None = None,
-                 ended_by: str = "api") -> None:
+                 ended_by: str = "api", s3_buckets: tuple[str, ...] = ()) -> None:
         self.settings = settings
         self.kube = kube or Kube(
             api_client(settings.kubeconfig, connections=settings.submit_workers + 4), settings.namespace
@@ -66,10 +66,9 @@ class KubeBackend:
         #: directories file:// URLs may use: the shared volume's mount in tif and tof, else none
         #: (CreateTask refuses file:// URLs outside them)
         self.file_roots: tuple[str, ...] = settings.file_roots
-        #: service-info ``storage``: file:///<mount>/ only when a shared volume reaches the filers
-        self.storage: tuple[str, ...] = filer.storage_prefixes(
-            self.file_roots, s3_buckets=filer.FilerConfig.from_env().s3_buckets
-        )
+        #: service-info ``storage``: file:///<mount>/ only when a shared volume reaches the filers;
+        #: ``s3_buckets`` the filer settings' (POIESIS_S3_BUCKETS)
+        self.storage: tuple[str, ...] = filer.storage_prefixes(self.file_roots, s3_buckets=s3_buckets)
 
     def submit(self, task_id: str, task: Mapping[str, Any]) -> None:
         """Queue a stored task for ``submit_now``; a full queue leaves it QUEUED for TCtl's sweep."""

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from poiesis import layout
-from poiesis.kube.settings import KubeSettings
+from poiesis.config.kube import KubeSettings
 
 TASK_LABEL = "poiesis.io/task"
 #: the recommended app.kubernetes.io labels on everything made for a task (the chart adds instance)

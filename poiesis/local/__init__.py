@@ -13,7 +13,7 @@ credentials or the server's environment to executors, or leave a process
 or container running after its task reached a terminal state.
 """
 
-from poiesis.local.config import LocalSettings
+from poiesis.config.local import LocalSettings
 from poiesis.local.scheduler import LocalBackend
 
 __all__ = ["LocalBackend", "LocalSettings"]

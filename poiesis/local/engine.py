@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -62,7 +61,8 @@ class Launch:
     """Everything needed to start one executor."""
 
     argv: list[str]
-    env: dict[str, str]
+    #: the process's environment; None: this process's own (the container CLI needs it, executors never get it)
+    env: dict[str, str] | None
     cwd: Path | None = None
     stdin: Path | None = None
     stdout: Path = Path("/dev/null")
@@ -104,8 +104,8 @@ def plan_container(
         argv.append("--interactive")
     command = list(executor["command"])
     argv += ["--entrypoint", command[0], executor["image"], *command[1:]]
-    env = dict(os.environ)
-    return Launch(argv=argv, env=env, stdin=stdin, stdout=stdio[1], stderr=stdio[2], container=name, root=root)
+    # env None: the container CLI inherits this process's environment (its socket, XDG_RUNTIME_DIR, ...)
+    return Launch(argv=argv, env=None, stdin=stdin, stdout=stdio[1], stderr=stdio[2], container=name, root=root)
 
 
 def plan_process(

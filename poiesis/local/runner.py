@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from poiesis import filer, layout, lifecycle
+from poiesis.config.local import LocalSettings
 from poiesis.lifecycle import NO_PRIVATE_MOUNTS_LOG, PROCESS_MODE_LOG, End
 from poiesis.local import beneath, engine, executor
-from poiesis.local.config import LocalSettings
 from poiesis.retry import Backoff
 from poiesis.states import State
 from poiesis.store import Store, Unavailable, WriteRetry

@@ -18,11 +18,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from poiesis import filer, lifecycle
+from poiesis.config.local import LocalSettings
+from poiesis.config.security import is_loopback
 from poiesis.lifecycle import RESTART_LOG, SHUTDOWN_LOG
 from poiesis.local import engine
-from poiesis.local.config import LocalSettings
 from poiesis.local.runner import Handle, Runner
-from poiesis.security_settings import is_loopback
 from poiesis.states import State
 from poiesis.store import Store
 
@@ -69,11 +69,11 @@ class LocalBackend:
         filer_config: filer.FilerConfig | None = None,
     ) -> None:
         self.store = store
-        self.settings = settings or LocalSettings.from_env()
+        self.settings = settings or LocalSettings()
         self.mode = mode or engine.detect(
             engine=self.settings.engine, pull=self.settings.pull, network=self.settings.network
         )
-        config = filer_config or filer.FilerConfig.from_env()
+        config = filer_config or filer.FilerConfig()
         self.file_roots = config.file_roots
         self.storage = filer.storage_prefixes(config.file_roots, s3_buckets=config.s3_buckets)
         self._runner = Runner(store=store, settings=self.settings, mode=self.mode, filer_config=config)

@@ -13,7 +13,6 @@ from pathlib import Path
 from poiesis import filer, store
 from poiesis.config import Settings
 from poiesis.local import engine
-from poiesis.local.config import LocalSettings
 from poiesis.local.scheduler import LocalBackend, check_exposure
 
 log = logging.getLogger(__name__)
@@ -37,11 +36,11 @@ def file_roots_line(roots: tuple[Path, ...]) -> str:
 
 
 def start_backend(settings: Settings, task_store: store.Store) -> LocalBackend:
-    """A started local backend for the API listening on ``settings.host``; refuses unsafe exposure."""
-    local = LocalSettings.from_env()
+    """A started local backend for the API listening on ``settings.api.host``; refuses unsafe exposure."""
+    local = settings.local
     mode = engine.detect(engine=local.engine, pull=local.pull, network=local.network)
-    check_exposure(mode, host=settings.host, allowed=local.allow_unisolated, remote=local.allow_remote)
-    config = filer.FilerConfig.from_env(default_file_roots=default_file_roots())
+    check_exposure(mode, host=settings.api.host, allowed=local.allow_unisolated, remote=local.allow_remote)
+    config = settings.filer.with_default_roots(default_file_roots())
     backend = LocalBackend(task_store, settings=local, mode=mode, filer_config=config)
     print(file_roots_line(config.file_roots), flush=True)
     return backend.start()

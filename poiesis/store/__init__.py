@@ -5,7 +5,7 @@ server and applies migrations; ``WriteRetry`` retries writes while the
 database is unavailable. Nothing here knows HTTP or Kubernetes.
 """
 
-from poiesis.store.db import Unavailable, default_data_dir, migrate, open_pool, start_embedded
+from poiesis.store.db import Unavailable, migrate, open_pool, start_embedded
 from poiesis.store.retry import WriteRetry
 from poiesis.store.tasks import Page, Store, TaskFilter
 
@@ -15,7 +15,6 @@ __all__ = [
     "TaskFilter",
     "Unavailable",
     "WriteRetry",
-    "default_data_dir",
     "migrate",
     "open_pool",
     "start_embedded",

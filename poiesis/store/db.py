@@ -8,7 +8,6 @@ so that several API replicas starting at once apply each exactly once.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from importlib import resources
@@ -114,12 +113,6 @@ def _check_if_idle(conn: psycopg.Connection) -> None:
     last = getattr(conn, _RETURNED_AT, None)
     if last is None or time.monotonic() - last > TRUSTED_IDLE_SECONDS:
         ConnectionPool.check_connection(conn)
-
-
-def default_data_dir() -> Path:
-    """Where the embedded PostgreSQL keeps its data unless told otherwise."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "poiesis" / "postgres"
 
 
 def start_embedded(data_dir: Path) -> str:

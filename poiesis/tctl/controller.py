@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from poiesis import logs, metrics
+from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
 from poiesis.kube.client import Conflict, Kube, KubeError
 from poiesis.kube.informer import PodInformer
-from poiesis.kube.settings import KubeSettings
 from poiesis.record import Recorder
 from poiesis.states import State
 from poiesis.store import Store

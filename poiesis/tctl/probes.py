@@ -45,13 +45,13 @@ def readiness(controller: Controller) -> tuple[int, dict[str, object]]:
     return 503, {"status": "unavailable", "detail": "the Pod informer has not listed Pods yet"}
 
 
-def serve(controller: Controller, *, host: str, port: int) -> ThreadingHTTPServer:
+def serve(controller: Controller, *, host: str, port: int, metrics_dir: str | None = None) -> ThreadingHTTPServer:
     """Start the server in a daemon thread; returns it (``shutdown()`` stops it)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/metrics":
-                body, content_type = metrics.exposition()
+                body, content_type = metrics.exposition(metrics_dir)
                 self._send(200, body, content_type)
             elif self.path in ("/healthz", "/readyz"):
                 status, doc = (health if self.path == "/healthz" else readiness)(controller)

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client as k8s
 
+from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
-from poiesis.kube.settings import KubeSettings
 from tests.plugins.helm import CHART, Helm
 from tests.plugins.kube import Cluster
 from tests.plugins.realnode import _delete_namespace

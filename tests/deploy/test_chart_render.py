@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from poiesis.kube.settings import KubeSettings
+from poiesis.config.kube import KubeSettings
 from tests.plugins.helm import CHART, RenderError
 
 REPO = Path(__file__).resolve().parents[2]

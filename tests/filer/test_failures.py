@@ -168,9 +168,10 @@ def test_s3_wrong_secret(s3_server: S3Server, s3_bucket: str, root: Path, s3_con
                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A wrong secret key fails with the S3 error code and never shows the secret."""
     s3_server.client().put_object(Bucket=s3_bucket, Key="k", Body=b"k")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "Wrong-Secret-Key-123")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "Wrong-Secret-Key-123")  # boto3 reads its own environment
+    config = replace(s3_config, secrets=("Wrong-Secret-Key-123",))  # what the settings tree would hold
     with pytest.raises(FilerError, match="SignatureDoesNotMatch") as err:
-        fetch_inputs(_one_input(f"s3://{s3_bucket}/k"), root=root, config=s3_config)
+        fetch_inputs(_one_input(f"s3://{s3_bucket}/k"), root=root, config=config)
     assert "Wrong-Secret-Key-123" not in str(err.value) and s3_server.secret_key not in str(err.value)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from poiesis.filer import SUPPORTED_SCHEMES, FilerError, RetryPolicy
-from poiesis.filer.errors import TransientError, public_url, redact
+from poiesis.filer import SUPPORTED_SCHEMES, FilerConfig, FilerError, RetryPolicy
+from poiesis.filer.errors import TransientError, hide, public_url, redact
 from poiesis.filer.transfer import join_url, with_retries
 
 
@@ -20,12 +20,16 @@ from poiesis.filer.transfer import join_url, with_retries
 )
 def test_redact_urls(text: str, expected: str) -> None:
     """Userinfo and query strings are removed from URLs, the rest is kept."""
-    assert redact(text, environ={}) == expected
+    assert redact(text, secrets=()) == expected
 
 
 def test_redact_secret_env_values() -> None:
-    """The value of a secret environment variable never survives redaction."""
-    assert redact("boom: key=Sup3rSecret!", environ={"AWS_SECRET_ACCESS_KEY": "Sup3rSecret!"}) == "boom: key=***"
+    """The value of a secret environment variable (the filer settings' secrets) never survives redaction."""
+    config = FilerConfig.from_env({"AWS_SECRET_ACCESS_KEY": "Sup3rSecret!"})
+    assert config.secrets == ("Sup3rSecret!",) and "Sup3rSecret!" not in repr(config)
+    assert redact("boom: key=Sup3rSecret!", secrets=config.secrets) == "boom: key=***"
+    hide(config.secrets)  # what fetch_inputs, upload_outputs and the filer command do with their config
+    assert str(FilerError("boom: key=Sup3rSecret!")) == "boom: key=***"
 
 
 def test_filer_error_message_is_redacted() -> None:

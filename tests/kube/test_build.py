@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
-from poiesis.kube.settings import KubeSettings
 
 CFG = KubeSettings(namespace="ns", image="poiesis:test", service_account="poiesis-pod")
 TASK = {

@@ -17,10 +17,10 @@ from starlette.testclient import TestClient
 
 from poiesis.api.app import create_app
 from poiesis.api.context import Context
+from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
 from poiesis.kube.backend import KubeBackend
 from poiesis.kube.client import Kube, api_client
-from poiesis.kube.settings import KubeSettings
 from tests.kube.helpers import create, ended_by, executor, full
 from tests.plugins.kubetasks import wait_for
 

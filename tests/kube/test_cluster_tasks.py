@@ -257,7 +257,7 @@ def test_tctl_alone_ends_every_task(tes, task_store, kube: Kube, kube_backend, k
     assert any("deleted" in line for line in full(tes, vanished)["logs"][0]["system_logs"])
 
 
-def test_service_info_and_unsupported_backend_parameters(tes, kube: Kube, monkeypatch, kube_settings) -> None:
+def test_service_info_and_unsupported_backend_parameters(tes, kube: Kube, kube_settings) -> None:
     """service-info lists the supported keys; an unsupported key is dropped with a warning; make_backend picks kubernetes."""
     from poiesis.compose import make_backend
     from poiesis.config import Settings
@@ -273,5 +273,5 @@ def test_service_info_and_unsupported_backend_parameters(tes, kube: Kube, monkey
     assert any("gpu_kind" in line for line in task["logs"][0]["system_logs"])
     spec = kube.get_job(build.job_name(task_id))["spec"]["template"]["spec"]
     assert spec["priorityClassName"] == "p"
-    monkeypatch.setenv("POIESIS_KUBE_KUBECONFIG", kube_settings.kubeconfig)
-    assert make_backend(Settings(backend="kubernetes")).name == "kubernetes"
+    settings = Settings.from_env({"POIESIS_BACKEND": "kubernetes", "POIESIS_KUBE_KUBECONFIG": kube_settings.kubeconfig})
+    assert make_backend(settings).name == "kubernetes"

@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from poiesis.kube.settings import KubeSettings
+from poiesis.config.kube import KubeSettings
 from poiesis.tctl import reconcile
 from poiesis.tctl.controller import Controller, by_task
 from poiesis.tctl.reconcile import DeleteJob, Resubmit

@@ -7,7 +7,7 @@ import time
 import requests
 
 from poiesis import metrics
-from poiesis.kube.settings import KubeSettings
+from poiesis.config.kube import KubeSettings
 from poiesis.tctl import probes
 from poiesis.tctl.controller import Controller
 from tests.api.test_ops import sample

@@ -32,10 +32,10 @@ from starlette.testclient import TestClient
 from poiesis import store
 from poiesis.api.app import create_app
 from poiesis.api.context import Context
+from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
 from poiesis.kube.backend import KubeBackend
 from poiesis.kube.client import Kube
-from poiesis.kube.settings import KubeSettings
 from poiesis.tctl.controller import Controller
 
 

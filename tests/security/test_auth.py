@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from poiesis import store
 from poiesis.api.app import create_app
 from poiesis.api.context import Context
-from poiesis.security_settings import AuthSettings, SecuritySettings
+from poiesis.config.security import AuthSettings, SecuritySettings
 from tests.api.test_api import TASK, assert_problem
 from tests.plugins.auth import AUDIENCE, ISSUER, basic
 

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from poiesis import store
 from poiesis.api.app import create_app
 from poiesis.api.context import Context
-from poiesis.security_settings import Limits, SecuritySettings
+from poiesis.config.security import Limits, SecuritySettings
 from tests.api.test_api import assert_problem
 
 BASE = "/ga4gh/tes/v1"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from poiesis.config.filer import FilerConfig
 from poiesis.filer.backends.base import Backend
-from poiesis.filer.config import FilerConfig
 from poiesis.filer.errors import FilerError
 
 SUPPORTED_SCHEMES: tuple[str, ...] = ("file", "http", "https", "s3", "ftp")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from pathlib import Path
 
-from poiesis.filer.config import FilerConfig
+from poiesis.config.filer import FilerConfig
 
 
 class Backend(abc.ABC):

@@ -18,8 +18,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import requests
 import urllib3
 
+from poiesis.config.filer import FilerConfig
 from poiesis.filer.backends.base import Backend
-from poiesis.filer.config import FilerConfig
 from poiesis.filer.errors import FilerError, TransientError
 from poiesis.filer.transfer import atomic_file, check_size
 

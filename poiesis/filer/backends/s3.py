@@ -23,8 +23,8 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from poiesis.config.filer import FilerConfig
 from poiesis.filer.backends.base import Backend
-from poiesis.filer.config import FilerConfig
 from poiesis.filer.errors import FilerError, TransientError
 from poiesis.filer.transfer import atomic_file, check_size
 

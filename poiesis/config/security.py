@@ -1,30 +1,21 @@
 """Security settings: authentication, request limits and the names the API answers to.
 
-Read once from POIESIS_AUTH_*, POIESIS_LIMIT_*, POIESIS_ALLOWED_HOSTS and
-POIESIS_ALLOWED_ORIGINS (docs/configuration.md). Pure: no I/O beyond the
-environment; the auth module reads the files named here.
+The ``security`` section of the settings tree, from POIESIS_AUTH_*, POIESIS_LIMIT_*,
+POIESIS_ALLOWED_HOSTS and POIESIS_ALLOWED_ORIGINS (docs/configuration.md). Pure:
+the auth module reads the files named here.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from poiesis.config.env import Env, SettingsError, choice, integer, number, path, string, text, words
+
 AUTH_MODES = ("none", "basic", "jwt")
 MiB = 1024 * 1024
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
-
-
-def _get(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    return value if value not in (None, "") else None
-
-
-def _list(value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
 @dataclass(frozen=True)
@@ -50,27 +41,25 @@ class AuthSettings:
 
     def __post_init__(self) -> None:
         if self.mode not in AUTH_MODES:
-            raise ValueError(f"POIESIS_AUTH must be one of {', '.join(AUTH_MODES)}, not {self.mode!r}")
+            raise SettingsError(f"POIESIS_AUTH must be one of {', '.join(AUTH_MODES)}, not {self.mode!r}")
         if self.mode == "basic" and self.basic_file is None:
-            raise ValueError("POIESIS_AUTH=basic needs POIESIS_AUTH_BASIC_FILE")
+            raise SettingsError("POIESIS_AUTH=basic needs POIESIS_AUTH_BASIC_FILE")
         if self.mode == "jwt" and not (self.jwks_file and self.issuer and self.audience):
-            raise ValueError("POIESIS_AUTH=jwt needs POIESIS_AUTH_JWKS_FILE, POIESIS_AUTH_ISSUER and POIESIS_AUTH_AUDIENCE")
+            raise SettingsError("POIESIS_AUTH=jwt needs POIESIS_AUTH_JWKS_FILE, POIESIS_AUTH_ISSUER and POIESIS_AUTH_AUDIENCE")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AuthSettings:
-        env = os.environ if env is None else env
-        basic, jwks = _get(env, "POIESIS_AUTH_BASIC_FILE"), _get(env, "POIESIS_AUTH_JWKS_FILE")
+    def from_env(cls, env: Env) -> AuthSettings:
         return cls(
-            mode=(_get(env, "POIESIS_AUTH") or "none").lower(),
-            basic_file=Path(basic) if basic else None,
-            jwks_file=Path(jwks) if jwks else None,
-            issuer=_get(env, "POIESIS_AUTH_ISSUER"),
-            audience=_get(env, "POIESIS_AUTH_AUDIENCE"),
-            subject_claim=_get(env, "POIESIS_AUTH_SUBJECT_CLAIM") or cls.subject_claim,
-            roles_claim=_get(env, "POIESIS_AUTH_ROLES_CLAIM") or cls.roles_claim,
-            admin_role=_get(env, "POIESIS_AUTH_ADMIN_ROLE") or cls.admin_role,
-            admin_users=_list(_get(env, "POIESIS_AUTH_ADMIN_USERS")),
-            leeway=float(_get(env, "POIESIS_AUTH_LEEWAY") or cls.leeway),
+            mode=choice(env, "POIESIS_AUTH", cls.mode, AUTH_MODES, lower=True),
+            basic_file=path(env, "POIESIS_AUTH_BASIC_FILE"),
+            jwks_file=path(env, "POIESIS_AUTH_JWKS_FILE"),
+            issuer=text(env, "POIESIS_AUTH_ISSUER"),
+            audience=text(env, "POIESIS_AUTH_AUDIENCE"),
+            subject_claim=string(env, "POIESIS_AUTH_SUBJECT_CLAIM", cls.subject_claim),
+            roles_claim=string(env, "POIESIS_AUTH_ROLES_CLAIM", cls.roles_claim),
+            admin_role=string(env, "POIESIS_AUTH_ADMIN_ROLE", cls.admin_role),
+            admin_users=words(env, "POIESIS_AUTH_ADMIN_USERS"),
+            leeway=number(env, "POIESIS_AUTH_LEEWAY", cls.leeway),
         )
 
 
@@ -97,17 +86,12 @@ class Limits:
     header_bytes: int = 16 * 1024
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
-        env = os.environ if env is None else env
+    def from_env(cls, env: Env) -> Limits:
+        """Each field from POIESIS_LIMIT_<FIELD>: a whole number, or any number for the timeouts."""
         values: dict[str, Any] = {}
-        for name, kind in (
-            ("body_bytes", int), ("executors", int), ("inputs", int), ("outputs", int), ("volumes", int),
-            ("tags", int), ("content_bytes", int), ("list_bytes", int), ("json_depth", int),
-            ("header_timeout", float), ("idle_timeout", float), ("header_bytes", int),
-        ):
-            raw = _get(env, f"POIESIS_LIMIT_{name.upper()}")
-            if raw is not None:
-                values[name] = kind(raw)
+        for name, default in vars(cls()).items():
+            read = number if isinstance(default, float) else integer
+            values[name] = read(env, f"POIESIS_LIMIT_{name.upper()}", default)
         return cls(**values)
 
 
@@ -123,13 +107,12 @@ class SecuritySettings:
     allowed_origins: tuple[str, ...] = ()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SecuritySettings:
-        env = os.environ if env is None else env
+    def from_env(cls, env: Env) -> SecuritySettings:
         return cls(
             auth=AuthSettings.from_env(env),
             limits=Limits.from_env(env),
-            allowed_hosts=_list(_get(env, "POIESIS_ALLOWED_HOSTS")),
-            allowed_origins=_list(_get(env, "POIESIS_ALLOWED_ORIGINS")),
+            allowed_hosts=words(env, "POIESIS_ALLOWED_HOSTS"),
+            allowed_origins=words(env, "POIESIS_ALLOWED_ORIGINS"),
         )
 
 
