@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 
 from poiesis import filer, lifecycle
+from poiesis.config.filer import FilerConfig
+from poiesis.config.local import LocalSettings
 from poiesis.filer import cli as filer_cli
 from poiesis.kube.outcome import pod_outcome
 from poiesis.local import engine, executor
-from poiesis.local.config import LocalSettings
 from poiesis.local.runner import Handle, Runner
 from poiesis.record import Recorder
 from poiesis.states import State
@@ -129,7 +130,7 @@ def termination_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, directi
     (tmp_path / "task.json").write_text("{}")
     log = tmp_path / f"termination-{direction}"
     code = filer_cli.main([direction, "--task", str(tmp_path / "task.json"), "--root", str(tmp_path),
-                           "--termination-log", str(log)])
+                           "--termination-log", str(log)], FilerConfig())
     assert code == lifecycle.FILER_FAILED_EXIT  # what kube.outcome takes for the filer's own failure
     return log.read_text()
 
