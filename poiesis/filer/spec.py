@@ -5,8 +5,9 @@ of ``InputSpec`` / ``OutputSpec``. The local backend hands them the parts of
 the generated ``TesTask`` it already holds (``TesInput``, ``TesOutput``). The
 filer command in a Pod (tif, tof) reads its task file once into the frozen
 ``Input`` / ``Output`` below instead of the generated models: importing those
-(pydantic building its validators) would add about 0.23 s to every tif and
-tof start, twice per task, for a file the API wrote from a validated model.
+(pydantic building its validators) would add about 0.25 s of CPU to every
+tif and tof start, twice per task, for a file the API wrote from a validated
+model.
 Only the members the filers use are read; the rest of the file is ignored.
 """
 
