@@ -7,10 +7,10 @@ this module only names the contract, so the API depends on no backend.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from generated.models import TesTask
 from poiesis.filer import FilerConfig, storage_prefixes
 
 
@@ -35,8 +35,12 @@ class Backend(Protocol):
     #: False when the API must write it right after ``cancel`` returns.
     writes_cancel: bool
 
-    def submit(self, task_id: str, task: Mapping[str, Any]) -> None:
-        """Start running a stored task; raise to have it end as SYSTEM_ERROR."""
+    def submit(self, task_id: str, task: TesTask) -> None:
+        """Start running a stored task; raise to have it end as SYSTEM_ERROR.
+
+        ``task`` is the validated model CreateTask stored (or, from TCtl, the stored task read back
+        once); a backend reads it and never changes it.
+        """
 
     def cancel(self, task_id: str) -> None:
         """Stop a task; must be harmless when repeated or when nothing runs."""
@@ -57,7 +61,7 @@ class NoBackend:
         self.file_roots: tuple[Path, ...] = config.file_roots
         self.storage: tuple[str, ...] = storage_prefixes(config.file_roots, s3_buckets=config.s3_buckets)
 
-    def submit(self, task_id: str, task: Mapping[str, Any]) -> None:
+    def submit(self, task_id: str, task: TesTask) -> None:
         """Nothing runs tasks; they wait QUEUED for a backend."""
 
     def cancel(self, task_id: str) -> None:

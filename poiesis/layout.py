@@ -3,7 +3,8 @@
 Pure: standard library only (no I/O beyond composing ``pathlib`` paths), so
 every layer may use it: the API (to refuse at CreateTask what cannot run),
 the filers, TRec, the local backend and the Kubernetes builders. It must
-not import any other part of Poiesis.
+not import any other part of Poiesis; it reads tasks as the generated
+``TesTask`` model, imported for the type checker only.
 
 **Task directory.** A task has one directory ``ROOT``: the task volume at
 ``/transfer`` in a Pod, ``POIESIS_LOCAL_WORK_DIR/<id>`` on the local
@@ -29,10 +30,13 @@ would need it is a problem (``mount_problems``), refused at CreateTask.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from generated.models import TesInput, TesOutput, TesTask
 
 FILES_DIR = "files"
 STATE_DIR = ".poiesis"
@@ -165,9 +169,9 @@ def strip_prefix(match: str, prefix: str) -> str:
 # -- what executors see ----------------------------------------------------------
 
 
-def is_directory(item: Mapping[str, Any]) -> bool:
+def is_directory(item: TesInput | TesOutput) -> bool:
     """Whether a tesInput/tesOutput says it is a DIRECTORY (a missing type is not)."""
-    return str(item.get("type") or "").upper() == "DIRECTORY"
+    return str(item.type or "").upper() == "DIRECTORY"
 
 
 @dataclass(frozen=True)
@@ -180,24 +184,25 @@ class _Need:
     hint: str = ""
 
 
-def _needs(task: Mapping[str, Any]) -> Iterator[_Need]:
+def _needs(task: TesTask) -> Iterator[_Need]:
     """Every path the task's executors must see, before minimizing."""
-    for i, item in enumerate(task.get("inputs") or []):
-        yield _Need(f"inputs[{i}].path", item["path"], Mount(normalize(item["path"]), is_dir=is_directory(item)))
-    for i, item in enumerate(task.get("outputs") or []):
-        hint = "" if item.get("type") or has_wildcard(item["path"]) else " (or give type DIRECTORY if it is one)"
-        yield _Need(f"outputs[{i}].path", item["path"], Mount(_output_dir(item), is_dir=True), hint)
-    for i, path in enumerate(task.get("volumes") or []):
+    for i, item in enumerate(task.inputs or []):
+        yield _Need(f"inputs[{i}].path", item.path, Mount(normalize(item.path), is_dir=is_directory(item)))
+    for i, out in enumerate(task.outputs or []):
+        hint = "" if out.type or has_wildcard(out.path) else " (or give type DIRECTORY if it is one)"
+        yield _Need(f"outputs[{i}].path", out.path, Mount(_output_dir(out), is_dir=True), hint)
+    for i, path in enumerate(task.volumes or []):
         yield _Need(f"volumes[{i}]", path, Mount(normalize(path), is_dir=True))
-    for i, executor in enumerate(task.get("executors") or []):
-        for stream in STREAMS:
-            if path := executor.get(stream):
-                yield _Need(f"executors[{i}].{stream}", path, Mount(posixpath.dirname(normalize(path)), is_dir=True))
+    for i, executor in enumerate(task.executors):
+        for stream, stream_path in zip(STREAMS, (executor.stdout, executor.stderr), strict=True):
+            if stream_path:
+                yield _Need(f"executors[{i}].{stream}", stream_path,
+                            Mount(posixpath.dirname(normalize(stream_path)), is_dir=True))
 
 
-def _output_dir(item: Mapping[str, Any]) -> str:
+def _output_dir(item: TesOutput) -> str:
     """The directory an output needs: itself, its parent, or the base of its pattern."""
-    path = item["path"]
+    path = item.path
     if has_wildcard(path):
         return wildcard_base(path)
     if is_directory(item):
@@ -213,7 +218,7 @@ def _root_problem(need: _Need) -> str:
     )
 
 
-def mount_problems(task: Mapping[str, Any]) -> list[str]:
+def mount_problems(task: TesTask) -> list[str]:
     """Every path executors could only see with ``/`` mounted, each naming its field.
 
     Assumes every path passed ``path_problem``; such paths are the API's to refuse.
@@ -221,7 +226,7 @@ def mount_problems(task: Mapping[str, Any]) -> list[str]:
     return [_root_problem(need) for need in _needs(task) if need.mount.path == "/"]
 
 
-def mounts(task: Mapping[str, Any]) -> list[Mount]:
+def mounts(task: TesTask) -> list[Mount]:
     """The smallest set of mounts making every task path visible, sorted by path.
 
     Raises LayoutError with the first of ``mount_problems`` when a path needs ``/``.

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from poiesis import layout
 from poiesis.layout import Mount
+from tests.tasks import paths_task
 
 ROOT = Path("/transfer")
 
@@ -160,7 +161,7 @@ def test_mounts_cover_every_path_minimally() -> None:
         "volumes": ["/scratch"],
         "executors": [{"stdout": "/logs/out", "stderr": "/scratch/err"}],
     }
-    assert layout.mounts(task) == [
+    assert layout.mounts(paths_task(task)) == [
         Mount("/data", is_dir=True),
         Mount("/db", is_dir=True),
         Mount("/logs", is_dir=True),
@@ -173,7 +174,7 @@ def test_mounts_cover_every_path_minimally() -> None:
 def test_a_path_that_is_both_file_and_directory_mounts_the_directory() -> None:
     """An input file at /x and a DIRECTORY output at /x make one directory mount."""
     task = {"inputs": [{"path": "/x"}], "outputs": [{"path": "/x", "type": "DIRECTORY"}]}
-    assert layout.mounts(task) == [Mount("/x", is_dir=True)]
+    assert layout.mounts(paths_task(task)) == [Mount("/x", is_dir=True)]
 
 
 @pytest.mark.parametrize(
@@ -189,23 +190,23 @@ def test_a_path_that_is_both_file_and_directory_mounts_the_directory() -> None:
 )
 def test_paths_needing_root_are_problems(task: dict[str, Any], field: str) -> None:
     """A path whose directory is / is named by mount_problems, and mounts refuses it."""
-    problems = layout.mount_problems(task)
+    problems = layout.mount_problems(paths_task(task))
     assert len(problems) == 1 and problems[0].startswith(f"{field} lies directly under /")
     with pytest.raises(layout.LayoutError, match="directly under /"):
-        layout.mounts(task)
+        layout.mounts(paths_task(task))
 
 
 def test_untyped_output_problem_suggests_directory() -> None:
     """An output without type may be a directory the user meant: the message says how to say so."""
-    assert "give type DIRECTORY" in layout.mount_problems({"outputs": [{"path": "/out"}]})[0]
-    assert "give type DIRECTORY" not in layout.mount_problems({"outputs": [{"path": "/o", "type": "FILE"}]})[0]
+    assert "give type DIRECTORY" in layout.mount_problems(paths_task({"outputs": [{"path": "/out"}]}))[0]
+    assert "give type DIRECTORY" not in layout.mount_problems(paths_task({"outputs": [{"path": "/o", "type": "FILE"}]}))[0]
 
 
 def test_directory_output_and_file_input_at_top_level_are_fine() -> None:
     """/out as a DIRECTORY and /in.txt as a FILE input mount themselves, not /."""
     task = {"inputs": [{"path": "/in.txt"}], "outputs": [{"path": "/out", "type": "DIRECTORY"}]}
-    assert layout.mount_problems(task) == []
-    assert layout.mounts(task) == [Mount("/in.txt", is_dir=False), Mount("/out", is_dir=True)]
+    assert layout.mount_problems(paths_task(task)) == []
+    assert layout.mounts(paths_task(task)) == [Mount("/in.txt", is_dir=False), Mount("/out", is_dir=True)]
 
 
 # -- properties of mounts over generated tasks ------------------------------------------
@@ -246,12 +247,12 @@ def test_mounts_make_every_path_visible_with_no_mount_twice(task: dict[str, Any]
     """Every needed directory and input file lies in a mount; no mount lies in another; '/' never appears."""
     needed = _dirs_needed(task)
     if "/" in needed:
-        assert layout.mount_problems(task)
+        assert layout.mount_problems(paths_task(task))
         with pytest.raises(layout.LayoutError):
-            layout.mounts(task)
+            layout.mounts(paths_task(task))
         return
-    assert layout.mount_problems(task) == []
-    found = layout.mounts(task)
+    assert layout.mount_problems(paths_task(task)) == []
+    found = layout.mounts(paths_task(task))
     dirs = [m.path for m in found if m.is_dir]
     for path in needed:
         assert any(layout.within(path, d) for d in dirs), path

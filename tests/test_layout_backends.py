@@ -22,6 +22,7 @@ from poiesis.api import validate
 from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
 from poiesis.local import engine
+from tests.tasks import tes_executor, tes_task
 from tests.test_layout import TASK as GENERATED_TASK
 
 ROOT = Path("/w/t1")
@@ -91,13 +92,18 @@ REFUSED = [
 ]
 
 
+def _refusals(task: dict[str, Any]) -> list[str]:
+    """What CreateTask refuses: the document's rules, then the paths of the task it makes."""
+    return validate.problems(task) or layout.mount_problems(tes_task(task))
+
+
 def _local(task: dict[str, Any]) -> dict[str, str]:
     """What local container mode mounts: TES path -> its host path relative to ROOT."""
-    mapped = layout.mounts(task)  # what the runner computes for every executor
+    mapped = layout.mounts(tes_task(task))  # what the runner computes for every executor
     seen = {}
     for ex_index, ex in enumerate(task["executors"]):
         argv = engine.plan_container(
-            ex, mode=engine.Mode("podman", cli="podman"), task_id="t1", index=ex_index, root=ROOT,
+            tes_executor(ex), mode=engine.Mode("podman", cli="podman"), task_id="t1", index=ex_index, root=ROOT,
             mapped=mapped, stdio=(None, Path("/o"), Path("/e")),
         ).argv
         volumes = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--volume"]
@@ -112,7 +118,7 @@ def _local(task: dict[str, Any]) -> dict[str, str]:
 
 def _kube(task: dict[str, Any]) -> dict[str, str]:
     """What the Pod's executors mount: TES path -> subPath on the task volume."""
-    pod = build.build_pod_spec("t1", task, CFG)
+    pod = build.build_pod_spec("t1", tes_task(task), CFG)
     executors = [c for c in pod["initContainers"] if c["name"].startswith("executor-")]
     mounts = [{m["mountPath"]: m["subPath"] for m in c["volumeMounts"]} for c in executors]
     assert all(m == mounts[0] for m in mounts), "every executor sees the same paths"
@@ -120,13 +126,13 @@ def _kube(task: dict[str, Any]) -> dict[str, str]:
 
 
 def _kinds(task: dict[str, Any]) -> dict[str, str]:
-    return {m.path: "dir" if m.is_dir else "file" for m in layout.mounts(task)}
+    return {m.path: "dir" if m.is_dir else "file" for m in layout.mounts(tes_task(task))}
 
 
 @pytest.mark.parametrize(("case", "task", "expected"), AGREE, ids=[c for c, _, _ in AGREE])
 def test_both_backends_mount_the_same_paths(case: str, task: dict[str, Any], expected: dict[str, str]) -> None:
     """Local container mode and the Pod mount the same TES paths from the same place in the task directory."""
-    assert validate.problems(task) == []
+    assert _refusals(task) == []
     assert _kinds(task) == expected
     assert _local(task) == _kube(task) == {path: f"files{path}" for path in expected}
 
@@ -137,8 +143,8 @@ def test_process_mode_rewrites_every_path_executors_see(case: str, task: dict[st
     below = [f"{p}/f" for p, kind in expected.items() if kind == "dir"]
     command = ["cat", *expected, *below]
     launch = engine.plan_process(
-        {"image": "img:1", "command": command}, mode=engine.Mode(engine.PROCESS), root=ROOT,
-        mapped=layout.mounts(task), stdio=(None, Path("/o"), Path("/e")),
+        tes_executor({"image": "img:1", "command": command}), mode=engine.Mode(engine.PROCESS), root=ROOT,
+        mapped=layout.mounts(tes_task(task)), stdio=(None, Path("/o"), Path("/e")),
     )
     assert launch.argv == ["cat", *(str(layout.host_path(ROOT, p)) for p in [*expected, *below])]
 
@@ -146,12 +152,12 @@ def test_process_mode_rewrites_every_path_executors_see(case: str, task: dict[st
 @pytest.mark.parametrize(("case", "task", "field"), REFUSED, ids=[c for c, _, _ in REFUSED])
 def test_paths_needing_root_are_refused_everywhere(case: str, task: dict[str, Any], field: str) -> None:
     """The API names the field; the local runner's mapping and the Pod builder refuse it too."""
-    problems = validate.problems(task)
+    problems = _refusals(task)
     assert len(problems) == 1 and problems[0].startswith(field) and "directly under /" in problems[0]
     with pytest.raises(layout.LayoutError, match="directly under /"):
-        layout.mounts(task)
+        layout.mounts(tes_task(task))
     with pytest.raises(layout.LayoutError, match="directly under /"):
-        build.build_pod_spec("t1", task, CFG)
+        build.build_pod_spec("t1", tes_task(task), CFG)
 
 
 @given(GENERATED_TASK)
@@ -160,11 +166,11 @@ def test_generated_tasks_mount_alike_or_are_refused(task: dict[str, Any]) -> Non
     task = {**task, "executors": [{"image": "img:1", "command": ["true"], **e} for e in task.get("executors") or [{}]]}
     for item in task.get("inputs", []) + task.get("outputs", []):
         item.setdefault("url", URL)
-    if validate.problems(task):
+    if _refusals(task):
         with pytest.raises(layout.LayoutError):
-            layout.mounts(task)
+            layout.mounts(tes_task(task))
         with pytest.raises(layout.LayoutError):
-            build.build_pod_spec("t1", task, CFG)
+            build.build_pod_spec("t1", tes_task(task), CFG)
         return
     assert _local(task) == _kube(task)
     assert all(posixpath.normpath(p) == p for p in _kube(task))

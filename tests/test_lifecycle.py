@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from generated.models import TesTask
 from poiesis import filer, lifecycle
 from poiesis.config.filer import FilerConfig
 from poiesis.config.local import LocalSettings
@@ -50,6 +51,9 @@ class EndsStore:
 
     def get_task(self, task_id: str, view: str = "BASIC") -> dict[str, Any]:
         return {**TASK, "id": task_id, "state": self.state}
+
+    def get_task_model(self, task_id: str) -> TesTask:
+        return TesTask.model_validate(self.get_task(task_id))
 
     def get_state(self, task_id: str) -> str:
         return self.state

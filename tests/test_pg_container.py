@@ -18,6 +18,7 @@ import pytest
 
 from poiesis import store
 from tests.plugins import pg, unavailable
+from tests.tasks import tes_task
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,7 +73,7 @@ def test_the_container_choice_serves_the_store_and_is_removed_afterwards(podman_
         pool = store.open_pool(url, max_size=2)
         try:
             task_store = store.Store(pool)
-            task_id = task_store.create_task({"executors": [{"image": "busybox", "command": ["true"]}]})
+            task_id = task_store.create_task(tes_task(executors=[{"image": "busybox", "command": ["true"]}]))
             assert task_store.write_terminal_state(task_id, "COMPLETE") == "COMPLETE"
             assert task_store.get_task(task_id, view="MINIMAL") == {"id": task_id, "state": "COMPLETE"}
         finally:

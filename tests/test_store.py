@@ -7,6 +7,7 @@ from psycopg.types.json import Jsonb
 
 from poiesis import store
 from poiesis.store import TaskFilter
+from tests.tasks import tes_task
 
 TASK = {
     "name": "hello",
@@ -22,7 +23,7 @@ TASK = {
 
 def test_create_and_get_full_round_trips_the_document(task_store):
     """A created task comes back in FULL with every field it was given, QUEUED."""
-    task_id = task_store.create_task(TASK)
+    task_id = task_store.create_task(tes_task(TASK))
     got = task_store.get_task(task_id, view="FULL")
     assert got["id"] == task_id and got["state"] == "QUEUED"
     for key in ("name", "description", "executors", "inputs", "outputs", "volumes", "tags", "resources"):
@@ -31,9 +32,19 @@ def test_create_and_get_full_round_trips_the_document(task_store):
     assert "logs" not in got
 
 
+def test_get_task_model_reads_the_stored_task_back_typed(task_store):
+    """The model a backend runs from equals the one CreateTask stored, plus what the server set."""
+    created = tes_task(TASK)
+    task_id = task_store.create_task(created)
+    got = task_store.get_task_model(task_id)
+    assert got is not None and got.id == task_id and got.state == "QUEUED" and got.creation_time
+    assert got.model_copy(update={"id": None, "state": None, "creation_time": None}) == created
+    assert task_store.get_task_model("no-such-task") is None
+
+
 def test_minimal_and_basic_projections(task_store):
     """MINIMAL has id and state only; BASIC drops input content."""
-    task_id = task_store.create_task(TASK)
+    task_id = task_store.create_task(tes_task(TASK))
     assert task_store.get_task(task_id, view="MINIMAL") == {"id": task_id, "state": "QUEUED"}
     basic = task_store.get_task(task_id, view="BASIC")
     assert "content" not in basic["inputs"][0]
@@ -49,7 +60,7 @@ def test_unknown_task_is_none(task_store):
 
 def test_terminal_state_is_write_once(task_store):
     """The first terminal write lands; later ones return it unchanged."""
-    task_id = task_store.create_task(TASK)
+    task_id = task_store.create_task(tes_task(TASK))
     assert task_store.advance(task_id, "RUNNING") == "RUNNING"
     assert task_store.write_terminal_state(task_id, "EXECUTOR_ERROR") == "EXECUTOR_ERROR"
     assert task_store.write_terminal_state(task_id, "COMPLETE") == "EXECUTOR_ERROR"
@@ -59,14 +70,14 @@ def test_terminal_state_is_write_once(task_store):
 
 def test_canceling_turns_any_terminal_write_into_canceled(task_store):
     """A terminal write on a CANCELING task lands as CANCELED."""
-    task_id = task_store.create_task(TASK)
+    task_id = task_store.create_task(tes_task(TASK))
     assert task_store.advance(task_id, "CANCELING") == "CANCELING"
     assert task_store.write_terminal_state(task_id, "COMPLETE") == "CANCELED"
 
 
 def test_logs_are_recorded_once_and_shown_per_view(task_store):
     """Executor, output-file and system logs land once and appear in FULL; BASIC hides heavy fields."""
-    task_id = task_store.create_task(TASK)
+    task_id = task_store.create_task(tes_task(TASK))
     task_store.advance(task_id, "RUNNING")
     assert task_store.add_executor_log(task_id, index=0, exit_code=3, stdout="out", stderr="err")
     assert not task_store.add_executor_log(task_id, index=0, exit_code=0)
@@ -89,7 +100,7 @@ def test_filters_and_tag_matching_table(task_store):
     ids = {}
     for name, tags in [("alpha-1", {"foo": "bar"}), ("alpha-2", {"foo": "bat"}), ("beta", {"foo": ""}),
                        ("al%", {"foo": "bar", "baz": "bat"}), ("none", {})]:
-        ids[name] = task_store.create_task({**TASK, "name": name, "tags": tags})
+        ids[name] = task_store.create_task(tes_task({**TASK, "name": name, "tags": tags}))
 
     def names(**kw):
         page = task_store.list_tasks(filters=TaskFilter(**kw), view="BASIC")
@@ -107,12 +118,12 @@ def test_filters_and_tag_matching_table(task_store):
 
 def test_pagination_is_newest_first_without_loss_or_repeat(task_store):
     """Pages walk every task exactly once, newest first, even with inserts between pages."""
-    created = [task_store.create_task(TASK) for _ in range(7)]
+    created = [task_store.create_task(tes_task(TASK)) for _ in range(7)]
     seen, below = [], None
     while True:
         page = task_store.list_tasks(page_size=3, below_seq=below)
         seen += [t["id"] for t in page.tasks]
-        task_store.create_task(TASK)  # a task created mid-walk is newer: never in later pages
+        task_store.create_task(tes_task(TASK))  # a task created mid-walk is newer: never in later pages
         if page.next_seq is None:
             break
         below = page.next_seq
@@ -133,7 +144,7 @@ def test_tasks_stored_before_the_request_document_keep_every_view(pg_admin_url, 
     from poiesis.store.tasks import _insert_children
     from tests.plugins.pg import create_database
 
-    created = task_store.create_task(TASK)
+    created = task_store.create_task(tes_task(TASK))
     expected = {view: task_store.get_task(created, view=view) for view in ("BASIC", "FULL")}
     old = create_database(pg_admin_url, "template0")
     with psycopg.connect(old, autocommit=True) as conn:
@@ -148,7 +159,7 @@ def test_tasks_stored_before_the_request_document_keep_every_view(pg_admin_url, 
                      " VALUES (%s, 'QUEUED', %s, %s, %s, %s, %s::timestamptz)",
                      (created, TASK["name"], TASK["description"], Jsonb(TASK["resources"]), Jsonb(TASK["tags"]),
                       expected["FULL"]["creation_time"]))
-        _insert_children(conn, created, TASK)
+        _insert_children(conn, created, tes_task(TASK))
     assert store.migrate(old) == [version for version, _, _ in migrations() if version >= 4]
     pool = store.open_pool(old, max_size=1)
     try:

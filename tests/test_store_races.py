@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from poiesis import states, store
+from tests.tasks import tes_task
 
 TERMINAL = sorted(s.value for s in states.TERMINAL)
 WRITES = st.one_of(
@@ -42,7 +43,7 @@ class TaskRaces(RuleBasedStateMachine):
 
     @rule(target=tasks)
     def create(self) -> str:
-        task_id = self.task_store.create_task(TASK)
+        task_id = self.task_store.create_task(tes_task(TASK))
         self.logged[task_id] = set()
         return task_id
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from generated.models import TesTask
 from poiesis import backend as backends
 from poiesis.config import ServiceInfoSettings
 from poiesis.config.security import SecuritySettings
@@ -57,7 +57,7 @@ class Context:
     def service_info(self) -> dict[str, Any]:
         return service_info(self.service, self.backend)
 
-    def submit(self, task_id: str, task: Mapping[str, Any]) -> None:
+    def submit(self, task_id: str, task: TesTask) -> None:
         """Hand a stored task to the backend; a failure ends it SYSTEM_ERROR, saying why."""
         try:
             self.backend.submit(task_id, task)

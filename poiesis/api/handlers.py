@@ -13,7 +13,7 @@ from typing import Any
 import flask
 
 from generated import models
-from poiesis import logs, metrics, states
+from poiesis import layout, logs, metrics, states
 from poiesis.api import document, fileurls, limits, principal, tokens, validate
 from poiesis.api.context import Context
 from poiesis.api.errors import RawJson, ok, problem, raw_list
@@ -35,23 +35,29 @@ def GetServiceInfo() -> Any:  # noqa: N802 - named by the operationId
 
 
 def CreateTask(body: dict[str, Any]) -> Any:  # noqa: N802
-    """POST /tasks: store the task QUEUED, then hand it to the backend."""
+    """POST /tasks: store the task QUEUED, then hand it to the backend.
+
+    The body is validated into the generated ``TesTask`` once; that model goes on to the store and
+    the backend as it is. The read-only members a client may send (id, state, logs,
+    creation_time) are ignored: the store does not write them and no backend reads them.
+    """
     if not isinstance(body, dict):
         return problem(400, "the request body must be a JSON object (tesTask)")
     ctx = _ctx()
     found = limits.problems(body, ctx.security.limits) or _integer_problems(body) or validate.problems(body)
     if found:
         return problem(400, "; ".join(found))
+    task = models.TesTask.model_validate(body)
+    found = layout.mount_problems(task)
+    if found:
+        return problem(400, "; ".join(found))
     refused = fileurls.problems(body, ctx.backend.file_roots)
     if refused:
         return problem(400, "; ".join(refused))
     caller = principal.current()
-    task = models.TesTask.model_validate(body).model_dump(mode="json", exclude_none=True)
     task, warnings = _resolve_backend_parameters(task, ctx)
     if warnings is None:
         return problem(400, _strict_message(body, ctx))
-    for readonly in ("id", "state", "logs", "creation_time"):
-        task.pop(readonly, None)
     task_id = ctx.store.create_task(task, owner=caller.owner)
     metrics.TASKS_CREATED.inc()
     with logs.task(task_id):
@@ -139,20 +145,23 @@ def _integer_problems(body: dict[str, Any]) -> list[str]:
     return limits.integer_problems(body, {"$ref": "#/components/schemas/tesTask"}, document.component_schemas())
 
 
-def _resolve_backend_parameters(task: dict[str, Any], ctx: Context) -> tuple[dict[str, Any], list[str] | None]:
-    """Drop unsupported backend_parameters with a warning, or None when strict forbids it."""
-    resources = task.get("resources") or {}
-    kept, unsupported = validate.split_backend_parameters(
-        resources.get("backend_parameters"), ctx.backend.backend_parameters
-    )
+def _resolve_backend_parameters(
+    task: models.TesTask, ctx: Context
+) -> tuple[models.TesTask, list[str] | None]:
+    """Drop unsupported backend_parameters with a warning (a copy of the task), or None when strict forbids it."""
+    resources = task.resources
+    if resources is None:
+        return task, []
+    kept, unsupported = validate.split_backend_parameters(resources.backend_parameters, ctx.backend.backend_parameters)
     if not unsupported:
         return task, []
-    if resources.get("backend_parameters_strict"):
+    if resources.backend_parameters_strict:
         return task, None
-    task["resources"] = {**resources, "backend_parameters": kept}
-    if not kept:
-        task["resources"].pop("backend_parameters")
-    return task, [f"warning: backend_parameters not supported and ignored: {', '.join(sorted(unsupported))}"]
+    resources = resources.model_copy(update={"backend_parameters": kept or None})
+    return (
+        task.model_copy(update={"resources": resources}),
+        [f"warning: backend_parameters not supported and ignored: {', '.join(sorted(unsupported))}"],
+    )
 
 
 def _strict_message(body: dict[str, Any], ctx: Context) -> str:

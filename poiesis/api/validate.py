@@ -2,9 +2,10 @@
 
 The schema checks types, required fields and enums; this module checks what
 TES says in prose (absolute paths, url-or-content, path_prefix with
-wildcards) and what a task must have to run at all (an executor, a command,
-paths that executors can be given: ``layout.mount_problems``). The path and
-wildcard rules themselves live in ``poiesis.layout``.
+wildcards) and what a task must have to run at all (an executor, a command).
+It reads the body as sent, before it becomes a ``TesTask``; whether executors
+can be given its paths (``layout.mount_problems``) is asked of that model
+next. The path and wildcard rules themselves live in ``poiesis.layout``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from poiesis import layout
 
 
 def problems(task: Mapping[str, Any]) -> list[str]:
-    """Every rule the task breaks, each naming the field; empty when it is valid."""
-    found = list(_problems(task))
-    return found or layout.mount_problems(task)
+    """Every rule the task document breaks, each naming the field; empty when it is valid."""
+    return list(_problems(task))
 
 
 def _problems(task: Mapping[str, Any]) -> Iterator[str]:

@@ -17,11 +17,14 @@ from poiesis.filer.errors import FilerError
 from poiesis.filer.inputs import fetch_inputs
 from poiesis.filer.outputs import output_types, upload_outputs
 from poiesis.filer.roots import storage_prefixes
+from poiesis.filer.spec import InputSpec, OutputSpec
 
 __all__ = [
     "SUPPORTED_SCHEMES",
     "FilerConfig",
     "FilerError",
+    "InputSpec",
+    "OutputSpec",
     "RetryPolicy",
     "fetch_inputs",
     "main",

@@ -24,6 +24,7 @@ from poiesis.config.filer import FilerConfig
 from poiesis.filer.errors import FilerError, hide, one_line, redact
 from poiesis.filer.inputs import fetch_inputs
 from poiesis.filer.outputs import output_types, upload_outputs
+from poiesis.filer.spec import TaskFiles, task_files
 from poiesis.lifecycle import FILER_FAILED_EXIT
 
 DEFAULT_TERMINATION_LOG = Path("/dev/termination-log")
@@ -48,13 +49,13 @@ def main(argv: list[str], config: FilerConfig) -> int:
     return 0
 
 
-def run(direction: str, *, task: dict[str, Any], root: Path, config: FilerConfig) -> None:
+def run(direction: str, *, task: TaskFiles, root: Path, config: FilerConfig) -> None:
     """Fetch inputs (``in``) or upload outputs and write the result files (``out``)."""
     if direction == "in":
-        fetch_inputs(task, root=root, config=config)
+        fetch_inputs(task.inputs, root=root, config=config)
         return
-    logs = upload_outputs(task, root=root, config=config)
-    write_json_atomic(layout.output_types_file(root), output_types(task, root=root))
+    logs = upload_outputs(task.outputs, root=root, config=config)
+    write_json_atomic(layout.output_types_file(root), output_types(task.outputs, root=root))
     write_json_atomic(layout.outputs_file(root), logs)
 
 
@@ -71,14 +72,18 @@ def _on_sigterm(_signum: int, _frame: object) -> None:
     raise FilerError("terminated by SIGTERM")
 
 
-def _read_task(path: Path) -> dict[str, Any]:
+def _read_task(path: Path) -> TaskFiles:
+    """The task file's inputs and outputs, read once (``filer.spec``)."""
     try:
         task = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise FilerError(f"cannot read the task file {path}: {type(exc).__name__}") from exc
     if not isinstance(task, dict):
         raise FilerError(f"the task file {path} does not hold a JSON object")
-    return task
+    try:
+        return task_files(task)
+    except FilerError as exc:
+        raise FilerError(f"the task file {path}: {exc}") from exc
 
 
 def _fail(direction: str, reason: str, termination_log: Path | None) -> int:

@@ -7,25 +7,26 @@ ignored). Nothing here knows a scheme; backends do the transfers.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from poiesis import layout
 from poiesis.config.filer import FilerConfig
 from poiesis.filer import backends
 from poiesis.filer.backends.base import Backend
 from poiesis.filer.errors import FilerError, hide
+from poiesis.filer.spec import InputSpec
 from poiesis.filer.transfer import atomic_file, join_url, with_retries
 
 log = logging.getLogger(__name__)
 
 
-def fetch_inputs(task: dict[str, Any], *, root: Path, config: FilerConfig) -> None:
-    """Fetch every input of ``task``; raise FilerError naming the first one that failed."""
+def fetch_inputs(inputs: Sequence[InputSpec], *, root: Path, config: FilerConfig) -> None:
+    """Fetch every input of a task; raise FilerError naming the first one that failed."""
     hide(config.secrets)
     cache: dict[str, Backend] = {}
     try:
-        for index, item in enumerate(task.get("inputs") or []):
+        for index, item in enumerate(inputs):
             try:
                 fetch_input(item, root=root, config=config, cache=cache)
             except (FilerError, layout.LayoutError) as exc:
@@ -36,12 +37,12 @@ def fetch_inputs(task: dict[str, Any], *, root: Path, config: FilerConfig) -> No
 
 
 def fetch_input(
-    item: dict[str, Any], *, root: Path, config: FilerConfig, cache: dict[str, Backend] | None = None
+    item: InputSpec, *, root: Path, config: FilerConfig, cache: dict[str, Backend] | None = None
 ) -> None:
     """Fetch one tesInput to its place under ``root``."""
-    dest = layout.host_path(root, item.get("path") or "")
-    url = item.get("url") or ""
-    content = item.get("content")
+    dest = layout.host_path(root, item.path)
+    url = item.url or ""
+    content = item.content
     if content or (content is not None and not url):  # non-empty content wins; "" alone is an empty file
         with atomic_file(dest) as fh:
             fh.write(content.encode("utf-8"))
@@ -49,7 +50,7 @@ def fetch_input(
     if not url:
         raise FilerError("neither content nor url given")
     backend = backends.backend_for(url, config=config, cache=cache)
-    kind = (item.get("type") or "FILE").upper()
+    kind = (item.type or "FILE").upper()
     if kind == "DIRECTORY":
         _fetch_tree(backend, url=url, dest=dest, config=config)
     elif kind == "FILE":
@@ -73,7 +74,5 @@ def _fetch_tree(backend: Backend, *, url: str, dest: Path, config: FilerConfig) 
         _fetch_file(backend, url=join_url(url, rel), dest=target, config=config)
 
 
-def _label(item: dict[str, Any], index: int) -> str:
-    name = item.get("name")
-    path = item.get("path") or "?"
-    return f"#{index} {path}" + (f" ({name})" if name else "")
+def _label(item: InputSpec, index: int) -> str:
+    return f"#{index} {item.path or '?'}" + (f" ({item.name})" if item.name else "")

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import glob
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from poiesis import layout
 from poiesis.config.filer import FilerConfig
 from poiesis.filer import backends
 from poiesis.filer.backends.base import Backend
 from poiesis.filer.errors import FilerError, hide, public_url
+from poiesis.filer.spec import OutputSpec
 from poiesis.filer.transfer import join_url, local_tree, with_retries
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,13 @@ class Upload:
         return {"url": public_url(self.url), "path": self.path, "size_bytes": str(self.local.stat().st_size)}
 
 
-def upload_outputs(task: dict[str, Any], *, root: Path, config: FilerConfig) -> list[dict[str, str]]:
-    """Upload every output of ``task``; return the output file logs, in task order."""
+def upload_outputs(outputs: Sequence[OutputSpec], *, root: Path, config: FilerConfig) -> list[dict[str, str]]:
+    """Upload every output of a task; return the output file logs, in task order."""
     hide(config.secrets)
     cache: dict[str, Backend] = {}
     logs: list[dict[str, str]] = []
     try:
-        for index, item in enumerate(task.get("outputs") or []):
+        for index, item in enumerate(outputs):
             try:
                 for upload in plan_output(item, root=root):
                     _upload(upload, config=config, cache=cache)
@@ -57,18 +58,18 @@ def upload_outputs(task: dict[str, Any], *, root: Path, config: FilerConfig) -> 
     return logs
 
 
-def output_types(task: dict[str, Any], *, root: Path) -> list[str]:
+def output_types(outputs: Sequence[OutputSpec], *, root: Path) -> list[str]:
     """The type of each output (given, or found on disk when the task left it out)."""
-    return [_resolve_type(item, root=root) for item in task.get("outputs") or []]
+    return [_resolve_type(item, root=root) for item in outputs]
 
 
-def plan_output(item: dict[str, Any], *, root: Path) -> list[Upload]:
+def plan_output(item: OutputSpec, *, root: Path) -> list[Upload]:
     """The uploads one tesOutput stands for (no I/O beyond looking at ``root``)."""
-    path, url = item.get("path") or "", item.get("url") or ""
+    path, url = item.path, item.url
     if not url:
         raise FilerError("no url given")
     if layout.has_wildcard(path):
-        return _plan_wildcard(path, url=url, prefix=item.get("path_prefix"), root=root)
+        return _plan_wildcard(path, url=url, prefix=item.path_prefix, root=root)
     local = layout.host_path(root, path)
     kind = _resolve_type(item, root=root)
     if kind == "DIRECTORY":
@@ -108,13 +109,13 @@ def _confined(uploads: list[Upload], *, root: Path) -> list[Upload]:
     return uploads
 
 
-def _resolve_type(item: dict[str, Any], *, root: Path) -> str:
-    given = (item.get("type") or "").upper()
+def _resolve_type(item: OutputSpec, *, root: Path) -> str:
+    given = (item.type or "").upper()
     if given in ("FILE", "DIRECTORY"):
         return given
     if given:
         raise FilerError(f"unknown type {given!r}")
-    path = item.get("path") or ""
+    path = item.path
     if layout.has_wildcard(path):
         return "DIRECTORY"
     return "DIRECTORY" if layout.host_path(root, path).is_dir() else "FILE"
@@ -126,6 +127,5 @@ def _upload(upload: Upload, *, config: FilerConfig, cache: dict[str, Backend]) -
     log.info("uploaded %s", upload.path)
 
 
-def _label(item: dict[str, Any], index: int) -> str:
-    name = item.get("name")
-    return f"#{index} {item.get('path') or '?'}" + (f" ({name})" if name else "")
+def _label(item: OutputSpec, index: int) -> str:
+    return f"#{index} {item.path or '?'}" + (f" ({item.name})" if item.name else "")

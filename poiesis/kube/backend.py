@@ -27,6 +27,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from generated.models import TesTask
 from poiesis import filer, metrics, retry
 from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
@@ -70,7 +71,7 @@ class KubeBackend:
         #: ``s3_buckets`` the filer settings' (POIESIS_S3_BUCKETS)
         self.storage: tuple[str, ...] = filer.storage_prefixes(self.file_roots, s3_buckets=s3_buckets)
 
-    def submit(self, task_id: str, task: Mapping[str, Any]) -> None:
+    def submit(self, task_id: str, task: TesTask) -> None:
         """Queue a stored task for ``submit_now``; a full queue leaves it QUEUED for TCtl's sweep."""
         if self.submitter is None:
             self.create(task_id, task, build.build_job(task_id, task, self.settings))
@@ -80,7 +81,7 @@ class KubeBackend:
             log.warning("submission queue full (%d tasks): task %s stays QUEUED until TCtl's sweep submits it",
                         self.submitter.capacity, task_id)
 
-    def submit_now(self, task_id: str, task: Mapping[str, Any]) -> None:
+    def submit_now(self, task_id: str, task: TesTask) -> None:
         """Create the task's objects unless it left QUEUED; a cancel meanwhile deletes them again."""
         assert self.store is not None
         state = self.store.get_state(task_id)
@@ -103,7 +104,7 @@ class KubeBackend:
             return
         metrics.KUBE_SUBMISSIONS.labels("submitted").inc()
 
-    def _attempt(self, task_id: str, task: Mapping[str, Any], manifest: dict[str, Any]) -> None:
+    def _attempt(self, task_id: str, task: TesTask, manifest: dict[str, Any]) -> None:
         try:
             self.create(task_id, task, manifest)
         except KubeError as exc:
@@ -125,7 +126,7 @@ class KubeBackend:
             system_logs=[f"submission to the {self.name} backend failed: {type(exc).__name__}"],
         )
 
-    def create(self, task_id: str, task: Mapping[str, Any], manifest: dict[str, Any]) -> None:
+    def create(self, task_id: str, task: TesTask, manifest: dict[str, Any]) -> None:
         """Create a built Job manifest, then its dependents owned by it; repeating it is harmless.
 
         A Job that exists already (a resubmission) is kept and its dependents made if missing.
@@ -144,7 +145,7 @@ class KubeBackend:
             self.kube.delete_job(build.job_name(task_id))
             raise
 
-    def _create_dependents(self, task_id: str, task: Mapping[str, Any], job: Mapping[str, Any]) -> None:
+    def _create_dependents(self, task_id: str, task: TesTask, job: Mapping[str, Any]) -> None:
         cfg = self.settings
         owner = build.owner_reference(name=job["metadata"]["name"], uid=job["metadata"]["uid"])
         dependents = [(self.kube.create_secret, build.build_secret(task_id, task, cfg, owner=owner))]

@@ -1,4 +1,4 @@
-"""Pure builders: a TES task and the settings in, Kubernetes manifests (dicts) out.
+"""Pure builders: a TES task (the generated ``TesTask``) and the settings in, Kubernetes manifests (dicts) out.
 
 No client, no I/O: ``backend`` creates what these return. The Pod follows
 the pod contract (docs/kubernetes.md): init containers ``trec`` (native
@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from generated.models import TesExecutor, TesResources, TesTask
 from poiesis import layout
 from poiesis.config.kube import KubeSettings
 
@@ -43,6 +44,8 @@ EXIT_CODE_PREFIX = "poiesis-exit-code="
 BACKEND_PARAMETERS = frozenset(
     {"node_selector", "priority_class", "runtime_class", "active_deadline_seconds"}
 )
+#: tesTask members the server sets: never part of the task file the filers read
+READ_ONLY = frozenset({"id", "state", "logs", "creation_time"})
 _POIESIS_RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
 
 
@@ -64,7 +67,7 @@ def owner_reference(*, name: str, uid: str) -> dict[str, Any]:
 # -- Job and Pod ---------------------------------------------------------------
 
 
-def build_job(task_id: str, task: Mapping[str, Any], cfg: KubeSettings, *, suspend: bool = True) -> dict[str, Any]:
+def build_job(task_id: str, task: TesTask, cfg: KubeSettings, *, suspend: bool = True) -> dict[str, Any]:
     """The task's Job: one Pod, never retried; created suspended until its Secret and PVC exist."""
     params = _backend_parameters(task)
     spec: dict[str, Any] = {
@@ -84,9 +87,8 @@ def build_job(task_id: str, task: Mapping[str, Any], cfg: KubeSettings, *, suspe
     }
 
 
-def build_pod_spec(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) -> dict[str, Any]:
+def build_pod_spec(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, Any]:
     """The Pod: recorder sidecar, input filer, executors, output filer."""
-    executors = list(task.get("executors") or [])
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
@@ -94,7 +96,7 @@ def build_pod_spec(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) -> 
         "initContainers": [
             _trec(task_id, cfg),
             _filer("tif", "in", cfg),
-            *(_executor(i, x, task, cfg) for i, x in enumerate(executors)),
+            *(_executor(i, x, task, cfg) for i, x in enumerate(task.executors)),
         ],
         "containers": [_filer("tof", "out", cfg)],
         "volumes": _volumes(task_id, task, cfg),
@@ -107,7 +109,7 @@ def build_pod_spec(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) -> 
     return spec
 
 
-def transfer_volume(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) -> dict[str, Any]:
+def transfer_volume(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, Any]:
     """The task volume: the task's PVC, or an emptyDir limited to disk_gb (POIESIS_KUBE_TRANSFER_VOLUME).
 
     An emptyDir is world-writable (any uid may write it, as "restricted" Pods must) and
@@ -118,7 +120,7 @@ def transfer_volume(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) ->
     return {"name": "transfer", "persistentVolumeClaim": {"claimName": job_name(task_id)}}
 
 
-def _volumes(task_id: str, task: Mapping[str, Any], cfg: KubeSettings) -> list[dict[str, Any]]:
+def _volumes(task_id: str, task: TesTask, cfg: KubeSettings) -> list[dict[str, Any]]:
     return [
         transfer_volume(task_id, task, cfg),
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
@@ -226,12 +228,12 @@ def _poiesis_container(name: str, command: list[str], cfg: KubeSettings, **extra
 # -- executors -------------------------------------------------------------------
 
 
-def _executor(index: int, executor: Mapping[str, Any], task: Mapping[str, Any], cfg: KubeSettings) -> dict[str, Any]:
+def _executor(index: int, executor: TesExecutor, task: TesTask, cfg: KubeSettings) -> dict[str, Any]:
     command, wrapper_env = executor_command(executor)
-    env = [{"name": k, "value": str(v)} for k, v in (executor.get("env") or {}).items()]
+    env = [{"name": k, "value": str(v)} for k, v in (executor.env or {}).items()]
     container: dict[str, Any] = {
         "name": f"executor-{index}",
-        "image": executor["image"],
+        "image": executor.image,
         "imagePullPolicy": cfg.executor_image_pull_policy,
         "command": command,
         "env": env + wrapper_env,
@@ -239,9 +241,9 @@ def _executor(index: int, executor: Mapping[str, Any], task: Mapping[str, Any], 
         "terminationMessagePath": TERMINATION_LOG,
         "terminationMessagePolicy": "File",
     }
-    if executor.get("workdir"):
-        container["workingDir"] = executor["workdir"]
-    resources = executor_resources(task.get("resources") or {})
+    if executor.workdir:
+        container["workingDir"] = executor.workdir
+    resources = executor_resources(task.resources)
     if resources:
         container["resources"] = resources
     if cfg.executor_security_context:
@@ -249,7 +251,7 @@ def _executor(index: int, executor: Mapping[str, Any], task: Mapping[str, Any], 
     return container
 
 
-def executor_command(executor: Mapping[str, Any]) -> tuple[list[str], list[dict[str, str]]]:
+def executor_command(executor: TesExecutor) -> tuple[list[str], list[dict[str, str]]]:
     """The container command and the env it needs.
 
     The TES command runs as is (no shell) unless the executor redirects
@@ -260,15 +262,16 @@ def executor_command(executor: Mapping[str, Any]) -> tuple[list[str], list[dict[
     termination message and exits 0, so the next executor runs and the real
     code is still recorded.
     """
-    command = list(executor["command"])
+    command = list(executor.command)
     env, redirects = [], ""
-    for field_name, op in (("stdin", "<"), ("stdout", ">"), ("stderr", "2>")):
-        path = executor.get(field_name)
+    for field_name, op, path in (
+        ("stdin", "<", executor.stdin), ("stdout", ">", executor.stdout), ("stderr", "2>", executor.stderr)
+    ):
         if path:
             var = f"POIESIS_{field_name.upper()}"
             env.append({"name": var, "value": path})
             redirects += f' {op}"${var}"'
-    ignore = bool(executor.get("ignore_error"))
+    ignore = bool(executor.ignore_error)
     if not redirects and not ignore:
         return command, []
     if ignore:
@@ -281,14 +284,16 @@ def executor_command(executor: Mapping[str, Any]) -> tuple[list[str], list[dict[
     return ["/bin/sh", "-c", script, "poiesis-executor", *command], env
 
 
-def executor_resources(resources: Mapping[str, Any]) -> dict[str, Any]:
+def executor_resources(resources: TesResources | None) -> dict[str, Any]:
     """TES cpu_cores -> CPU request; ram_gb (GiB) -> memory request and limit."""
     requests: dict[str, str] = {}
     limits: dict[str, str] = {}
-    if resources.get("cpu_cores"):
-        requests["cpu"] = str(int(resources["cpu_cores"]))
-    if resources.get("ram_gb"):
-        memory = str(int(float(resources["ram_gb"]) * 2**30))
+    if resources is None:
+        return {}
+    if resources.cpu_cores:
+        requests["cpu"] = str(int(resources.cpu_cores))
+    if resources.ram_gb:
+        memory = str(int(float(resources.ram_gb) * 2**30))
         requests["memory"] = limits["memory"] = memory
     out: dict[str, Any] = {}
     if requests:
@@ -298,7 +303,7 @@ def executor_resources(resources: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def volume_mounts(task: Mapping[str, Any]) -> list[dict[str, Any]]:
+def volume_mounts(task: TesTask) -> list[dict[str, Any]]:
     """Executor mounts: each of ``layout.mounts`` at its TES path P, from the task volume's files/P."""
     return [
         {"name": "transfer", "mountPath": m.path, "subPath": layout.volume_path(m.path)}
@@ -309,8 +314,8 @@ def volume_mounts(task: Mapping[str, Any]) -> list[dict[str, Any]]:
 # -- placement and parameters ----------------------------------------------------
 
 
-def _backend_parameters(task: Mapping[str, Any]) -> dict[str, str]:
-    params = (task.get("resources") or {}).get("backend_parameters") or {}
+def _backend_parameters(task: TesTask) -> dict[str, str]:
+    params = (task.resources.backend_parameters if task.resources else None) or {}
     return {k: str(v) for k, v in params.items() if k in BACKEND_PARAMETERS}
 
 
@@ -325,7 +330,7 @@ def parse_node_selector(value: str) -> dict[str, str]:
     return out
 
 
-def _placement(spec: dict[str, Any], task: Mapping[str, Any], cfg: KubeSettings) -> None:
+def _placement(spec: dict[str, Any], task: TesTask, cfg: KubeSettings) -> None:
     params = _backend_parameters(task)
     selector = dict(cfg.node_selector)
     if "node_selector" in params:
@@ -338,7 +343,7 @@ def _placement(spec: dict[str, Any], task: Mapping[str, Any], cfg: KubeSettings)
         spec["priorityClassName"] = params["priority_class"]
     if "runtime_class" in params:
         spec["runtimeClassName"] = params["runtime_class"]
-    zones = (task.get("resources") or {}).get("zones")
+    zones = task.resources.zones if task.resources else None
     if zones:
         term = {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": list(zones)}]}
         spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
@@ -347,9 +352,10 @@ def _placement(spec: dict[str, Any], task: Mapping[str, Any], cfg: KubeSettings)
 # -- Secret and PVC ----------------------------------------------------------------
 
 
-def build_secret(task_id: str, task: Mapping[str, Any], cfg: KubeSettings, *, owner: Mapping[str, Any]) -> dict[str, Any]:
-    """The task JSON for the filers (a Secret: input URLs may carry credentials)."""
-    body = {**task, "id": task_id}
+def build_secret(task_id: str, task: TesTask, cfg: KubeSettings, *, owner: Mapping[str, Any]) -> dict[str, Any]:
+    """The task JSON for the filers (a Secret: input URLs may carry credentials): the task as submitted, and its id."""
+    body = task.model_dump(mode="json", exclude_none=True, exclude=set(READ_ONLY))
+    body["id"] = task_id
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -359,13 +365,13 @@ def build_secret(task_id: str, task: Mapping[str, Any], cfg: KubeSettings, *, ow
     }
 
 
-def disk_bytes(task: Mapping[str, Any], cfg: KubeSettings) -> int:
+def disk_bytes(task: TesTask, cfg: KubeSettings) -> int:
     """PVC size: the task's disk_gb (GiB) or the configured default."""
-    disk = (task.get("resources") or {}).get("disk_gb") or cfg.default_disk_gb
+    disk = (task.resources.disk_gb if task.resources else None) or cfg.default_disk_gb
     return int(float(disk) * 2**30)
 
 
-def build_pvc(task_id: str, task: Mapping[str, Any], cfg: KubeSettings, *, owner: Mapping[str, Any]) -> dict[str, Any]:
+def build_pvc(task_id: str, task: TesTask, cfg: KubeSettings, *, owner: Mapping[str, Any]) -> dict[str, Any]:
     """The task's transfer volume, removed with its Job."""
     spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],

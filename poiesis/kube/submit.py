@@ -27,14 +27,14 @@ import collections
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
 
+from generated.models import TesTask
 from poiesis import logs, metrics
 
 log = logging.getLogger(__name__)
 
-SubmitFn = Callable[[str, Mapping[str, Any]], None]
+SubmitFn = Callable[[str, TesTask], None]
 
 
 class Submitter:
@@ -43,7 +43,7 @@ class Submitter:
     def __init__(self, submit: SubmitFn, *, workers: int, capacity: int, name: str = "kube-submit") -> None:
         self._submit = submit
         self.capacity = capacity
-        self._queue: collections.OrderedDict[str, Mapping[str, Any]] = collections.OrderedDict()
+        self._queue: collections.OrderedDict[str, TesTask] = collections.OrderedDict()
         self._in_flight: set[str] = set()
         self._cond = threading.Condition()
         self._stopped = False
@@ -54,7 +54,7 @@ class Submitter:
         for thread in self._threads:
             thread.start()
 
-    def offer(self, task_id: str, task: Mapping[str, Any]) -> bool:
+    def offer(self, task_id: str, task: TesTask) -> bool:
         """Queue a task for submission; False when the queue is full (the sweep will submit it)."""
         with self._cond:
             if task_id in self._queue or task_id in self._in_flight:
@@ -103,7 +103,7 @@ class Submitter:
         for thread in self._threads:
             thread.join(timeout)
 
-    def _next(self) -> tuple[str, Mapping[str, Any]] | None:
+    def _next(self) -> tuple[str, TesTask] | None:
         with self._cond:
             self._cond.wait_for(lambda: (self._queue and not self._held) or self._stopped)
             if self._stopped:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from generated.models import TesExecutor
 from poiesis import layout
 from poiesis.local import paths
 
@@ -78,7 +78,7 @@ def container_name(task_id: str, index: int) -> str:
 
 
 def plan_container(
-    executor: Mapping[str, Any],
+    executor: TesExecutor,
     *,
     mode: Mode,
     task_id: str,
@@ -95,21 +95,21 @@ def plan_container(
     ]
     for m in mapped:
         argv += ["--volume", f"{layout.host_path(root, m.path)}:{m.path}:rw"]
-    if executor.get("workdir"):
-        argv += ["--workdir", executor["workdir"]]
-    for key, value in sorted((executor.get("env") or {}).items()):
+    if executor.workdir:
+        argv += ["--workdir", executor.workdir]
+    for key, value in sorted((executor.env or {}).items()):
         argv += ["--env", f"{key}={value}"]
     stdin = stdio[0]
     if stdin is not None:
         argv.append("--interactive")
-    command = list(executor["command"])
-    argv += ["--entrypoint", command[0], executor["image"], *command[1:]]
+    command = executor.command
+    argv += ["--entrypoint", command[0], executor.image, *command[1:]]
     # env None: the container CLI inherits this process's environment (its socket, XDG_RUNTIME_DIR, ...)
     return Launch(argv=argv, env=None, stdin=stdin, stdout=stdio[1], stderr=stdio[2], container=name, root=root)
 
 
 def plan_process(
-    executor: Mapping[str, Any],
+    executor: TesExecutor,
     *,
     mode: Mode,
     root: Path,
@@ -125,9 +125,9 @@ def plan_process(
     executor's own variables, never the server's. With ``private_mounts``
     the command sees its own /proc and ROOT/tmp as /tmp.
     """
-    workdir = executor.get("workdir")
+    workdir = executor.workdir
     rewrite = paths.rewriter([m.path for m in mapped] + ([layout.normalize(workdir)] if workdir else []), root=root)
-    argv = [rewrite(arg) for arg in executor["command"]]
+    argv = [rewrite(arg) for arg in executor.command]
     if mode.private_mounts:
         argv = [*_PID_NS, *_MOUNT_NS, "--", "/bin/sh", "-c", _PRIVATE_TMP, str(root), *argv]
     elif mode.pid_namespace:
@@ -138,7 +138,7 @@ def plan_process(
         "HOME": str(cwd),
         "TMPDIR": str(root / layout.TMP_DIR),
     }
-    env.update({key: rewrite(str(value)) for key, value in (executor.get("env") or {}).items()})
+    env.update({key: rewrite(str(value)) for key, value in (executor.env or {}).items()})
     return Launch(argv=argv, env=env, cwd=cwd, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], root=root)
 
 

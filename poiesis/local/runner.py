@@ -14,12 +14,11 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
+from generated.models import TesExecutor, TesTask
 from poiesis import filer, layout, lifecycle
 from poiesis.config.local import LocalSettings
 from poiesis.lifecycle import NO_PRIVATE_MOUNTS_LOG, PROCESS_MODE_LOG, End
@@ -111,7 +110,7 @@ class Runner:
     def _lifecycle(self, handle: Handle, root: Path) -> End:
         task_id = handle.task_id
         self._advance(task_id, State.INITIALIZING)
-        task = self.store.get_task(task_id, view="FULL")
+        task = self.store.get_task_model(task_id)  # read back and parsed once, here
         if task is None:
             raise Stop(lifecycle.task_vanished())
         try:
@@ -123,15 +122,15 @@ class Runner:
             lines = [PROCESS_MODE_LOG] + ([] if self.mode.private_mounts else [NO_PRIVATE_MOUNTS_LOG])
             self.store.add_system_logs(task_id, lines)
         self._fetch_inputs(task, root)
-        for index, ex in enumerate(task.get("executors") or []):
+        for index, ex in enumerate(task.executors):
             self._check_cancel(handle)
             result = self._run_executor(handle, task_id=task_id, index=index, executor_spec=ex, root=root, mapped=mapped)
             if result.cancelled or handle.cancelled.is_set():
                 raise Stop(lifecycle.cancelled())
-            if result.exit_code != 0 and not ex.get("ignore_error"):
+            if result.exit_code != 0 and not ex.ignore_error:
                 return lifecycle.executor_failed(index, result.exit_code)
         self._check_cancel(handle)
-        self._upload_outputs(task, root)
+        self._upload_outputs(task_id, task, root)
         return lifecycle.completed()
 
     def _advance(self, task_id: str, target: State, *, at: datetime | None = None) -> None:
@@ -155,19 +154,19 @@ class Runner:
             if m.is_dir:
                 layout.host_path(root, m.path).mkdir(parents=True, exist_ok=True)
 
-    def _fetch_inputs(self, task: dict[str, Any], root: Path) -> None:
+    def _fetch_inputs(self, task: TesTask, root: Path) -> None:
         try:
-            filer.fetch_inputs(task, root=root, config=self.filer_config)
+            filer.fetch_inputs(task.inputs or [], root=root, config=self.filer_config)
         except filer.FilerError as exc:
             raise Stop(lifecycle.filer_failed("in", str(exc))) from exc
 
-    def _upload_outputs(self, task: dict[str, Any], root: Path) -> None:
+    def _upload_outputs(self, task_id: str, task: TesTask, root: Path) -> None:
         try:
-            logs = filer.upload_outputs(task, root=root, config=self.filer_config)
+            logs = filer.upload_outputs(task.outputs or [], root=root, config=self.filer_config)
         except filer.FilerError as exc:
             raise Stop(lifecycle.filer_failed("out", str(exc))) from exc
         if logs:
-            self.store.add_output_file_logs(task["id"], logs)
+            self.store.add_output_file_logs(task_id, logs)
 
     def _run_executor(
         self,
@@ -175,7 +174,7 @@ class Runner:
         *,
         task_id: str,
         index: int,
-        executor_spec: Mapping[str, Any],
+        executor_spec: TesExecutor,
         root: Path,
         mapped: list[layout.Mount],
     ) -> executor.Result:
@@ -210,14 +209,14 @@ class Runner:
         return result
 
     def _plan(
-        self, spec: Mapping[str, Any], *, task_id: str, index: int, root: Path, mapped: list[layout.Mount]
+        self, spec: TesExecutor, *, task_id: str, index: int, root: Path, mapped: list[layout.Mount]
     ) -> engine.Launch:
         stdio = self._stdio(spec, root=root, index=index)
         if self.mode.isolated:
             return engine.plan_container(
                 spec, mode=self.mode, task_id=task_id, index=index, root=root, mapped=mapped, stdio=stdio
             )
-        workdir = spec.get("workdir")
+        workdir = spec.workdir
         if workdir:
             try:
                 beneath.make_dirs(root, layout.host_path(root, workdir))
@@ -227,15 +226,16 @@ class Runner:
             spec, mode=self.mode, root=root, mapped=mapped, stdio=stdio, path=self.settings.process_path
         )
 
-    def _stdio(self, spec: Mapping[str, Any], *, root: Path, index: int) -> tuple[Path | None, Path, Path]:
+    def _stdio(self, spec: TesExecutor, *, root: Path, index: int) -> tuple[Path | None, Path, Path]:
         """Host files for stdin/stdout/stderr: the TES paths given, else files in ROOT/.poiesis.
 
         Each is checked now, and opened again at start, without following
         links (``beneath``): an earlier executor may have planted one.
         """
-        stdin = layout.host_path(root, spec["stdin"]) if spec.get("stdin") else None
+        given = {"stdin": spec.stdin, "stdout": spec.stdout, "stderr": spec.stderr}
+        stdin = layout.host_path(root, spec.stdin) if spec.stdin else None
         out = [
-            layout.host_path(root, spec[stream]) if spec.get(stream) else layout.stream_file(root, index, stream)
+            layout.host_path(root, path) if (path := given[stream]) else layout.stream_file(root, index, stream)
             for stream in layout.STREAMS
         ]
         for stream, host in (("stdin", stdin), ("stdout", out[0]), ("stderr", out[1])):
@@ -244,10 +244,10 @@ class Runner:
             try:
                 os.close(beneath.open_file(root, host, write=stream != "stdin"))
             except FileNotFoundError as exc:
-                raise Stop(lifecycle.executor_refused(index, f"{stream} {spec[stream]} does not exist")) from exc
+                raise Stop(lifecycle.executor_refused(index, f"{stream} {given[stream]} does not exist")) from exc
             except beneath.Unsafe as exc:
                 log.warning("task %s executor #%d: %s refused: %s", root.name, index, stream, exc)
-                raise Stop(lifecycle.executor_refused(index, f"{stream} {spec.get(stream)}: {exc}")) from exc
+                raise Stop(lifecycle.executor_refused(index, f"{stream} {given[stream]}: {exc}")) from exc
         return stdin, out[0], out[1]
 
     def _terminal(self, task_id: str, end: End) -> str | None:

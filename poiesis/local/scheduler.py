@@ -14,9 +14,8 @@ import logging
 import shutil
 import subprocess
 import threading
-from collections.abc import Mapping
-from typing import Any
 
+from generated.models import TesTask
 from poiesis import filer, lifecycle
 from poiesis.config.local import LocalSettings
 from poiesis.config.security import is_loopback
@@ -138,7 +137,7 @@ class LocalBackend:
 
     # -- the Backend protocol ----------------------------------------------------------
 
-    def submit(self, task_id: str, task: Mapping[str, Any]) -> None:  # noqa: ARG002 - the protocol; read when run
+    def submit(self, task_id: str, task: TesTask) -> None:  # noqa: ARG002 - the protocol; read back when run
         """Queue the task; it runs when a slot is free (never blocks)."""
         with self._cond:
             if self._closed:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from types import TracebackType
 from typing import Any, Literal, cast
 
@@ -22,6 +23,7 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from generated.models import TesTask
 from poiesis import metrics, states
 from poiesis.store.db import Unavailable
 
@@ -114,10 +116,11 @@ class Store:
 
     # -- creating and reading -------------------------------------------------
 
-    def create_task(self, task: Mapping[str, Any], *, owner: str | None = None) -> str:
+    def create_task(self, task: TesTask, *, owner: str | None = None) -> str:
         """Insert a task (QUEUED) with all its children in one transaction; returns its id.
 
         The statements go out in one pipeline: one round trip to the database for the whole task.
+        The task's read-only members (id, state, logs, creation_time) are not stored.
         """
         task_id = new_task_id()
         with self._conn() as conn, conn.pipeline(), conn.transaction():
@@ -126,10 +129,11 @@ class Store:
                 " VALUES (%s, 'QUEUED', %s, %s, %s, %s, %s)",
                 (
                     task_id,
-                    task.get("name"),
-                    task.get("description"),
-                    Jsonb(task["resources"]) if task.get("resources") is not None else None,
-                    Jsonb(task.get("tags") or {}),
+                    task.name,
+                    task.description,
+                    Jsonb(task.resources.model_dump(mode="json", exclude_none=True))
+                    if task.resources is not None else None,
+                    Jsonb(task.tags or {}),
                     owner,
                 ),
             )
@@ -153,6 +157,15 @@ class Store:
                 (task_id, owner, owner),
             ).fetchone()
         return row[0] if row else None
+
+    def get_task_model(self, task_id: str) -> TesTask | None:
+        """The task in the FULL view as the generated model, for the backends that run it; None when there is none.
+
+        The one place a stored task is parsed back into a ``TesTask``: PostgreSQL's JSON text
+        goes straight to pydantic's JSON parser.
+        """
+        text = self.get_task(task_id, view="FULL", as_text=True)
+        return None if text is None else TesTask.model_validate_json(text)
 
     def get_state(self, task_id: str) -> str | None:
         """The task's state, or None when there is no such task."""
@@ -446,7 +459,7 @@ def _append_system_logs(conn: psycopg.Connection, task_id: str, lines: Sequence[
     )
 
 
-def _insert_children(conn: psycopg.Connection, task_id: str, task: Mapping[str, Any]) -> None:
+def _insert_children(conn: psycopg.Connection, task_id: str, task: TesTask) -> None:
     """The task's inputs, outputs, executors and volumes; a kind the task has none of sends nothing."""
     for sql, rows in _child_rows(task_id, task):
         if rows:
@@ -454,38 +467,39 @@ def _insert_children(conn: psycopg.Connection, task_id: str, task: Mapping[str, 
                 cur.executemany(sql, rows)
 
 
-def _child_rows(task_id: str, task: Mapping[str, Any]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+def _enum_value(value: StrEnum | None) -> str | None:
+    return None if value is None else value.value
+
+
+def _child_rows(task_id: str, task: TesTask) -> list[tuple[str, list[tuple[Any, ...]]]]:
     return [
         (
             ("INSERT INTO task_inputs (task_id, idx, name, description, url, path, type, content, streamable)"
              " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"),
             [
-                (task_id, i, x.get("name"), x.get("description"), x.get("url"), x["path"],
-                 x.get("type"), x.get("content"), x.get("streamable"))
-                for i, x in enumerate(task.get("inputs") or [])
+                (task_id, i, x.name, x.description, x.url, x.path, _enum_value(x.type), x.content, x.streamable)
+                for i, x in enumerate(task.inputs or [])
             ],
         ),
         (
             ("INSERT INTO task_outputs (task_id, idx, name, description, url, path, path_prefix, type)"
              " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"),
             [
-                (task_id, i, x.get("name"), x.get("description"), x["url"], x["path"],
-                 x.get("path_prefix"), x.get("type"))
-                for i, x in enumerate(task.get("outputs") or [])
+                (task_id, i, o.name, o.description, o.url, o.path, o.path_prefix, _enum_value(o.type))
+                for i, o in enumerate(task.outputs or [])
             ],
         ),
         (
             ("INSERT INTO task_executors (task_id, idx, image, command, workdir, stdin, stdout, stderr,"
              " env, ignore_error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"),
             [
-                (task_id, i, x["image"], list(x["command"]), x.get("workdir"), x.get("stdin"),
-                 x.get("stdout"), x.get("stderr"), Jsonb(x["env"]) if x.get("env") is not None else None,
-                 x.get("ignore_error"))
-                for i, x in enumerate(task["executors"])
+                (task_id, i, e.image, e.command, e.workdir, e.stdin, e.stdout, e.stderr,
+                 Jsonb(e.env) if e.env is not None else None, e.ignore_error)
+                for i, e in enumerate(task.executors)
             ],
         ),
         (
             "INSERT INTO task_volumes (task_id, idx, path) VALUES (%s, %s, %s)",
-            [(task_id, i, p) for i, p in enumerate(task.get("volumes") or [])],
+            [(task_id, i, p) for i, p in enumerate(task.volumes or [])],
         ),
     ]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from generated.models import TesTask
 from poiesis import logs, metrics
 from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
@@ -58,7 +59,7 @@ class Controller:
     store: Store
     cfg: KubeSettings
     identity: str
-    submit: Callable[[str, dict[str, Any]], None]
+    submit: Callable[[str, TesTask], None]
     clock: Callable[[], datetime] = utcnow
     debounce_s: float = 0.2
     pods: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -243,11 +244,10 @@ class Controller:
             self.kube.delete_job(build.job_name(action.task_id))
         elif isinstance(action, reconcile.Resubmit):
             self.resubmitted.add(action.task_id)
-            task = self.store.get_task(action.task_id, view="FULL")
-            if task is not None and task.get("state") == "QUEUED":
-                body = {k: v for k, v in task.items() if k not in ("id", "state", "logs", "creation_time")}
+            task = self.store.get_task_model(action.task_id)  # read back and parsed once, here
+            if task is not None and task.state == State.QUEUED:
                 log.info("resubmitting task %s (QUEUED with no running Job)", action.task_id)
-                self.submit(action.task_id, body)
+                self.submit(action.task_id, task)
 
     def count_states(self) -> None:
         """Publish the tasks per state (every state, 0 when none): TRec's writes show up here too."""

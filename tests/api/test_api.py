@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.schema import conforms
+from tests.tasks import tes_task
 
 TASK = {
     "name": "md5",
@@ -230,7 +231,7 @@ def test_list_pages_with_opaque_tokens_newest_first(client):
 def test_default_page_size_is_256(client, api_context):
     """Without page_size a page holds 256 tasks and offers a token for the rest."""
     for _ in range(257):
-        api_context.store.create_task(TASK)
+        api_context.store.create_task(tes_task(TASK))
     body = client.get("/tasks").json()
     assert len(body["tasks"]) == 256 and body["next_page_token"]
     assert len(client.get("/tasks", params={"page_token": body["next_page_token"]}).json()["tasks"]) == 1

@@ -21,6 +21,7 @@ from poiesis.kube import build
 from tests.plugins.helm import CHART, Helm
 from tests.plugins.kube import Cluster
 from tests.plugins.realnode import _delete_namespace
+from tests.tasks import tes_task
 
 RELEASE = "tes"
 VALUES = ["--set", "database.url=postgresql://poiesis:pw@db.invalid/poiesis", "--set", "auth.basic.passwords=alice:x",
@@ -71,7 +72,7 @@ def test_a_default_task_pod_is_admitted_and_an_escalating_one_refused(restricted
     cfg = KubeSettings(namespace=namespace, image="poiesis:test", transfer_volume="emptyDir")
     task = {"inputs": [{"path": "/data/in.txt", "content": "x"}], "outputs": [{"path": "/data/out/o", "url": "s3://b/o"}],
             "executors": [{"image": "busybox", "command": ["cp", "/data/in.txt", "/data/out/o"], "stdout": "/data/out/log"}]}
-    spec = build.build_pod_spec("t1", task, cfg)
+    spec = build.build_pod_spec("t1", tes_task(task), cfg)
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "task-t1", "labels": build.labels("t1", cfg)},
            "spec": spec}
     core.create_namespaced_pod(namespace, pod, dry_run="All")

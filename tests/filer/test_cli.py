@@ -98,6 +98,14 @@ def test_unreadable_task_file(root: Path, tmp_path: Path) -> None:
     assert "cannot read the task file" in (tmp_path / "tl").read_text()
 
 
+def test_task_file_of_the_wrong_shape(root: Path, tmp_path: Path) -> None:
+    """A task file whose input has no path fails before any transfer, naming the member."""
+    done = _run("in", {"inputs": [{"url": "s3://b/k"}]}, root=root, tmp_path=tmp_path, env={})
+    assert done.returncode == 1
+    line = (tmp_path / "termination-log").read_text().strip()
+    assert line.startswith("the task file ") and line.endswith(": inputs[0].path is missing")
+
+
 def test_sigterm_mid_download_cleans_up(http_server: HttpServer, root: Path, tmp_path: Path) -> None:
     """SIGTERM during a transfer ends the filer with a termination line and no partial file."""
     task_file = tmp_path / "task.json"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from poiesis.filer import SUPPORTED_SCHEMES, FilerConfig, FilerError, RetryPolicy
 from poiesis.filer.errors import TransientError, hide, public_url, redact
+from poiesis.filer.spec import Input, Output, task_files
 from poiesis.filer.transfer import join_url, with_retries
 
 
@@ -96,3 +99,28 @@ def test_public_url_drops_credentials() -> None:
     assert public_url("ftp://u:p@h:21/a/b.txt") == "ftp://h:21/a/b.txt"
     assert public_url("https://h/o?X-Amz-Signature=s") == "https://h/o"
     assert public_url("s3://bucket/key") == "s3://bucket/key"
+
+
+def test_task_files_reads_the_members_the_filers_use() -> None:
+    """The task file's inputs and outputs become frozen values; other members are ignored."""
+    files = task_files({
+        "id": "t1", "executors": [{"image": "alpine", "command": ["true"]}], "tags": {"a": "b"},
+        "inputs": [{"path": "/in", "url": "s3://b/k", "type": "DIRECTORY", "streamable": True}],
+        "outputs": [{"path": "/o/*.txt", "url": "s3://b/o", "path_prefix": "/o/", "name": "n"}],
+    })
+    assert files.inputs == (Input(path="/in", url="s3://b/k", type="DIRECTORY"),)
+    assert files.outputs == (Output(url="s3://b/o", path="/o/*.txt", name="n", path_prefix="/o/"),)
+    assert task_files({}).inputs == task_files({}).outputs == ()
+
+
+@pytest.mark.parametrize(("task", "message"), [
+    ({"inputs": {"path": "/x"}}, "inputs is not a list"),
+    ({"inputs": ["/x"]}, "inputs[0] is not a JSON object"),
+    ({"inputs": [{"url": "s3://b/k"}]}, "inputs[0].path is missing"),
+    ({"outputs": [{"path": "/o"}]}, "outputs[0].url is missing"),
+    ({"outputs": [{"path": 3, "url": "s3://b/o"}]}, "outputs[0].path is not a string"),
+])
+def test_task_files_names_the_member_that_is_wrong(task: dict, message: str) -> None:
+    """A task file the API did not write fails at once, naming the member."""
+    with pytest.raises(FilerError, match=re.escape(message)):
+        task_files(task)

@@ -9,6 +9,7 @@ import pytest
 
 from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
+from tests.tasks import tes_executor, tes_task
 
 CFG = KubeSettings(namespace="ns", image="poiesis:test", service_account="poiesis-pod")
 TASK = {
@@ -37,17 +38,17 @@ LABELS = {"poiesis.io/task": "t1", "app.kubernetes.io/name": "poiesis", "app.kub
 
 
 def _pod(task=TASK, cfg=CFG):
-    return build.build_job("t1", task, cfg)["spec"]["template"]["spec"]
+    return build.build_job("t1", tes_task(task), cfg)["spec"]["template"]["spec"]
 
 
 def test_job_shape() -> None:
     """One Pod, never retried, labelled with the task, created suspended, TTL from settings."""
-    job = build.build_job("t1", TASK, CFG)
+    job = build.build_job("t1", tes_task(TASK), CFG)
     assert job["metadata"] == {"name": "poiesis-t1", "namespace": "ns", "labels": LABELS}
     assert job["spec"]["backoffLimit"] == 0 and job["spec"]["suspend"] is True
     assert job["spec"]["ttlSecondsAfterFinished"] == 300
     assert job["spec"]["template"]["metadata"]["labels"] == LABELS
-    assert "ttlSecondsAfterFinished" not in build.build_job("t1", TASK, KubeSettings(ttl_seconds_after_finished=None))["spec"]
+    assert "ttlSecondsAfterFinished" not in build.build_job("t1", tes_task(TASK), KubeSettings(ttl_seconds_after_finished=None))["spec"]
 
 
 def test_pod_layout() -> None:
@@ -125,8 +126,8 @@ def test_ignore_error_wrapper_really_behaves(tmp_path) -> None:
     """Run through a real /bin/sh: the command's code lands in the message file, the shell exits 0."""
     import subprocess
 
-    command, env = build.executor_command({"command": ["sh", "-c", "echo hi; exit 7"], "ignore_error": True,
-                                           "stdout": str(tmp_path / "out")})
+    command, env = build.executor_command(tes_executor({"image": "alpine", "command": ["sh", "-c", "echo hi; exit 7"],
+                                                        "ignore_error": True, "stdout": str(tmp_path / "out")}))
     script = command[2].replace("/dev/termination-log", str(tmp_path / "msg"))
     proc = subprocess.run([command[0], "-c", script, *command[3:]], check=False, env={e["name"]: e["value"] for e in env})
     assert proc.returncode == 0
@@ -140,9 +141,9 @@ def test_resources() -> None:
     assert ex["resources"] == {"requests": {"cpu": "2", "memory": str(int(1.5 * 2**30))},
                                "limits": {"memory": str(int(1.5 * 2**30))}}
     owner = build.owner_reference(name="poiesis-t1", uid="u")
-    pvc = build.build_pvc("t1", TASK, CFG, owner=owner)
+    pvc = build.build_pvc("t1", tes_task(TASK), CFG, owner=owner)
     assert pvc["spec"]["resources"]["requests"]["storage"] == str(10 * 2**30)
-    assert build.build_pvc("t1", {"executors": []}, CFG, owner=owner)["spec"]["resources"]["requests"]["storage"] == str(2**30)
+    assert build.build_pvc("t1", tes_task({"executors": []}), CFG, owner=owner)["spec"]["resources"]["requests"]["storage"] == str(2**30)
 
 
 def test_placement_from_backend_parameters_and_zones() -> None:
@@ -158,10 +159,10 @@ def test_placement_settings_apply_to_every_pod() -> None:
     """The configured node selector and tolerations reach every Pod; a task's node_selector adds to them."""
     toleration = {"key": "poiesis.io/realnode", "operator": "Exists", "effect": "NoSchedule"}
     cfg = dataclasses.replace(CFG, node_selector={"pool": "tasks", "zone": "a"}, tolerations=[toleration])
-    pod = build.build_pod_spec("t1", TASK, cfg)
+    pod = build.build_pod_spec("t1", tes_task(TASK), cfg)
     assert pod["nodeSelector"] == {"pool": "batch", "zone": "a", "disk": "ssd"}
     assert pod["tolerations"] == [toleration]
-    bare = build.build_pod_spec("t1", {"executors": TASK["executors"]}, CFG)
+    bare = build.build_pod_spec("t1", tes_task({"executors": TASK["executors"]}), CFG)
     assert "nodeSelector" not in bare and "tolerations" not in bare
 
 
@@ -174,8 +175,8 @@ def test_bad_node_selector() -> None:
 def test_secret_and_pvc_owned_by_the_job() -> None:
     """Secret and PVC carry the task label and an ownerReference to the Job; the Secret holds the task JSON."""
     owner = build.owner_reference(name="poiesis-t1", uid="u-1")
-    secret = build.build_secret("t1", TASK, CFG, owner=owner)
-    pvc = build.build_pvc("t1", TASK, CFG, owner=owner)
+    secret = build.build_secret("t1", tes_task(TASK), CFG, owner=owner)
+    pvc = build.build_pvc("t1", tes_task(TASK), CFG, owner=owner)
     for obj in (secret, pvc):
         assert obj["metadata"]["ownerReferences"] == [owner]
         assert obj["metadata"]["labels"] == LABELS

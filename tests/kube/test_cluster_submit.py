@@ -23,6 +23,7 @@ from poiesis.kube.backend import KubeBackend
 from poiesis.kube.client import Kube, api_client
 from tests.kube.helpers import create, ended_by, executor, full
 from tests.plugins.kubetasks import wait_for
+from tests.tasks import tes_task
 
 TASK = {"executors": [executor()]}
 
@@ -67,9 +68,9 @@ def test_tasks_are_submitted_in_the_order_they_were_created(task_store, kube_set
     since = batch.list_namespaced_job(kube.namespace).metadata.resource_version
     try:
         with backend.submitter.held():
-            ids = [task_store.create_task(TASK) for _ in range(8)]
+            ids = [task_store.create_task(tes_task(TASK)) for _ in range(8)]
             for task_id in ids:
-                backend.submit(task_id, TASK)
+                backend.submit(task_id, tes_task(TASK))
         assert backend.submitter.drain(60)
     finally:
         backend.close()
@@ -122,8 +123,8 @@ def test_unreachable_api_server_leaves_the_task_queued_for_the_sweep(
     dead = Kube(k8s.ApiClient(config), kube.namespace)
     backend = KubeBackend(dataclasses.replace(kube_settings, submit_workers=1), dead, store=task_store)
     try:
-        task_id = task_store.create_task(TASK)
-        backend.submit(task_id, TASK)
+        task_id = task_store.create_task(tes_task(TASK))
+        backend.submit(task_id, tes_task(TASK))
         assert backend.submitter.drain(30)
     finally:
         backend.close()
@@ -135,8 +136,8 @@ def test_unreachable_api_server_leaves_the_task_queued_for_the_sweep(
 def test_refused_submission_ends_system_error_without_a_job(task_store, async_backend, kube, db_url) -> None:
     """A Job the API server refuses (invalid) ends the task SYSTEM_ERROR with a reason; no Job stays."""
     task = {"executors": [executor()], "resources": {"backend_parameters": {"runtime_class": "Not A Name!"}}}
-    task_id = task_store.create_task(task)
-    async_backend.submit(task_id, task)
+    task_id = task_store.create_task(tes_task(task))
+    async_backend.submit(task_id, tes_task(task))
     assert async_backend.submitter.drain(30)
     assert task_store.get_state(task_id) == "SYSTEM_ERROR"
     assert ended_by(db_url, task_id) == "api"
@@ -145,8 +146,8 @@ def test_refused_submission_ends_system_error_without_a_job(task_store, async_ba
 
 def test_sweep_completes_a_submission_that_died_after_the_job(task_store, kube_settings, kube, run_tctl) -> None:
     """A running Job without its Secret and PVC (the API died in between): TCtl makes them, owned by the Job."""
-    task_id = task_store.create_task(TASK)
-    job = kube.create_job(build.build_job(task_id, TASK, kube_settings, suspend=False))
+    task_id = task_store.create_task(tes_task(TASK))
+    job = kube.create_job(build.build_job(task_id, tes_task(TASK), kube_settings, suspend=False))
     run_tctl()
     wait_for(lambda: _exists(kube, task_id), timeout=30, what="the Secret and PVC from TCtl's sweep")
     for obj in _dependents(kube, task_id):

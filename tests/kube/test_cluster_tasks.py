@@ -14,6 +14,7 @@ from poiesis.kube.backend import KubeBackend
 from poiesis.kube.client import Kube
 from tests.kube.helpers import create, ended_by, executor, exit_codes, full, terminal, when
 from tests.plugins.kubetasks import task_pod, wait_for
+from tests.tasks import tes_task
 
 
 def _container_times(pod: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -133,12 +134,12 @@ def test_ignore_error_goes_on_and_records_both_codes(tes, kube: Kube, start_trec
 
 def _submit_with_filer_exit(task_store, kube_backend, kube_settings, *, filer: str, code: int) -> str:
     task = {"executors": [executor()]}
-    task_id = task_store.create_task(task)
-    manifest = build.build_job(task_id, task, kube_settings)
+    task_id = task_store.create_task(tes_task(task))
+    manifest = build.build_job(task_id, tes_task(task), kube_settings)
     spec = manifest["spec"]["template"]["spec"]
     container = next(c for c in spec["initContainers"] + spec["containers"] if c["name"] == filer)
     container["env"] = [{"name": "POIESIS_KWOK_EXIT_CODE", "value": str(code)}]
-    kube_backend.create(task_id, task, manifest)
+    kube_backend.create(task_id, tes_task(task), manifest)
     return task_id
 
 
@@ -237,7 +238,7 @@ def test_tctl_alone_ends_every_task(tes, task_store, kube: Kube, kube_backend, k
         create(tes, executor(code=2), executor()): ("EXECUTOR_ERROR", [2]),
         _submit_with_filer_exit(task_store, kube_backend, kube_settings, filer="tif", code=1): ("SYSTEM_ERROR", []),
         _submit_with_filer_exit(task_store, kube_backend, kube_settings, filer="tof", code=1): ("SYSTEM_ERROR", [0]),
-        task_store.create_task({"executors": [executor()]}): ("COMPLETE", [0]),  # QUEUED, never submitted
+        task_store.create_task(tes_task({"executors": [executor()]})): ("COMPLETE", [0]),  # QUEUED, never submitted
     }
     cancelled = create(tes, executor(run_ms=60000))
     vanished = create(tes, executor(run_ms=60000))

@@ -24,6 +24,7 @@ from poiesis.trec.run import PodRecorder
 from tests.kube.helpers import BASE, create, ended_by, executor, exit_codes, full, terminal
 from tests.plugins.kube import Cluster, compact_etcd
 from tests.plugins.kubetasks import task_pod, wait_for
+from tests.tasks import tes_task
 
 
 def test_trec_relists_after_410_and_records_everything(tes, task_store, kube: Kube, kube_cluster: Cluster) -> None:
@@ -101,10 +102,10 @@ def test_trec_keeps_reading_after_an_early_sigterm(tes, kube: Kube, submit_gated
 def test_trec_gives_up_before_the_grace_period_ends(tes, task_store, kube_backend, kube_settings, start_trec) -> None:
     """A task that does not end within the Pod's grace: TRec exits before the kubelet's SIGKILL would come, the task left to TCtl."""
     task = {"executors": [executor(run_ms=60000)]}
-    task_id = task_store.create_task(task)
-    manifest = build.build_job(task_id, task, kube_settings)
+    task_id = task_store.create_task(tes_task(task))
+    manifest = build.build_job(task_id, tes_task(task), kube_settings)
     manifest["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 5
-    kube_backend.create(task_id, task, manifest)
+    kube_backend.create(task_id, tes_task(task), manifest)
     trec = start_trec(task_id, kubelet=False)
     wait_for(lambda: trec.ready_file.exists(), timeout=60, what="trec ready")
     wait_for(lambda: task_store.get_state(task_id) == "RUNNING", what="RUNNING")

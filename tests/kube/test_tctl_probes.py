@@ -11,6 +11,7 @@ from poiesis.config.kube import KubeSettings
 from poiesis.tctl import probes
 from poiesis.tctl.controller import Controller
 from tests.api.test_ops import sample
+from tests.tasks import tes_task
 
 
 def test_ready_once_synced_alive_while_the_lease_loop_turns(task_store) -> None:
@@ -45,7 +46,7 @@ def test_ready_once_synced_alive_while_the_lease_loop_turns(task_store) -> None:
 def test_the_leader_publishes_tasks_per_state_from_the_database(task_store) -> None:
     """poiesis_tasks counts every state in the database, whoever wrote it; states with no task say 0."""
     controller = Controller(kube=None, store=task_store, cfg=KubeSettings(), identity="count-test", submit=lambda *_: None)
-    ids = [task_store.create_task({"executors": [{"image": "busybox", "command": ["true"]}]}) for _ in range(3)]
+    ids = [task_store.create_task(tes_task({"executors": [{"image": "busybox", "command": ["true"]}]})) for _ in range(3)]
     assert task_store.write_terminal_state(ids[0], "COMPLETE", ended_by="trec") == "COMPLETE"
     controller.count_states()
     server = probes.serve(controller, host="127.0.0.1", port=0)

@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from poiesis.local import LocalBackend, runner
 from tests.plugins.local import executor, processes_with, wait_for
+from tests.tasks import tes_task
 
 
 def _create(client: TestClient, task: dict) -> str:
@@ -182,10 +183,10 @@ def test_cancel_of_a_waiting_task_is_immediate(task_store, make_backend) -> None
     from tests.plugins.local import process_mode
 
     backend = make_backend(process_mode(), max_tasks=1)
-    blocker = task_store.create_task({"executors": [executor("sleep", "30")]})
-    waiting = task_store.create_task({"executors": [executor("echo", "never")]})
-    backend.submit(blocker, {})
-    backend.submit(waiting, {})
+    blocker = task_store.create_task(tes_task({"executors": [executor("sleep", "30")]}))
+    waiting = task_store.create_task(tes_task({"executors": [executor("echo", "never")]}))
+    backend.submit(blocker, tes_task())
+    backend.submit(waiting, tes_task())
     assert task_store.advance(waiting, "CANCELING") == "CANCELING"
     backend.cancel(waiting)
     assert task_store.get_state(waiting) == "CANCELED"

@@ -11,6 +11,7 @@ import pytest
 
 from poiesis import layout
 from poiesis.local import LocalSettings, engine, paths
+from tests.tasks import tes_executor
 
 ROOT = Path("/w/t1")
 
@@ -41,7 +42,7 @@ def test_container_plan_mounts_workdir_env_and_argv() -> None:
     """The run command names the image, TES argv via --entrypoint, mounts, workdir, env, no pull, no network."""
     mode = engine.Mode("podman", cli="/usr/bin/podman")
     launch = engine.plan_container(
-        {"image": "img:1", "command": ["sh", "-c", "echo $A"], "workdir": "/data", "env": {"A": "1"}},
+        tes_executor({"image": "img:1", "command": ["sh", "-c", "echo $A"], "workdir": "/data", "env": {"A": "1"}}),
         mode=mode, task_id="t1", index=2, root=ROOT, mapped=[layout.Mount("/data", is_dir=True)],
         stdio=(Path("/w/t1/files/data/in"), Path("/o"), Path("/e")),
     )
@@ -56,7 +57,7 @@ def test_container_plan_mounts_workdir_env_and_argv() -> None:
 def test_process_plan_rewrites_paths_and_gives_a_clean_environment() -> None:
     """Process mode: argv/env rewritten, cwd is the mapped workdir, no server variables leak in."""
     launch = engine.plan_process(
-        {"image": "img:1", "command": ["cat", "/data/in"], "workdir": "/work", "env": {"IN": "/data/in"}},
+        tes_executor({"image": "img:1", "command": ["cat", "/data/in"], "workdir": "/work", "env": {"IN": "/data/in"}}),
         mode=engine.Mode(engine.PROCESS), root=ROOT, mapped=[layout.Mount("/data", is_dir=True)],
         stdio=(None, Path("/o"), Path("/e")),
     )
@@ -72,8 +73,8 @@ def test_process_plan_path_is_the_configured_one_else_the_standard_one() -> None
     """POIESIS_LOCAL_PATH sets the executors' PATH; unset it is the standard PATH, never the server's."""
     spec = {"image": "img:1", "command": ["true"]}
     common = {"mode": engine.Mode(engine.PROCESS), "root": ROOT, "mapped": [], "stdio": (None, Path("/o"), Path("/e"))}
-    assert engine.plan_process(spec, **common, path="/opt/toil/bin:/usr/bin").env["PATH"] == "/opt/toil/bin:/usr/bin"
-    assert engine.plan_process(spec, **common).env["PATH"] == engine.DEFAULT_PATH
+    assert engine.plan_process(tes_executor(spec), **common, path="/opt/toil/bin:/usr/bin").env["PATH"] == "/opt/toil/bin:/usr/bin"
+    assert engine.plan_process(tes_executor(spec), **common).env["PATH"] == engine.DEFAULT_PATH
     assert LocalSettings.from_env({"POIESIS_LOCAL_PATH": "/opt/x/bin"}).process_path == "/opt/x/bin"
     assert LocalSettings.from_env({}).process_path is None
 
@@ -81,7 +82,7 @@ def test_process_plan_path_is_the_configured_one_else_the_standard_one() -> None
 def test_process_plan_with_private_mounts_binds_the_task_tmp_over_tmp() -> None:
     """With a mount namespace the command runs under unshare with a fresh /proc and ROOT/tmp as /tmp."""
     launch = engine.plan_process(
-        {"image": "img:1", "command": ["ls", "/proc"]},
+        tes_executor({"image": "img:1", "command": ["ls", "/proc"]}),
         mode=engine.Mode(engine.PROCESS, pid_namespace=True, private_mounts=True), root=ROOT, mapped=[],
         stdio=(None, Path("/o"), Path("/e")),
     )

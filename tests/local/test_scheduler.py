@@ -20,6 +20,7 @@ from poiesis import store
 from poiesis.local import engine, scheduler
 from tests.plugins.api import free_port, wait_http
 from tests.plugins.local import BASE, executor, process_mode, processes_with, wait_for
+from tests.tasks import tes_task
 
 TERMINAL = {"COMPLETE", "EXECUTOR_ERROR", "SYSTEM_ERROR", "CANCELED", "PREEMPTED"}
 
@@ -41,8 +42,8 @@ def test_fifty_tasks_with_a_limit_of_four(task_store: store.Store, make_backend)
     backend = make_backend(process_mode(), max_tasks=4)
     ids = []
     for n in range(50):
-        task_id = task_store.create_task({"executors": [executor("sh", "-c", f"sleep 0.2; echo {n}")]})
-        backend.submit(task_id, {})
+        task_id = task_store.create_task(tes_task({"executors": [executor("sh", "-c", f"sleep 0.2; echo {n}")]}))
+        backend.submit(task_id, tes_task())
         ids.append(task_id)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and any(task_store.get_state(i) not in TERMINAL for i in ids):
@@ -57,9 +58,9 @@ def test_fifty_tasks_with_a_limit_of_four(task_store: store.Store, make_backend)
 def test_waiting_tasks_start_in_creation_order(task_store: store.Store, make_backend) -> None:
     """With one slot, tasks start in the order they were created."""
     backend = make_backend(process_mode(), max_tasks=1)
-    ids = [task_store.create_task({"executors": [executor("true")]}) for _ in range(5)]
+    ids = [task_store.create_task(tes_task({"executors": [executor("true")]})) for _ in range(5)]
     for task_id in ids:
-        backend.submit(task_id, {})
+        backend.submit(task_id, tes_task())
     tasks = [wait_for(lambda i=i: task_store.get_task(i, view="BASIC")) for i in ids]
     starts = [t["logs"][0]["start_time"] for t in tasks]
     assert starts == sorted(starts)
@@ -68,13 +69,13 @@ def test_waiting_tasks_start_in_creation_order(task_store: store.Store, make_bac
 
 def test_start_ends_stale_tasks_and_queues_queued_ones(task_store: store.Store, make_backend) -> None:
     """On start, tasks a previous run left active end SYSTEM_ERROR (CANCELING ones CANCELED); QUEUED ones run."""
-    running = task_store.create_task({"executors": [executor("true")]})
+    running = task_store.create_task(tes_task({"executors": [executor("true")]}))
     task_store.advance(running, "RUNNING")
-    initializing = task_store.create_task({"executors": [executor("true")]})
+    initializing = task_store.create_task(tes_task({"executors": [executor("true")]}))
     task_store.advance(initializing, "INITIALIZING")
-    canceling = task_store.create_task({"executors": [executor("true")]})
+    canceling = task_store.create_task(tes_task({"executors": [executor("true")]}))
     task_store.advance(canceling, "CANCELING")
-    queued = task_store.create_task({"executors": [executor("echo", "resumed")]})
+    queued = task_store.create_task(tes_task({"executors": [executor("echo", "resumed")]}))
     make_backend(process_mode())
     assert task_store.get_state(running) == "SYSTEM_ERROR"
     assert task_store.get_state(initializing) == "SYSTEM_ERROR"

@@ -37,6 +37,7 @@ from poiesis.kube import build
 from poiesis.kube.backend import KubeBackend
 from poiesis.kube.client import Kube
 from poiesis.tctl.controller import Controller
+from tests.tasks import tes_task
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 30, every: float = 0.2, what: str = "condition") -> Any:
@@ -98,10 +99,10 @@ def submit_gated(task_store: store.Store, kube_backend: KubeBackend, kube_settin
     """Submit a task whose Pod stays unscheduled until ``start_trec`` saw TRec ready (the startupProbe's effect)."""
 
     def submit(task: dict[str, Any]) -> str:
-        task_id = task_store.create_task(task)
-        manifest = build.build_job(task_id, task, kube_settings)
+        task_id = task_store.create_task(tes_task(task))
+        manifest = build.build_job(task_id, tes_task(task), kube_settings)
         manifest["spec"]["template"]["spec"]["schedulingGates"] = [{"name": TREC_GATE}]
-        kube_backend.create(task_id, task, manifest)
+        kube_backend.create(task_id, tes_task(task), manifest)
         return task_id
 
     return submit

@@ -12,6 +12,7 @@ from poiesis.api.app import create_app
 from poiesis.api.context import Context
 from poiesis.config.security import Limits, SecuritySettings
 from tests.api.test_api import assert_problem
+from tests.tasks import tes_task
 
 BASE = "/ga4gh/tes/v1"
 SMALL = Limits(body_bytes=64 * 1024, executors=2, inputs=2, outputs=2, volumes=2, tags=2, content_bytes=100,
@@ -60,7 +61,7 @@ def test_body_over_the_limit_is_413(limited: TestClient) -> None:
 
 def test_list_pages_stop_at_the_byte_budget_and_continue(limited: TestClient, task_store: store.Store) -> None:
     """With list_bytes=2500 and ~1 KiB tasks a FULL page holds 2 of 5 and a token; the walk sees all."""
-    created = [task_store.create_task(_task(description="d" * 1000)) for _ in range(5)]
+    created = [task_store.create_task(tes_task(_task(description="d" * 1000))) for _ in range(5)]
     seen, token, pages = [], None, 0
     while True:
         params = {"view": "FULL", **({"page_token": token} if token else {})}
