@@ -86,11 +86,14 @@ def test_trec_and_tctl_racing_never_change_a_terminal_state(tes, kube: Kube, run
     """TRec and TCtl both record the same Pods; each task's terminal state is written once and never changed."""
     run_tctl()
     plan = [(executor(), "COMPLETE"), (executor(code=5), "EXECUTOR_ERROR"), (executor(), "COMPLETE"),
-            (executor(code=1, ignore_error=False), "EXECUTOR_ERROR"), (executor(run_ms=60000), "CANCELED")]
+            (executor(code=1, ignore_error=False), "EXECUTOR_ERROR"), (executor(run_ms=300_000), "CANCELED")]
     ids = [create(tes, ex) for ex, _ in plan]
     for task_id in ids:
         start_trec(task_id)
-    wait_for(lambda: full(tes, ids[-1])["state"] == "RUNNING", what="RUNNING")
+    # five TRec processes and TCtl start at once: on a loaded 2-core machine RUNNING can take
+    # longer than the default 30 s (this test is about races, not latency); the last task runs
+    # long enough that it is still running when it is cancelled
+    wait_for(lambda: full(tes, ids[-1])["state"] == "RUNNING", what="RUNNING", timeout=150)
     tes.post(f"/tasks/{ids[-1]}:cancel")
     for task_id, (_, state) in zip(ids, plan, strict=True):
         assert terminal(tes, task_id)["state"] == state
