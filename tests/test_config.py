@@ -105,6 +105,7 @@ def test_defaults_run_on_one_machine_with_nothing_configured() -> None:
 EACH = [
     ("POIESIS_HOST", "0.0.0.0", lambda s: s.api.host, "0.0.0.0"),
     ("POIESIS_PORT", "9000", lambda s: s.api.port, 9000),
+    ("POIESIS_ACCESS_LOG", "false", lambda s: s.api.access_log, False),
     ("POIESIS_DATABASE_URL", "postgresql://db/x", lambda s: s.database.url, "postgresql://db/x"),
     ("POIESIS_DATA_DIR", "/srv/pg", lambda s: s.database.data_dir, Path("/srv/pg")),
     ("XDG_DATA_HOME", "/xdg", lambda s: (s.database.data_dir, s.local.work_dir),
@@ -324,3 +325,11 @@ def test_override_keeps_the_section_when_nothing_is_given() -> None:
     section = config.ApiSettings()
     assert config.override(section, host=None) is section
     assert config.override(section, host="h").host == "h"
+
+
+def test_the_access_log_setting_reaches_uvicorn() -> None:
+    """POIESIS_ACCESS_LOG=false turns uvicorn's line per request off; it is on by default."""
+    from poiesis.api import server
+
+    assert server.uvicorn_config(Settings.from_env({}), None).access_log is True
+    assert server.uvicorn_config(Settings.from_env({"POIESIS_ACCESS_LOG": "false"}), None).access_log is False

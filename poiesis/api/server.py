@@ -83,7 +83,7 @@ def uvicorn_config(settings: Settings, app, *, workers: int = 1, factory: bool =
     limits = settings.security.limits
     config = uvicorn.Config(
         app, factory=factory, host=settings.api.host, port=settings.api.port, workers=workers, log_level="info",
-        log_config=logs.uvicorn_log_config(settings.logging.format),
+        log_config=logs.uvicorn_log_config(settings.logging.format), access_log=settings.api.access_log,
         http=http.protocol(), timeout_keep_alive=max(1, round(limits.idle_timeout)),
         h11_max_incomplete_event_size=limits.header_bytes, server_header=False,
     )
