@@ -1,80 +1,107 @@
 """The same lifecycle events through both backends give the same terminal state and system log lines.
 
-Local: ``local.runner.Runner.run`` with the executor and the filer replaced by
-stand-ins that end as the event says. Kubernetes: the Pod a kubelet would show
-for that event (a filer's termination message written by the filer CLI
-itself) through ``kube.outcome.pod_outcome`` (or TCtl's ``reconcile.decide``)
-and ``record.Recorder``. Both write to a store that only remembers the
-state steps and the terminal write, and the two must write the same.
+Both backends write to the real ``store.Store`` (the ``task_store`` fixture: a
+fresh migrated database on the test PostgreSQL), and what landed there is read
+back and compared. Local: ``local.runner.Runner.run`` in process mode, the
+executors real host processes that exit as the event says and the filer's
+fetch/upload replaced by stand-ins that fail with the event's reason (the
+filer's remote ends are not what this test is about). Kubernetes: the Pod a
+kubelet would show for that event (a filer's termination message written by
+the filer CLI itself) through ``kube.outcome.pod_outcome`` (or TCtl's
+``reconcile.decide``) and ``record.Recorder``.
+
+Process mode notes its own isolation in every task's system logs before any
+executor runs (``lifecycle.PROCESS_MODE_LOG``, ``NO_PRIVATE_MOUNTS_LOG``);
+the local task's lines are those notices followed by exactly the lines the
+Kubernetes task has.
 """
 
 from __future__ import annotations
 
+import functools
 import signal
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg_pool import ConnectionPool
 
-from generated.models import TesTask
 from poiesis import filer, lifecycle
 from poiesis.config.filer import FilerConfig
 from poiesis.config.local import LocalSettings
 from poiesis.filer import cli as filer_cli
 from poiesis.kube.outcome import pod_outcome
-from poiesis.local import engine, executor
+from poiesis.local import engine
 from poiesis.local.runner import Handle, Runner
 from poiesis.record import Recorder
 from poiesis.states import State
+from poiesis.store import Store
 from poiesis.tctl import reconcile
 from tests.kube.pods import done, pod, running
+from tests.plugins.pg import opened
+from tests.tasks import tes_task
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-TASK = {
-    "inputs": [{"name": "ref", "url": "http://h/ref.fa", "path": "/data/ref.fa"}],
-    "outputs": [{"url": "ftp://h/out.txt", "path": "/out/out.txt"}],
-    "executors": [{"image": "alpine", "command": ["true"]}, {"image": "alpine", "command": ["false"]}],
-}
 INPUT_FAILS = "input #0 /data/ref.fa (ref): http://h/ref.fa: HTTP 404 Not Found"
 OUTPUT_FAILS = "output #0 /out/out.txt: ftp://h/out.txt: connection refused"
 
 
-class EndsStore:
-    """Just enough of ``store.Store`` for the runner and the recorder; remembers each terminal write."""
+def task_doc(codes: Sequence[int] = (0, 0)) -> dict[str, Any]:
+    """One input, one output, an executor per exit code (each a real ``sh -c 'exit N'``)."""
+    return {
+        "inputs": [{"name": "ref", "url": "http://h/ref.fa", "path": "/data/ref.fa"}],
+        "outputs": [{"url": "ftp://h/out.txt", "path": "/out/out.txt"}],
+        "executors": [{"image": "alpine", "command": ["sh", "-c", f"exit {code}"]} for code in codes],
+    }
 
-    def __init__(self) -> None:
-        self.state = State.QUEUED.value
-        self.steps: list[tuple[State, datetime | None]] = []
-        self.ends: list[tuple[State, tuple[str, ...]]] = []
 
-    def get_task(self, task_id: str, view: str = "BASIC") -> dict[str, Any]:
-        return {**TASK, "id": task_id, "state": self.state}
+class Recording(Store):
+    """The real store, remembering per task the state steps and terminal writes that went through it."""
 
-    def get_task_model(self, task_id: str) -> TesTask:
-        return TesTask.model_validate(self.get_task(task_id))
+    def __init__(self, pool: ConnectionPool) -> None:
+        super().__init__(pool)
+        self.steps: dict[str, list[tuple[State, datetime | None]]] = defaultdict(list)
+        self.ends: dict[str, list[State]] = defaultdict(list)
 
-    def get_state(self, task_id: str) -> str:
-        return self.state
+    def advance(self, task_id: str, target: str, *, at: datetime | None = None, owner: str | None = None) -> str | None:
+        self.steps[task_id].append((State(target), at))
+        return super().advance(task_id, target, at=at, owner=owner)
 
-    def advance(self, task_id: str, target: str, *, at: datetime | None = None, owner: str | None = None) -> str:
-        self.state = target
-        self.steps.append((State(target), at))
-        return target
+    def write_terminal_state(self, task_id: str, state: str, **kwargs: Any) -> str | None:
+        self.ends[task_id].append(State(state))
+        return super().write_terminal_state(task_id, state, **kwargs)
 
-    def add_system_logs(self, task_id: str, lines: Sequence[str]) -> None:
-        pass
 
-    def add_executor_log(self, task_id: str, **_: Any) -> bool:
-        return True
+@pytest.fixture
+def task_store(db_url: str) -> Iterator[Recording]:
+    """The ``task_store`` of tests/plugins/pg.py (a fresh migrated database), as a Recording."""
+    with opened(db_url, Recording) as store:
+        yield store
 
-    def add_output_file_logs(self, task_id: str, logs: Sequence[Any]) -> None:
-        pass
 
-    def write_terminal_state(self, task_id: str, state: str, *, system_logs: Sequence[str] = (), **_: Any) -> str:
-        self.ends.append((State(state), tuple(system_logs)))
-        return state
+@dataclass
+class Landed:
+    """What one backend wrote for one task: the steps and terminal writes, and the task as the store shows it."""
+
+    steps: list[tuple[State, datetime | None]]
+    ends: list[State]
+    task: dict[str, Any]
+
+    @property
+    def end(self) -> tuple[State, tuple[str, ...]]:
+        """The task's state and its system log lines."""
+        return State(self.task["state"]), tuple(self.task["logs"][0].get("system_logs", []))
+
+    def first_executor_start(self) -> datetime:
+        return datetime.fromisoformat(self.task["logs"][0]["logs"][0]["start_time"])
+
+
+def landed(store: Recording, task_id: str) -> Landed:
+    return Landed(store.steps[task_id], store.ends[task_id], store.get_task(task_id, view="FULL"))
 
 
 # -- the local backend's path -----------------------------------------------------
@@ -87,41 +114,40 @@ def _fails(message: str) -> Callable[..., Any]:
     return fail
 
 
-def local_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, codes: Sequence[int] = (0, 0),
-              inputs: str | None = None, outputs: str | None = None, cancel: bool = False) -> EndsStore:
-    """Run TASK in the local backend with executors exiting ``codes`` and the filer failing with ``inputs``/``outputs``.
+@functools.cache
+def process_mode() -> engine.Mode:
+    """Process mode with whatever isolation this machine allows (probed once)."""
+    return engine.process_mode()
 
-    Executor #i starts at second 3 + 2i, as executor-i of the Pods below.
-    """
-    results = iter(enumerate(codes))
 
-    def run(launch: engine.Launch, *, on_start: Callable[[executor.Running], None] | None = None,
-            **_: Any) -> executor.Result:
-        index, code = next(results)
-        started = executor.Running(launch)
-        started.started_at = T0 + timedelta(seconds=3 + 2 * index)
-        if on_start is not None:
-            on_start(started)
-        return executor.Result(exit_code=code, start=started.started_at, end=started.started_at + timedelta(seconds=1),
-                               stdout="", stderr="")
+def notices() -> tuple[str, ...]:
+    """What process mode writes to every task before its inputs: not part of how a task ends."""
+    return (lifecycle.PROCESS_MODE_LOG,) + (() if process_mode().private_mounts else (lifecycle.NO_PRIVATE_MOUNTS_LOG,))
 
-    monkeypatch.setattr(executor, "run", run)
+
+def local_run(store: Recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, codes: Sequence[int] = (0, 0),
+              inputs: str | None = None, outputs: str | None = None, cancel: bool = False) -> Landed:
+    """Run a task in the local backend, its executors exiting ``codes`` and the filer failing with ``inputs``/``outputs``."""
     monkeypatch.setattr(filer, "fetch_inputs", _fails(inputs) if inputs else lambda *_, **__: None)
     monkeypatch.setattr(filer, "upload_outputs", _fails(outputs) if outputs else lambda *_, **__: [])
-    store = EndsStore()
-    mode = engine.Mode("podman", cli="/bin/false")  # isolated: no process-mode notice among the lines
-    runner = Runner(store=store, settings=LocalSettings(work_dir=tmp_path / "work"), mode=mode,
+    task_id = store.create_task(tes_task(task_doc(codes)))
+    runner = Runner(store=store, settings=LocalSettings(work_dir=tmp_path / "work"), mode=process_mode(),
                     filer_config=filer.FilerConfig())
-    handle = Handle("t")
+    handle = Handle(task_id)
     if cancel:
         handle.cancel()
     runner.run(handle)
-    return store
+    return landed(store, task_id)
 
 
-def local_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **event: Any) -> tuple[State, tuple[str, ...]]:
-    [end] = local_run(tmp_path, monkeypatch, **event).ends
-    return end
+def local_end(store: Recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+              **event: Any) -> tuple[State, tuple[str, ...]]:
+    """The local task's end, its process-mode notices checked and set aside."""
+    ran = local_run(store, tmp_path, monkeypatch, **event)
+    assert len(ran.ends) == 1, "one terminal write"
+    state, lines = ran.end
+    assert lines[: len(notices())] == notices()
+    return state, lines[len(notices()):]
 
 
 # -- the Kubernetes backend's path ------------------------------------------------
@@ -139,79 +165,90 @@ def termination_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, directi
     return log.read_text()
 
 
-def record_pods(*pods: dict[str, Any]) -> EndsStore:
-    """Record each view of the Pod in turn, as TRec does."""
-    store = EndsStore()
+def record_pods(store: Recording, *pods: dict[str, Any]) -> Landed:
+    """Record each view of a new task's Pod in turn, as TRec does."""
+    task_id = store.create_task(tes_task(task_doc()))
     recorder = Recorder(store=store)
     for seen in pods:
-        recorder.record("t", seen, pod_outcome(seen))
-    return store
+        recorder.record(task_id, seen, pod_outcome(seen))
+    return landed(store, task_id)
 
 
-def recorded(outcome_pod: dict[str, Any] | None = None, *, outcome: Any = None) -> tuple[State, tuple[str, ...]]:
-    """Record the Pod (or a ready outcome) as TRec and TCtl do."""
-    store = EndsStore()
-    recorder = Recorder(store=store)
-    recorder.record("t", outcome_pod, outcome if outcome is not None else pod_outcome(outcome_pod or {}))
-    [end] = store.ends
-    return end
+def recorded(store: Recording, outcome_pod: dict[str, Any] | None = None, *,
+             outcome: Any = None) -> tuple[State, tuple[str, ...]]:
+    """Record the Pod (or a ready outcome) for a new task as TRec and TCtl do; the task's end."""
+    task_id = store.create_task(tes_task(task_doc()))
+    Recorder(store=store).record(task_id, outcome_pod, outcome if outcome is not None else pod_outcome(outcome_pod or {}))
+    ended = landed(store, task_id)
+    assert len(ended.ends) == 1, "one terminal write"
+    return ended.end
 
 
-def test_an_executor_failure_is_worded_the_same(tmp_path, monkeypatch) -> None:
+def test_an_executor_failure_is_worded_the_same(task_store, tmp_path, monkeypatch) -> None:
     """executor #1 exits 3: EXECUTOR_ERROR, "executor #1 exited with code 3", in both."""
-    kube = recorded(pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4), "executor-1": done(5, 6, 3)}))
-    local = local_end(tmp_path, monkeypatch, codes=(0, 3))
+    kube = recorded(task_store, pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4),
+                                          "executor-1": done(5, 6, 3)}))
+    local = local_end(task_store, tmp_path, monkeypatch, codes=(0, 3))
     assert local == kube == (State.EXECUTOR_ERROR, ("executor #1 exited with code 3",))
 
 
-def test_an_input_filer_failure_is_worded_the_same(tmp_path, monkeypatch) -> None:
+def test_an_input_filer_failure_is_worded_the_same(task_store, tmp_path, monkeypatch) -> None:
     """The filer cannot fetch an input: SYSTEM_ERROR, "input filer failed: <reason>", in both."""
     message = termination_message(tmp_path, monkeypatch, "in", INPUT_FAILS)
-    kube = recorded(pod(init={"trec": running(1), "tif": done(1, 2, 1, message)}))
-    local = local_end(tmp_path, monkeypatch, inputs=INPUT_FAILS)
+    kube = recorded(task_store, pod(init={"trec": running(1), "tif": done(1, 2, 1, message)}))
+    local = local_end(task_store, tmp_path, monkeypatch, inputs=INPUT_FAILS)
     assert local == kube == (State.SYSTEM_ERROR, (f"input filer failed: {INPUT_FAILS}",))
 
 
-def test_an_output_filer_failure_is_worded_the_same(tmp_path, monkeypatch) -> None:
+def test_an_output_filer_failure_is_worded_the_same(task_store, tmp_path, monkeypatch) -> None:
     """The filer cannot upload an output: SYSTEM_ERROR, "output filer failed: <reason>", in both."""
     message = termination_message(tmp_path, monkeypatch, "out", OUTPUT_FAILS)
-    kube = recorded(pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4), "executor-1": done(5, 6)},
-                        main=done(7, 8, 1, message), phase="Running"))
-    local = local_end(tmp_path, monkeypatch, outputs=OUTPUT_FAILS)
+    kube = recorded(task_store, pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4),
+                                          "executor-1": done(5, 6)}, main=done(7, 8, 1, message), phase="Running"))
+    local = local_end(task_store, tmp_path, monkeypatch, outputs=OUTPUT_FAILS)
     assert local == kube == (State.SYSTEM_ERROR, (f"output filer failed: {OUTPUT_FAILS}",))
 
 
-def test_success_says_nothing_in_either(tmp_path, monkeypatch) -> None:
+def test_success_says_nothing_in_either(task_store, tmp_path, monkeypatch) -> None:
     """Every executor exits 0 and the outputs are up: COMPLETE with no line."""
-    kube = recorded(pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4), "executor-1": done(5, 6)},
-                        main=done(7, 8), phase="Running"))
-    assert local_end(tmp_path, monkeypatch) == kube == (State.COMPLETE, ())
+    kube = recorded(task_store, pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4),
+                                          "executor-1": done(5, 6)}, main=done(7, 8), phase="Running"))
+    assert local_end(task_store, tmp_path, monkeypatch) == kube == (State.COMPLETE, ())
 
 
-def test_a_cancel_says_nothing_in_either(tmp_path, monkeypatch) -> None:
+def test_a_cancel_says_nothing_in_either(task_store, tmp_path, monkeypatch) -> None:
     """A cancelled task with nothing else to report: CANCELED, no line (TCtl's cancel of a task with no Job or Pod)."""
     decided = reconcile.decide(reconcile.Snapshot(now=T0, tasks={"t": ("CANCELING", T0 - timedelta(hours=1))},
                                                   pods={}, gone={}, jobs={}))
     [action] = decided
     assert isinstance(action, reconcile.Record)
-    assert local_end(tmp_path, monkeypatch, cancel=True) == recorded(outcome=action.outcome) == (State.CANCELED, ())
+    kube = recorded(task_store, outcome=action.outcome)
+    assert local_end(task_store, tmp_path, monkeypatch, cancel=True) == kube == (State.CANCELED, ())
 
 
-def test_the_state_steps_are_the_same(tmp_path, monkeypatch) -> None:
+def test_the_state_steps_are_the_same(task_store, tmp_path, monkeypatch) -> None:
     """INITIALIZING, then RUNNING stamped with the first executor's start, then the end, in both."""
     ran = record_pods(
+        task_store,
         pod(init={"trec": running(1), "tif": running(2)}),
         pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": running(3)}),
         pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4), "executor-1": running(5)}),
         pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4), "executor-1": done(5, 6)},
             main=done(7, 8), phase="Running"),
     )
-    local = local_run(tmp_path, monkeypatch)
-    expected = [(State.INITIALIZING, None), (State.RUNNING, T0 + timedelta(seconds=3))]
-    assert local.steps == ran.steps == expected
-    assert local.ends == ran.ends == [(State.COMPLETE, ())]
+    local = local_run(task_store, tmp_path, monkeypatch)
+    assert ran.first_executor_start() == T0 + timedelta(seconds=3)
+    for backend in (ran, local):
+        start = backend.first_executor_start()
+        assert backend.steps == [(State.INITIALIZING, None), (State.RUNNING, start)]
+        assert datetime.fromisoformat(backend.task["logs"][0]["start_time"]) == start, "the task started with it"
+        assert backend.ends == [State.COMPLETE]
+    assert local.end == (State.COMPLETE, notices())
+    assert ran.end == (State.COMPLETE, ())
     # a Pod first seen running writes both steps at once
-    assert record_pods(pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": running(3)})).steps == expected
+    first_seen_running = record_pods(task_store, pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": running(3)}))
+    assert first_seen_running.steps == [(State.INITIALIZING, None), (State.RUNNING, T0 + timedelta(seconds=3))]
+    assert first_seen_running.task["state"] == State.RUNNING
 
 
 def test_steps_are_written_in_order_once() -> None:

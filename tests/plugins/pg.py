@@ -21,6 +21,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 import pytest
@@ -29,6 +30,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from poiesis import store
 
 _counter = itertools.count()
+S = TypeVar("S", bound=store.Store)
 TEMPLATE = "poiesis_template"
 SETTING = "POIESIS_TEST_DATABASE"
 IMAGE_SETTING = "POIESIS_TEST_POSTGRES_IMAGE"
@@ -187,12 +189,19 @@ def db_url(pg_admin_url: str, pg_template: str) -> str:
     return create_database(pg_admin_url, pg_template)
 
 
-@pytest.fixture
-def task_store(db_url: str) -> Iterator[store.Store]:
-    """A Store on a fresh database, its pool closed afterwards."""
+@contextlib.contextmanager
+def opened(db_url: str, kind: type[S]) -> Iterator[S]:
+    """A ``kind`` (Store or a subclass of it) on ``db_url``, its pool closed afterwards."""
     pool = store.open_pool(db_url, max_size=8)
     pool.wait(timeout=10)
     try:
-        yield store.Store(pool)
+        yield kind(pool)
     finally:
         pool.close()
+
+
+@pytest.fixture
+def task_store(db_url: str) -> Iterator[store.Store]:
+    """A Store on a fresh database, its pool closed afterwards."""
+    with opened(db_url, store.Store) as opened_store:
+        yield opened_store
