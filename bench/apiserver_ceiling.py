@@ -131,6 +131,8 @@ def main() -> int:
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
     parser.add_argument("--only", nargs="*", help="run only these kinds (default: all)")
     parser.add_argument("-c", type=int, nargs="*", help="concurrencies (default: per kind, see DEFAULT_RUNS)")
+    parser.add_argument("--settle", type=float, default=90,
+                        help="seconds to wait for a run's namespace to be gone before the next run")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if not args.kubeconfig:
@@ -169,7 +171,7 @@ def main() -> int:
               f" apiserver+etcd {server_ms:.1f} ms CPU/task, load {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}",
               flush=True)
         core.delete_namespace(namespace, propagation_policy="Background")
-        run["namespace_gone_after_s"] = round(wait_gone(core, namespace, 300), 1)
+        run["namespace_gone_after_s"] = round(wait_gone(core, namespace, args.settle), 1)
     out_file = args.json or RESULTS / f"apiserver_ceiling-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.json"
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(json.dumps(result, indent=2) + "\n")

@@ -218,6 +218,8 @@ def main() -> int:
     parser.add_argument("--rest", type=float, default=15, help="seconds TCtl rests after its first list (RSS samples)")
     parser.add_argument("--setup-timeout", type=float, default=1800, help="for KWOK to bring every Pod up")
     parser.add_argument("--timeout", type=float, default=900, help="for every task to end after the burst")
+    parser.add_argument("--source", type=Path, default=REPO,
+                        help="checkout whose poiesis package TCtl runs (PYTHONPATH), e.g. an older commit for a before/after")
     parser.add_argument("--keep-pods", action="store_true",
                         help="skip deleting the Pods one by one (when the cluster is thrown away next anyway)")
     parser.add_argument("--json", type=Path)
@@ -225,7 +227,7 @@ def main() -> int:
     if not args.kubeconfig:
         raise SystemExit("set KUBECONFIG (eval \"$(scripts/cluster env)\") or pass --kubeconfig")
     loader = build_go("apiserver_load")
-    result: dict = {"tasks": args.tasks, "concurrency": args.c, "machine": machine(),
+    result: dict = {"tasks": args.tasks, "concurrency": args.c, "machine": machine(), "source": str(args.source),
                     "pods": ("created directly (not through Jobs), nodeName " + NODE + ", transfer volume emptyDir;"
                              " 'executor-0 running' status written by the bench, not KWOK")}
     tmp = Path(tempfile.mkdtemp(prefix="tctl-scale-"))
@@ -297,7 +299,7 @@ def main() -> int:
 
         # 3. TCtl
         port = free_port()
-        env = {**os.environ, "POIESIS_DATABASE_URL": url, "POIESIS_KUBE_NAMESPACE": namespace,
+        env = {**os.environ, "PYTHONPATH": str(args.source.resolve()), "POIESIS_DATABASE_URL": url, "POIESIS_KUBE_NAMESPACE": namespace,
                "POIESIS_KUBE_KUBECONFIG": args.kubeconfig, "POIESIS_KUBE_LOG_TAIL_BYTES": "0",
                "POIESIS_KUBE_TRANSFER_VOLUME": "emptyDir"}
         log = tmp / "tctl.log"
