@@ -5,10 +5,6 @@ selector); both hand what they see to callbacks and own what they do with it.
 A 410 (the watch's resourceVersion was compacted away) lists again at once;
 any other failure (the API server unreachable, a callback that raised) waits
 ``retry_s`` and lists again too, so no event is lost to an error.
-
-Pods reach the callbacks without ``metadata.managedFields`` (``slim``): the server-side-apply
-bookkeeping is about half of a task Pod's JSON once the kubelet has written its status, no
-caller reads it, and TCtl keeps every task Pod in memory (what client-go's informers drop too).
 """
 
 from __future__ import annotations
@@ -24,12 +20,6 @@ from poiesis.kube.client import Expired, Kube
 log = logging.getLogger(__name__)
 
 Pod = dict[str, Any]
-
-
-def slim(pod: Pod) -> Pod:
-    """The Pod without ``metadata.managedFields`` (changed in place; returned for convenience)."""
-    (pod.get("metadata") or {}).pop("managedFields", None)
-    return pod
 
 
 @dataclass
@@ -60,7 +50,7 @@ class PodInformer:
             try:
                 if self.version is None:
                     items, self.version = self.kube.list_pods(**self.selectors)
-                    self.on_list([slim(pod) for pod in items])
+                    self.on_list(items)
                 self._watch(self.version)
             except Expired:
                 log.info("pod watch expired (410); listing again")
@@ -75,6 +65,6 @@ class PodInformer:
         for kind, obj in self.kube.watch_pods(resource_version=version, timeout_s=self.timeout_s, **self.selectors):
             self.version = obj["metadata"]["resourceVersion"]
             if kind != "BOOKMARK":
-                self.on_event(kind, slim(obj))
+                self.on_event(kind, obj)
             if self._finished():
                 return
