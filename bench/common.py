@@ -1,4 +1,4 @@
-"""What the benchmarks share: the load generator built from bench/tesload, the machine, a free port.
+"""What the benchmarks share: the Go load generators (bench/tesload, bench/apiserver_load), the machine, a free port.
 
 Imported by the bench scripts as a sibling (``python bench/<name>.py`` puts bench/ first on sys.path).
 """
@@ -17,18 +17,23 @@ HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "poiesis" / "bench"
 
 
-def build_tesload() -> Path:
-    """tesload built from bench/tesload into the cache, rebuilt when its source changes."""
-    source = (HERE / "tesload" / "main.go").read_bytes() + (HERE / "tesload" / "go.mod").read_bytes()
+def build_go(name: str) -> Path:
+    """The Go program in bench/<name> built into the cache, rebuilt when its source changes."""
+    source = (HERE / name / "main.go").read_bytes() + (HERE / name / "go.mod").read_bytes()
     digest = hashlib.sha256(source).hexdigest()[:16]
-    binary = CACHE / "tesload"
-    stamp = CACHE / "tesload.sha256"
+    binary = CACHE / name
+    stamp = CACHE / f"{name}.sha256"
     if not binary.exists() or not stamp.exists() or stamp.read_text() != digest:
         CACHE.mkdir(parents=True, exist_ok=True)
-        print(f"building tesload into {binary} ...", flush=True)
-        subprocess.run(["go", "build", "-o", str(binary), "."], cwd=HERE / "tesload", check=True)
+        print(f"building {name} into {binary} ...", flush=True)
+        subprocess.run(["go", "build", "-o", str(binary), "."], cwd=HERE / name, check=True)
         stamp.write_text(digest)
     return binary
+
+
+def build_tesload() -> Path:
+    """tesload built from bench/tesload into the cache, rebuilt when its source changes."""
+    return build_go("tesload")
 
 
 def machine() -> dict[str, object]:

@@ -67,8 +67,8 @@ def owner_reference(*, name: str, uid: str) -> dict[str, Any]:
 # -- Job and Pod ---------------------------------------------------------------
 
 
-def build_job(task_id: str, task: TesTask, cfg: KubeSettings, *, suspend: bool = True) -> dict[str, Any]:
-    """The task's Job: one Pod, never retried; created suspended until its Secret and PVC exist."""
+def build_job(task_id: str, task: TesTask, cfg: KubeSettings, *, suspend: bool = False) -> dict[str, Any]:
+    """The task's Job: one Pod, never retried; created running (its Pod waits for its Secret and PVC anyway)."""
     params = _backend_parameters(task)
     spec: dict[str, Any] = {
         "backoffLimit": 0,

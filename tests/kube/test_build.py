@@ -42,10 +42,10 @@ def _pod(task=TASK, cfg=CFG):
 
 
 def test_job_shape() -> None:
-    """One Pod, never retried, labelled with the task, created suspended, TTL from settings."""
+    """One Pod, never retried, labelled with the task, created running (no resume request), TTL from settings."""
     job = build.build_job("t1", tes_task(TASK), CFG)
     assert job["metadata"] == {"name": "poiesis-t1", "namespace": "ns", "labels": LABELS}
-    assert job["spec"]["backoffLimit"] == 0 and job["spec"]["suspend"] is True
+    assert job["spec"]["backoffLimit"] == 0 and job["spec"]["suspend"] is False
     assert job["spec"]["ttlSecondsAfterFinished"] == 300
     assert job["spec"]["template"]["metadata"]["labels"] == LABELS
     assert "ttlSecondsAfterFinished" not in build.build_job("t1", tes_task(TASK), KubeSettings(ttl_seconds_after_finished=None))["spec"]

@@ -1,0 +1,3 @@
+module apiserver_load
+
+go 1.22
