@@ -16,10 +16,10 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
-from connexion.validators import VALIDATOR_MAP, ParameterValidator
+from connexion.validators import VALIDATOR_MAP
 from starlette.exceptions import HTTPException
 
-from poiesis.api import auth, compat, document, ops, wsgi
+from poiesis.api import auth, compat, document, ops, parameters, wsgi
 from poiesis.api.context import Context
 from poiesis.api.document import spec_path
 from poiesis.api.errors import PROBLEM_JSON, Jsonifier, problem_body
@@ -52,17 +52,6 @@ def _http_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse
 def _unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     log.exception("unhandled error", exc_info=exc)
     return _response(500, "internal server error; the server log has the details")
-
-
-class _NamingParameterValidator(ParameterValidator):
-    """Connexion's parameter validation, with the parameter's name in the message."""
-
-    @staticmethod
-    def validate_parameter(parameter_type, value, param, param_name=None):  # noqa: ANN001, ANN205
-        error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
-        if error:
-            return f"{parameter_type} parameter '{param['name']}': {error.splitlines()[0]}"
-        return None
 
 
 def _add_compat_routes(app: connexion.FlaskApp, context: Context) -> None:
@@ -104,7 +93,7 @@ def create_app(context: Context, *, authenticator: auth.Authenticator | None = N
         strict_validation=False,
         validate_responses=False,
         validator_map={
-            "parameter": _NamingParameterValidator,
+            "parameter": parameters.NamingParameterValidator,
             "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": NullTolerantBodyValidator}),
         },
     )
