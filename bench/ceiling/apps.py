@@ -1,8 +1,10 @@
-"""Three minimal servers of GetTask MINIMAL with a constant answer (no database, no checks).
+"""Minimal servers of GetTask MINIMAL and CreateTask with constant answers (no database).
 
 ``connexion``: Connexion 3 FlaskApp routed and validated from ceiling/spec.yaml, as Poiesis is
-served; ``flask``: Flask behind a2wsgi; ``starlette``: a Starlette route. Each is the most any
-server built on that stack can do here, whatever its handler does.
+served; ``connexion_tes``: the same with the TES document Poiesis serves (generated/openapi.yaml),
+so CreateTask's body is validated against the real task schema; ``flask``: Flask behind a2wsgi;
+``starlette``: a Starlette route (both only parse a CreateTask body). Each is the most any server
+built on that stack can do here, whatever its handler does.
 """
 
 from __future__ import annotations
@@ -17,6 +19,34 @@ def get_task(id: str, view: str = "MINIMAL") -> dict[str, str]:  # noqa: A002 - 
     return {"id": id, "state": ANSWER_STATE}
 
 
+def create_task(body: dict) -> dict[str, str]:
+    return {"id": "task-0"}
+
+
+#: the TES document names two response media types, so its handlers say which one they answer
+JSON = {"Content-Type": "application/json"}
+
+
+def tes_get_task(id: str, view: str = "MINIMAL") -> tuple:  # noqa: A002 - the spec's parameter name
+    return get_task(id, view), 200, JSON
+
+
+def tes_create_task(body: dict) -> tuple:
+    return create_task(body), 200, JSON
+
+
+def list_tasks(**_: object) -> tuple:
+    return {"tasks": []}, 200, JSON
+
+
+def cancel_task(**_: object) -> tuple:
+    return {}, 200, JSON
+
+
+def service_info() -> tuple:
+    return {}, 200, JSON
+
+
 def connexion_app():
     import connexion
 
@@ -25,12 +55,33 @@ def connexion_app():
     return app
 
 
+def connexion_tes_app():
+    import copy
+
+    import connexion
+
+    from poiesis.api import document
+
+    spec = copy.deepcopy(document.spec())
+    handlers = {"GetTask": "apps.tes_get_task", "CreateTask": "apps.tes_create_task", "ListTasks": "apps.list_tasks",
+                "CancelTask": "apps.cancel_task", "GetServiceInfo": "apps.service_info"}
+    for path in spec["paths"].values():
+        for operation in path.values():
+            if isinstance(operation, dict) and "operationId" in operation:
+                operation.pop("x-openapi-router-controller", None)
+                operation["operationId"] = handlers[operation["operationId"]]
+    app = connexion.FlaskApp(__name__, specification_dir=str(HERE))
+    app.add_api(spec)  # servers: /ga4gh/tes/v1
+    return app
+
+
 def flask_app():
     from a2wsgi import WSGIMiddleware
-    from flask import Flask
+    from flask import Flask, request
 
     flask = Flask(__name__)
-    flask.add_url_rule("/ga4gh/tes/v1/tasks/<id>", view_func=lambda id: get_task(id))  # noqa: A006
+    flask.add_url_rule("/ga4gh/tes/v1/tasks/<id>", "get", view_func=lambda id: get_task(id))  # noqa: A006
+    flask.add_url_rule("/ga4gh/tes/v1/tasks", "create", methods=["POST"], view_func=lambda: create_task(request.get_json()))
     return WSGIMiddleware(flask)
 
 
@@ -42,4 +93,8 @@ def starlette_app():
     async def route(request):
         return JSONResponse(get_task(request.path_params["id"]))
 
-    return Starlette(routes=[Route("/ga4gh/tes/v1/tasks/{id}", route)])
+    async def create(request):
+        return JSONResponse(create_task(await request.json()))
+
+    return Starlette(routes=[Route("/ga4gh/tes/v1/tasks/{id}", route),
+                             Route("/ga4gh/tes/v1/tasks", create, methods=["POST"])])
