@@ -56,6 +56,10 @@ def _task_of(pod: dict[str, Any]) -> str | None:
     return ((pod.get("metadata") or {}).get("labels") or {}).get(build.TASK_LABEL)
 
 
+def _phase(pod: dict[str, Any]) -> str | None:
+    return (pod.get("status") or {}).get("phase")
+
+
 @dataclass
 class Controller:
     """One TCtl replica."""
@@ -84,6 +88,8 @@ class Controller:
     resubmitted: set[str] = field(default_factory=set)
     #: the tasks the next pass decides (guarded by ``_lock``)
     dirty: reconcile.Dirty = field(default_factory=reconcile.Dirty)
+    #: tasks whose Pod is in phase Pending (guarded by ``_lock``): kept per event, recounted at each (re)list
+    pending: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._workers = ThreadPoolExecutor(self.apply_workers, thread_name_prefix="tctl-apply")
@@ -100,10 +106,15 @@ class Controller:
             if kind == "DELETED":
                 self.pods.pop(task, None)
                 self.gone[task] = pod
+                self.pending.discard(task)
             else:
                 self.pods[task] = pod
+                if _phase(pod) == "Pending":
+                    self.pending.add(task)
+                else:
+                    self.pending.discard(task)
             self.dirty.mark(task)
-            self._count_pending()
+            metrics.PODS_PENDING.set(len(self.pending))
         self._mark_dirty()
 
     def on_pod_list(self, items: list[dict[str, Any]]) -> None:
@@ -113,13 +124,10 @@ class Controller:
                 self.gone[task] = self.pods[task]
             self.pods = fresh
             self.dirty.mark_all()  # what changed while nobody watched is not known
-            self._count_pending()
+            self.pending = {t for t, p in fresh.items() if _phase(p) == "Pending"}
+            metrics.PODS_PENDING.set(len(self.pending))
         self.synced.set()
         self._mark_dirty()
-
-    def _count_pending(self) -> None:
-        pending = sum(1 for p in self.pods.values() if (p.get("status") or {}).get("phase") == "Pending")
-        metrics.PODS_PENDING.set(pending)
 
     def _mark_dirty(self) -> None:
         """Ask for a reconcile, remembering when the oldest unhandled request came (reconcile lag)."""
