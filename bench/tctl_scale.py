@@ -78,6 +78,16 @@ TASK = TesTask.model_validate({
 })
 #: the Pod as the kubelet reports it once it is over; __NOW__ is filled in by apiserver_load per request
 STARTED = "2026-01-01T00:00:00Z"
+#: the first line of TCtl's log: the poiesis package it imported
+RAN_FROM = "tctl_scale: poiesis from "
+#: ``python -c RUN_TCTL SOURCE tctl ...``: ``poiesis tctl`` with SOURCE first on sys.path. PYTHONPATH is not
+#: enough: ``python -m`` and ``-c`` put the working directory before it, so a run from the repository root
+#: imported that checkout's poiesis, whatever --source said.
+RUN_TCTL = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); import poiesis; "
+    f"print({RAN_FROM!r} + poiesis.__file__, flush=True); "
+    "from poiesis.cli import main; sys.exit(main())"
+)
 
 
 def ended_status(image: str) -> dict:
@@ -148,9 +158,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def versions(url: str, kube: Kube) -> dict[str, str]:
-    rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    branch = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--abbrev-ref", "HEAD"], capture_output=True,
+def ran_from(log: Path) -> str:
+    """The poiesis package file TCtl imported: the first line ``RUN_TCTL`` wrote to its log."""
+    first = log.read_text().partition("\n")[0]
+    if not first.startswith(RAN_FROM):
+        raise SystemExit(f"tctl's log does not start with {RAN_FROM!r}: {first!r}")
+    return first.removeprefix(RAN_FROM)
+
+
+def versions(url: str, kube: Kube, source: Path) -> dict[str, str]:
+    rev = subprocess.run(["git", "-C", str(source), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    branch = subprocess.run(["git", "-C", str(source), "rev-parse", "--abbrev-ref", "HEAD"], capture_output=True,
                             text=True)
     from kubernetes import client as k8s
 
@@ -220,13 +238,15 @@ def main() -> int:
     parser.add_argument("--setup-timeout", type=float, default=1800, help="for KWOK to bring every Pod up")
     parser.add_argument("--timeout", type=float, default=900, help="for every task to end after the burst")
     parser.add_argument("--source", type=Path, default=REPO,
-                        help="checkout whose poiesis package TCtl runs (PYTHONPATH), e.g. an older commit for a before/after")
+                        help="checkout whose poiesis package TCtl runs (first on its sys.path), e.g. an older commit"
+                             " for a before/after")
     parser.add_argument("--keep-pods", action="store_true",
                         help="skip deleting the Pods one by one (when the cluster is thrown away next anyway)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if not args.kubeconfig:
         raise SystemExit("set KUBECONFIG (eval \"$(scripts/cluster env)\") or pass --kubeconfig")
+    args.source = args.source.resolve()
     loader = build_go("apiserver_load")
     result: dict = {"tasks": args.tasks, "concurrency": args.c, "machine": machine(), "source": str(args.source),
                     "pods": ("created directly (not through Jobs), nodeName " + NODE + ", transfer volume emptyDir;"
@@ -240,7 +260,7 @@ def main() -> int:
     namespace = f"scale-{uuid.uuid4().hex[:8]}"
     kube = Kube(api_client(args.kubeconfig), namespace)
     kube.core.create_namespace({"metadata": {"name": namespace}})
-    result["versions"] = versions(url, kube)
+    result["versions"] = versions(url, kube, args.source)
     tctl = None
     pod_of: dict[str, str] = {}
     try:
@@ -300,18 +320,23 @@ def main() -> int:
 
         # 3. TCtl
         port = free_port()
-        env = {**os.environ, "PYTHONPATH": str(args.source.resolve()), "POIESIS_DATABASE_URL": url, "POIESIS_KUBE_NAMESPACE": namespace,
+        env = {**os.environ, "POIESIS_DATABASE_URL": url, "POIESIS_KUBE_NAMESPACE": namespace,
                "POIESIS_KUBE_KUBECONFIG": args.kubeconfig, "POIESIS_KUBE_LOG_TAIL_BYTES": "0",
                "POIESIS_KUBE_TRANSFER_VOLUME": "emptyDir"}
         log = tmp / "tctl.log"
         started = time.monotonic()
-        tctl = subprocess.Popen([sys.executable, "-m", "poiesis.cli", "tctl", "--identity", "bench",
+        tctl = subprocess.Popen([sys.executable, "-c", RUN_TCTL, str(args.source), "tctl", "--identity", "bench",
                                  "--http-port", str(port)], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         while get(f"{base}/readyz")[0] != 200:
             if tctl.poll() is not None or time.monotonic() - started > 300:
                 raise SystemExit(f"tctl did not get ready; see {log}")
             time.sleep(0.05)
+        ran = ran_from(log)
+        result["tctl_poiesis_file"] = ran
+        print(f"tctl runs {ran}", flush=True)
+        if not Path(ran).is_relative_to(args.source):
+            raise SystemExit(f"tctl imported poiesis from {ran}, not from --source {args.source}")
         synced_s = time.monotonic() - started
         at_sync = proc_status(tctl.pid)
         print(f"tctl informer synced {synced_s:.1f} s after start; VmRSS {at_sync['VmRSS'] / 1024:.0f} MiB", flush=True)
@@ -442,6 +467,7 @@ def table(r: dict) -> str:
                                                         (rest["load_avg"], b["load_avg_before"], b["load_avg_after"]))),
         ("machine", f"{r['machine']['cores']} CPUs, {r['machine']['cpu']}, {r['machine']['memory_gib']} GiB"),
         ("versions", ", ".join(f"{k} {v}" for k, v in r["versions"].items())),
+        ("TCtl imported", r["tctl_poiesis_file"]),
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"| {k.ljust(width)} | {v} |" for k, v in rows)

@@ -10,7 +10,7 @@ write-once.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -371,12 +371,20 @@ class Store:
             rows = conn.execute("SELECT state, count(*) FROM tasks GROUP BY state").fetchall()
         return {r[0]: r[1] for r in rows}
 
-    def active_tasks(self) -> dict[str, tuple[str, datetime]]:
-        """Every non-terminal task: id -> (state, creation time), for the controller's sweep."""
+    def active_tasks(self, ids: Collection[str] | None = None) -> dict[str, tuple[str, datetime]]:
+        """Every non-terminal task (of ``ids``, when given): id -> (state, creation time), for the controller."""
+        if ids is not None and not ids:
+            return {}
         with self._conn() as conn:
-            rows = conn.execute(
-                "SELECT id, state, creation_time FROM tasks WHERE state <> ALL(%s)", (_TERMINAL,)
-            ).fetchall()
+            if ids is None:
+                rows = conn.execute(
+                    "SELECT id, state, creation_time FROM tasks WHERE state <> ALL(%s)", (_TERMINAL,)
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT id, state, creation_time FROM tasks WHERE id = ANY(%s) AND state <> ALL(%s)",
+                    (list(ids), _TERMINAL),
+                ).fetchall()
         return {r[0]: (r[1], r[2]) for r in rows}
 
 

@@ -5,6 +5,11 @@ on 410) keeps ``pods`` and ``gone``; the lease loop renews or takes the
 Lease every ``lease_renew_s``; the main loop reconciles after Pod events
 (debounced) and on every resync, but only while this replica leads. Every
 replica keeps its informer warm, so a new leader acts at once.
+
+A pass after Pod events decides only the tasks whose Pod changed since the
+last pass (``reconcile.Dirty``, marked by the informer); every resync, the
+first pass after a (re)list and a new leader's first pass decide every active
+task, with the Jobs at the resync.
 """
 
 from __future__ import annotations
@@ -51,6 +56,10 @@ def _task_of(pod: dict[str, Any]) -> str | None:
     return ((pod.get("metadata") or {}).get("labels") or {}).get(build.TASK_LABEL)
 
 
+def _phase(pod: dict[str, Any]) -> str | None:
+    return (pod.get("status") or {}).get("phase")
+
+
 @dataclass
 class Controller:
     """One TCtl replica."""
@@ -77,6 +86,10 @@ class Controller:
     _dirty_since: float | None = None
     #: tasks resubmitted by this replica (a running Job's submission is completed only once)
     resubmitted: set[str] = field(default_factory=set)
+    #: the tasks the next pass decides (guarded by ``_lock``)
+    dirty: reconcile.Dirty = field(default_factory=reconcile.Dirty)
+    #: tasks whose Pod is in phase Pending (guarded by ``_lock``): kept per event, recounted at each (re)list
+    pending: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._workers = ThreadPoolExecutor(self.apply_workers, thread_name_prefix="tctl-apply")
@@ -85,7 +98,7 @@ class Controller:
 
     # -- informer -------------------------------------------------------------------
 
-    def _apply_event(self, kind: str, pod: dict[str, Any]) -> None:
+    def on_pod_event(self, kind: str, pod: dict[str, Any]) -> None:
         task = _task_of(pod)
         if task is None:
             return
@@ -93,24 +106,28 @@ class Controller:
             if kind == "DELETED":
                 self.pods.pop(task, None)
                 self.gone[task] = pod
+                self.pending.discard(task)
             else:
                 self.pods[task] = pod
-            self._count_pending()
+                if _phase(pod) == "Pending":
+                    self.pending.add(task)
+                else:
+                    self.pending.discard(task)
+            self.dirty.mark(task)
+            metrics.PODS_PENDING.set(len(self.pending))
         self._mark_dirty()
 
-    def _relist(self, items: list[dict[str, Any]]) -> None:
+    def on_pod_list(self, items: list[dict[str, Any]]) -> None:
         fresh = {t: p for p in items if (t := _task_of(p))}
         with self._lock:
             for task in set(self.pods) - set(fresh):
                 self.gone[task] = self.pods[task]
             self.pods = fresh
-            self._count_pending()
+            self.dirty.mark_all()  # what changed while nobody watched is not known
+            self.pending = {t for t, p in fresh.items() if _phase(p) == "Pending"}
+            metrics.PODS_PENDING.set(len(self.pending))
         self.synced.set()
         self._mark_dirty()
-
-    def _count_pending(self) -> None:
-        pending = sum(1 for p in self.pods.values() if (p.get("status") or {}).get("phase") == "Pending")
-        metrics.PODS_PENDING.set(pending)
 
     def _mark_dirty(self) -> None:
         """Ask for a reconcile, remembering when the oldest unhandled request came (reconcile lag)."""
@@ -120,7 +137,7 @@ class Controller:
 
     def inform(self) -> None:
         """List then watch task Pods until stopped (``kube.informer``: 410 relists, errors retry)."""
-        PodInformer(self.kube, {"label_selector": build.TASK_LABEL}, on_list=self._relist, on_event=self._apply_event,
+        PodInformer(self.kube, {"label_selector": build.TASK_LABEL}, on_list=self.on_pod_list, on_event=self.on_pod_event,
                     stop=self.stop).run()
 
     # -- lease ------------------------------------------------------------------------
@@ -183,13 +200,25 @@ class Controller:
     # -- reconcile --------------------------------------------------------------------
 
     def snapshot(self, *, with_jobs: bool) -> reconcile.Snapshot:
+        """What the pass decides from: every active task at a resync (``with_jobs``) or when a full sweep is due,
+        else only the tasks whose Pod changed since the last pass (``dirty``; ``Snapshot.scope``)."""
         jobs, failures = None, {}
         if with_jobs:
             jobs = {t: j for j in self.kube.list_jobs(label_selector=build.TASK_LABEL) if (t := _task_of(j))}
             failures = reconcile.create_failures(jobs, self._failed_create_events())
-        tasks = self.store.active_tasks()
         with self._lock:
-            pods, gone = dict(self.pods), dict(self.gone)
+            scope = self.dirty.take(full=with_jobs)
+        try:
+            tasks = self.store.active_tasks(scope)
+        except BaseException:
+            self._remark(scope)
+            raise
+        with self._lock:
+            if scope is None:
+                pods, gone = dict(self.pods), dict(self.gone)
+            else:
+                pods = {t: p for t in scope if (p := self.pods.get(t)) is not None}
+                gone = {t: self.gone[t] for t in scope if t in self.gone}
         return reconcile.Snapshot(
             now=self.clock(),
             tasks=tasks,
@@ -200,7 +229,17 @@ class Controller:
             queued_grace_s=self.cfg.queued_grace_s,
             create_failures=failures,
             resubmitted=frozenset(self.resubmitted),
+            scope=scope,
         )
+
+    def _remark(self, scope: frozenset[str] | None) -> None:
+        """A pass that did not happen: what it took is for the next pass."""
+        with self._lock:
+            if scope is None:
+                self.dirty.mark_all()
+            else:
+                for task in scope:
+                    self.dirty.mark(task)
 
     def _failed_create_events(self) -> list[dict[str, Any]]:
         """FailedCreate events; none (and a warning) when they cannot be listed, e.g. a Role without events: list."""
@@ -215,23 +254,32 @@ class Controller:
 
         Different tasks' actions run in parallel on ``apply_workers`` threads; one task's
         actions run in the order decided, on one thread. The pass ends when all are applied.
+        A task whose action failed is marked for the next pass.
         """
         snap = self.snapshot(with_jobs=with_jobs)
-        actions = reconcile.decide(snap)
-        for done in [self._workers.submit(self._apply_in_order, group) for group in by_task(actions)]:
-            done.result()
+        try:
+            actions = reconcile.decide(snap)
+        except BaseException:
+            self._remark(snap.scope)
+            raise
+        groups = by_task(actions)
+        results = [self._workers.submit(self._apply_in_order, group) for group in groups]
+        failed = [group[0].task_id for group, done in zip(groups, results, strict=True) if not done.result()]
+        if failed:
+            self._remark(frozenset(failed))
         self._forget(snap)
         return actions
 
-    def _apply_in_order(self, actions: list[reconcile.Action]) -> None:
-        """One task's actions, in order; a failure is logged and ends that task's turn."""
+    def _apply_in_order(self, actions: list[reconcile.Action]) -> bool:
+        """One task's actions, in order; a failure is logged and ends that task's turn (returns False)."""
         with logs.task(actions[0].task_id):
             for action in actions:
                 try:
                     self._apply(action)
                 except Exception:
                     log.exception("applying %s failed", type(action).__name__)
-                    return
+                    return False
+        return True
 
     def _apply(self, action: reconcile.Action) -> None:
         if isinstance(action, reconcile.Record):
@@ -260,11 +308,17 @@ class Controller:
             metrics.TASKS_BY_STATE.labels(state=state.value).set(counts.get(state.value, 0))
 
     def _forget(self, snap: reconcile.Snapshot) -> None:
-        """Drop deleted Pods of tasks that are no longer active."""
+        """Drop deleted Pods of tasks that are no longer active (of those the pass looked at)."""
+        looked = snap.scope if snap.scope is not None else set(snap.gone) | snap.resubmitted
+        ended = [t for t in looked if t not in snap.tasks]
         with self._lock:
-            for task in [t for t in self.gone if t not in snap.tasks]:
-                del self.gone[task]
-        self.resubmitted.intersection_update(snap.tasks)
+            for task in ended:
+                self.gone.pop(task, None)
+        self.resubmitted.difference_update(ended)
+
+    def _has_dirty(self) -> bool:
+        with self._lock:
+            return bool(self.dirty)
 
     def run(self) -> None:
         """Informer and lease threads, and the reconcile loop, until ``stop``."""
@@ -285,7 +339,10 @@ class Controller:
                 resync = time.monotonic() >= next_resync
                 if resync:
                     next_resync = time.monotonic() + self.cfg.resync_s
-                if self.leading and self.synced.is_set():
+                if not (self.leading and self.synced.is_set()):
+                    with self._lock:  # what changed while another replica led is not known: sweep first
+                        self.dirty.mark_all()
+                elif resync or self._has_dirty():
                     since = self._dirty_since if self._dirty_since is not None else time.monotonic()
                     self._dirty_since = None
                     try:

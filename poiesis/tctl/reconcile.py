@@ -26,6 +26,11 @@ For every task the database calls active:
 Other Pods are recorded as they are (progress and executor logs), but only where
 TRec cannot: a Pod whose TRec runs and which has neither ended nor begun to go is
 left to TRec (``trec_records``).
+
+Which tasks a pass decides is ``Dirty``'s to say: between full sweeps only those
+whose Pod changed since the last pass (``decide`` works the same on any subset
+of the active tasks; what no Pod event announces, such as a pending timeout or
+a Job without a Pod, waits for the next full sweep).
 """
 
 from __future__ import annotations
@@ -55,6 +60,38 @@ class Snapshot:
     create_failures: Mapping[str, str] = field(default_factory=dict)
     #: tasks this controller resubmitted already (a running Job is resubmitted only once)
     resubmitted: frozenset[str] = frozenset()
+    #: the tasks this pass looked at (``tasks`` holds those of them still active); None: every task
+    scope: frozenset[str] | None = None
+
+
+@dataclass
+class Dirty:
+    """Which tasks the next pass decides: every one (a full sweep), or those whose Pod changed since the last pass.
+
+    The informer marks a task at each event of its Pod, and asks for a full sweep
+    after each (re)list, when it cannot say what changed; a pass takes what is
+    marked at the moment it snapshots the Pods, so what changes after that is
+    marked again for the next pass. A task whose action failed is marked again,
+    to be retried at the next pass, like before.
+    """
+
+    tasks: set[str] = field(default_factory=set)
+    full: bool = True
+
+    def mark(self, task_id: str) -> None:
+        self.tasks.add(task_id)
+
+    def mark_all(self) -> None:
+        self.full = True
+
+    def __bool__(self) -> bool:
+        return self.full or bool(self.tasks)
+
+    def take(self, *, full: bool = False) -> frozenset[str] | None:
+        """What the pass starting now decides (None: every task; so when ``full``), leaving nothing marked."""
+        scope = None if full or self.full else frozenset(self.tasks)
+        self.tasks, self.full = set(), False
+        return scope
 
 
 @dataclass(frozen=True)

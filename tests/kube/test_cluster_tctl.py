@@ -104,3 +104,34 @@ def test_trec_and_tctl_racing_never_change_a_terminal_state(tes, kube: Kube, run
     for task_id, (_, state) in zip(ids, plan, strict=True):
         assert full(tes, task_id)["state"] == state
         assert sum(1 for old, new in state_history(task_id) if new in terminal_states) == 1
+
+
+def test_a_pod_end_is_recorded_without_waiting_for_the_resync(tes, kube: Kube, run_tctl) -> None:
+    """With a resync far away, TCtl records a task as soon as its Pod ends: the pass after the Pod event
+    decides just that task (the full sweep is left to the resync)."""
+    controller = run_tctl(resync_s=600)
+    # leading, and the first full sweep done: what follows is decided by event-driven passes only
+    wait_for(lambda: controller.leading and controller.synced.is_set() and not controller.dirty, timeout=30,
+             every=0.05, what="TCtl leading and swept")
+    started = time.monotonic()
+    ids = [create(tes, executor(run_ms=1500)), create(tes, executor(code=3, run_ms=1500))]
+    ended_at: dict[str, float] = {}
+
+    def pods_ended() -> bool:
+        for task_id in ids:
+            if task_id in ended_at:
+                continue
+            items, _ = kube.list_pods(label_selector=f"poiesis.io/task={task_id}")
+            if items and (items[0].get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                ended_at[task_id] = time.monotonic()
+        return len(ended_at) == len(ids)
+
+    wait_for(pods_ended, timeout=120, every=0.05, what="both Pods to end")
+    lags = {}
+    for task_id in ids:
+        terminal(tes, task_id, timeout=10)
+        lags[task_id] = time.monotonic() - ended_at[task_id]
+    assert [full(tes, t)["state"] for t in ids] == ["COMPLETE", "EXECUTOR_ERROR"]
+    assert max(lags.values()) < 3, lags
+    assert time.monotonic() - started < 600  # so no resync ran in between: event-driven passes recorded them
+    print(f"Pod end -> terminal: {', '.join(f'{v:.2f}s' for v in lags.values())}")

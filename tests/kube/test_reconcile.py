@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from poiesis.kube.outcome import Ended
-from poiesis.tctl.reconcile import DeleteJob, Record, Resubmit, Snapshot, create_failures, decide
+from poiesis.tctl.reconcile import DeleteJob, Dirty, Record, Resubmit, Snapshot, create_failures, decide
 from tests.kube.pods import done, pod, running, waiting
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -208,3 +208,42 @@ def test_queued_task_with_a_running_job_is_resubmitted_once_after_the_grace() ->
     assert Resubmit("t") not in decide(dataclasses.replace(old, resubmitted=frozenset({"t"})))
     assert decide(snap(tasks={"t": ("RUNNING", OLD)}, pods={"t": RUNNING_POD}, jobs={"t": job})) == []
     assert Resubmit("t") not in decide(snap(tasks={"t": ("QUEUED", OLD)}, jobs={"t": job}))  # timed out: ended instead
+
+
+def test_dirty_starts_full_then_holds_only_what_was_marked() -> None:
+    """The first pass sweeps; after it, a pass decides just the tasks marked since the last one."""
+    dirty = Dirty()
+    assert dirty and dirty.take() is None  # a new controller knows nothing yet: every task
+    assert not dirty and dirty.take() == frozenset()
+    dirty.mark("a")
+    dirty.mark("b")
+    dirty.mark("a")
+    assert dirty and dirty.take() == {"a", "b"}
+    assert not dirty  # taken: marked again only by a later event
+    dirty.mark("c")
+    assert dirty.take(full=True) is None  # a resync sweeps every task and consumes the marks
+    assert dirty.take() == frozenset()
+
+
+def test_dirty_after_a_relist_sweeps_everything_once() -> None:
+    """A (re)list cannot say which Pods changed: the next pass takes every task, then marks count again."""
+    dirty = Dirty()
+    dirty.take()
+    dirty.mark("a")
+    dirty.mark_all()
+    assert dirty.take() is None
+    dirty.mark("b")
+    assert dirty.take() == {"b"}
+
+
+def test_decide_on_the_changed_tasks_only_sees_those() -> None:
+    """A pass between resyncs (no Jobs) decides the tasks it is given and nothing else; no-Pod rules wait."""
+    tasks = {"ended": ("RUNNING", OLD), "stuck": ("RUNNING", OLD), "nopod": ("RUNNING", OLD)}
+    pods = {"ended": COMPLETE_POD, "stuck": STUCK_POD}
+    later = 10_000  # past every timeout
+    full = decide(snap(later, tasks=tasks, pods=pods, jobs={}))
+    assert {a.task_id for a in full} == {"ended", "stuck", "nopod"}
+    scope = frozenset({"ended"})
+    partial = dataclasses.replace(snap(later, tasks={t: tasks[t] for t in scope}, pods={"ended": COMPLETE_POD}),
+                                  scope=scope)
+    assert kinds(decide(partial)) == [("Record", "ended", "COMPLETE")]
