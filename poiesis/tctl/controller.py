@@ -88,6 +88,8 @@ class Controller:
     resubmitted: set[str] = field(default_factory=set)
     #: the tasks the next pass decides (guarded by ``_lock``)
     dirty: reconcile.Dirty = field(default_factory=reconcile.Dirty)
+    #: what each Pod said at its last resourceVersion (used by the reconcile loop only)
+    outcomes: reconcile.Outcomes = field(default_factory=reconcile.Outcomes)
     #: tasks whose Pod is in phase Pending (guarded by ``_lock``): kept per event, recounted at each (re)list
     pending: set[str] = field(default_factory=set)
 
@@ -219,6 +221,8 @@ class Controller:
             else:
                 pods = {t: p for t in scope if (p := self.pods.get(t)) is not None}
                 gone = {t: self.gone[t] for t in scope if t in self.gone}
+        if scope is None:
+            self.outcomes.keep_only(pods)
         return reconcile.Snapshot(
             now=self.clock(),
             tasks=tasks,
@@ -230,6 +234,7 @@ class Controller:
             create_failures=failures,
             resubmitted=frozenset(self.resubmitted),
             scope=scope,
+            outcomes=self.outcomes.of_all({t: p for t, p in pods.items() if t in tasks}),
         )
 
     def _remark(self, scope: frozenset[str] | None) -> None:

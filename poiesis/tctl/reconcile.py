@@ -35,7 +35,7 @@ a Job without a Pod, waits for the next full sweep).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, assert_never, cast
@@ -62,6 +62,43 @@ class Snapshot:
     resubmitted: frozenset[str] = frozenset()
     #: the tasks this pass looked at (``tasks`` holds those of them still active); None: every task
     scope: frozenset[str] | None = None
+    #: ``pod_outcome`` of Pods in ``pods``, where already known (``Outcomes``); the others are read here
+    outcomes: Mapping[str, Outcome] = field(default_factory=dict)
+
+
+@dataclass
+class Outcomes:
+    """What each task's Pod says (``pod_outcome``), kept per Pod resourceVersion.
+
+    A Pod that did not change since the last pass says the same: a full sweep at
+    10,000 running Pods reads only the ones that changed, not every Pod again
+    (about 0.5 s of CPU per sweep). Nothing here depends on the time; what does
+    (the pending timeout) is decided from the outcome at each pass.
+    """
+
+    _known: dict[str, tuple[str, Outcome]] = field(default_factory=dict)
+
+    def of(self, task_id: str, pod: Mapping[str, Any]) -> Outcome:
+        version = (pod.get("metadata") or {}).get("resourceVersion")
+        known = self._known.get(task_id)
+        if version and known is not None and known[0] == version:
+            return known[1]
+        found = pod_outcome(pod)
+        if version:
+            self._known[task_id] = (version, found)
+        return found
+
+    def of_all(self, pods: Mapping[str, Mapping[str, Any]]) -> dict[str, Outcome]:
+        return {task_id: self.of(task_id, pod) for task_id, pod in pods.items()}
+
+    def keep_only(self, task_ids: Iterable[str]) -> None:
+        """Forget the Pods of every other task (their Pod is gone)."""
+        keep = set(task_ids)
+        for task_id in [t for t in self._known if t not in keep]:
+            del self._known[task_id]
+
+    def __len__(self) -> int:
+        return len(self._known)
 
 
 @dataclass
@@ -178,7 +215,9 @@ def _stuck(found: Outcome, snap: Snapshot) -> Ended | None:
 
 
 def _with_pod(task_id: str, state: str, pod: Mapping[str, Any], snap: Snapshot) -> list[Action]:
-    found = pod_outcome(pod)
+    found = snap.outcomes.get(task_id)
+    if found is None:
+        found = pod_outcome(pod)
     stopped = _stuck(found, snap)
     if stopped is None and state != State.CANCELING and trec_records(pod):
         return []

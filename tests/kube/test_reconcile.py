@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from poiesis.kube.outcome import Ended
-from poiesis.tctl.reconcile import DeleteJob, Dirty, Record, Resubmit, Snapshot, create_failures, decide
+from poiesis.tctl.reconcile import DeleteJob, Dirty, Outcomes, Record, Resubmit, Snapshot, create_failures, decide
 from tests.kube.pods import done, pod, running, waiting
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -247,3 +247,36 @@ def test_decide_on_the_changed_tasks_only_sees_those() -> None:
     partial = dataclasses.replace(snap(later, tasks={t: tasks[t] for t in scope}, pods={"ended": COMPLETE_POD}),
                                   scope=scope)
     assert kinds(decide(partial)) == [("Record", "ended", "COMPLETE")]
+
+
+def _versioned(body: dict, version: str) -> dict:
+    return {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": version}}
+
+
+def test_outcomes_given_with_the_snapshot_decide_the_same() -> None:
+    """Whether a Pod's outcome is read in the pass or kept from the last one, every decision is the same."""
+    cases = {"complete": ("RUNNING", COMPLETE_POD), "running": ("QUEUED", RUNNING_POD),
+             "trec-down": ("QUEUED", TREC_DOWN_POD), "stuck": ("INITIALIZING", STUCK_POD),
+             "canceling": ("CANCELING", RUNNING_POD)}
+    tasks = {t: (state, OLD) for t, (state, _) in cases.items()}
+    pods = {t: _versioned(body, "7") for t, (_, body) in cases.items()}
+    outcomes = Outcomes()
+    for now_s in (0, 301):  # before and after the pending timeout of the stuck Pod
+        plain = decide(snap(now_s, tasks=tasks, pods=pods))
+        kept = decide(dataclasses.replace(snap(now_s, tasks=tasks, pods=pods), outcomes=outcomes.of_all(pods)))
+        assert kept == plain
+    assert {a.task_id for a in plain} == {"complete", "trec-down", "stuck", "canceling"}
+
+
+def test_outcomes_are_read_again_only_when_the_pod_changed() -> None:
+    outcomes = Outcomes()
+    first = outcomes.of("t", _versioned(RUNNING_POD, "1"))
+    assert outcomes.of("t", _versioned(RUNNING_POD, "1")) is first  # kept: not read again
+    assert outcomes.of("t", _versioned(COMPLETE_POD, "1")) is first  # same version, same Pod as far as it knows
+    changed = outcomes.of("t", _versioned(COMPLETE_POD, "2"))
+    assert isinstance(changed, Ended) and changed.end.state == "COMPLETE"
+    unversioned = {**RUNNING_POD, "metadata": {k: v for k, v in RUNNING_POD["metadata"].items() if k != "resourceVersion"}}
+    assert outcomes.of("u", unversioned) is not outcomes.of("u", unversioned)  # no version: never kept
+    outcomes.of("v", _versioned(RUNNING_POD, "3"))
+    outcomes.keep_only(["v"])
+    assert len(outcomes) == 1 and outcomes.of("t", _versioned(COMPLETE_POD, "2")) is not changed
