@@ -1,4 +1,4 @@
-"""kube.slim keeps every Pod field that a reader reads.
+"""kube.slim keeps every Pod field that a reader reads, and the informer hands on slim Pods page by page.
 
 The readers (pod_outcome and friends, the Recorder, TCtl's decisions, TRec's after-SIGTERM
 read) run on full Pods (the tests' fixtures, dressed with what the API server adds:
@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,8 @@ from generated.models import TesTask
 from poiesis import layout, lifecycle
 from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
+from poiesis.kube.client import Expired
+from poiesis.kube.informer import PodInformer
 from poiesis.kube.outcome import Ended, ExecutorResult, deleted_outcome, grace_period_s, pod_outcome, pod_progress
 from poiesis.kube.slim import slim
 from poiesis.record import Recorder
@@ -229,3 +232,69 @@ def test_slim_keeps_little_and_changes_nothing() -> None:
     assert small["spec"]["initContainers"][2]["env"] == [{"name": "POIESIS_STDOUT", "value": "/out/stdout"},
                                                          {"name": "POIESIS_STDERR", "value": "/out/stderr"}]
     assert len(json.dumps(small)) * 3 < len(json.dumps(full))
+
+
+# -- the informer ---------------------------------------------------------------------
+
+
+def _named(name: str, version: str = "7") -> dict[str, Any]:
+    return dressed({**pod(init={"trec": running(1)}), "metadata": {"name": name, "resourceVersion": version,
+                                                                   "labels": {build.TASK_LABEL: name}}})
+
+
+class PagedKube:
+    """Lists ``pods`` in pages (the list at resourceVersion 40); ``expire`` continue tokens fail once with 410."""
+
+    def __init__(self, pods: list[dict[str, Any]], expire: int = 0) -> None:
+        self.pods, self.expire = pods, expire
+        self.requests: list[tuple[int, str | None]] = []
+        self.watched_from: list[str] = []
+
+    def list_pods_page(self, *, limit: int, token: str | None = None, **_: str) -> tuple[list[dict[str, Any]], str, str | None]:
+        self.requests.append((limit, token))
+        if token is not None and self.expire:
+            self.expire -= 1
+            raise Expired("410 Gone: the provided continue parameter is too old", status=410)
+        start = int(token or 0)
+        end = start + limit if limit else len(self.pods)
+        return copy.deepcopy(self.pods[start:end]), "40", str(end) if end < len(self.pods) else None
+
+    def watch_pods(self, *, resource_version: str, **_: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+        self.watched_from.append(resource_version)
+        yield "BOOKMARK", {"metadata": {"resourceVersion": "41"}}
+        yield "MODIFIED", _named("b", "42")
+
+
+def _run(kube: PagedKube, page: int) -> tuple[list[list[dict[str, Any]]], list[tuple[str, dict[str, Any]]], PodInformer]:
+    lists: list[list[dict[str, Any]]] = []
+    events: list[tuple[str, dict[str, Any]]] = []
+    informer = PodInformer(kube, {"label_selector": build.TASK_LABEL}, on_list=lists.append,  # type: ignore[arg-type]
+                           on_event=lambda k, p: events.append((k, p)), stop=threading.Event(), page=page,
+                           done=lambda: bool(events))
+    informer.run()
+    return lists, events, informer
+
+
+def test_the_list_comes_in_pages_and_every_pod_arrives_slim() -> None:
+    kube = PagedKube([_named(n) for n in "abcde"])
+    lists, events, informer = _run(kube, page=2)
+    assert kube.requests == [(2, None), (2, "2"), (2, "4")]
+    assert [[p["metadata"]["name"] for p in items] for items in lists] == [list("abcde")]
+    assert kube.watched_from == ["40"]  # the list's resourceVersion, not a Pod's
+    assert lists[0] == [slim(p) for p in kube.pods]
+    assert events == [("MODIFIED", slim(_named("b", "42")))]
+    assert informer.version == "42"
+
+
+def test_an_expired_continue_token_lists_again_from_the_first_page() -> None:
+    kube = PagedKube([_named(n) for n in "abc"], expire=1)
+    lists, _, informer = _run(kube, page=2)
+    assert kube.requests == [(2, None), (2, "2"), (2, None), (2, "2")]
+    assert [[p["metadata"]["name"] for p in items] for items in lists] == [list("abc")]  # no half list handed on
+    assert informer.relists == 1
+
+
+def test_page_0_lists_all_at_once() -> None:
+    kube = PagedKube([_named(n) for n in "abc"])
+    lists, _, _ = _run(kube, page=0)
+    assert kube.requests == [(0, None)] and len(lists[0]) == 3
