@@ -14,8 +14,8 @@ the readers read:
   message), creationTimestamp, deletionTimestamp and deletionGracePeriodSeconds;
 - ``record.Recorder``: the Pod's name (the container log) and an executor's
   ``POIESIS_STDOUT``/``POIESIS_STDERR`` env (``build.executor_command`` sets them);
-- ``tctl`` (the controller, ``reconcile.trec_records``): the task label, the phase,
-  the trec container's state, deletionTimestamp;
+- ``tctl`` (the controller, ``reconcile.trec_records``, ``reconcile.Outcomes``): the
+  task label, the phase, the trec container's state, deletionTimestamp, resourceVersion;
 - ``kube.informer``: resourceVersion (where the watch goes on from).
 
 A field a reader starts to read must be added here: tests/kube/test_slim.py runs

@@ -32,7 +32,7 @@ from poiesis.kube.outcome import Ended, ExecutorResult, deleted_outcome, grace_p
 from poiesis.kube.slim import slim
 from poiesis.record import Recorder
 from poiesis.tctl.controller import _task_of
-from poiesis.tctl.reconcile import Record, Snapshot, decide, trec_records
+from poiesis.tctl.reconcile import Outcomes, Record, Snapshot, decide, trec_records
 from poiesis.trec.run import after_sigterm
 from tests.kube.pods import at, done, pod, running, waiting
 from tests.kube.test_outcome import CASES
@@ -194,6 +194,7 @@ READERS: dict[str, Callable[[Mapping[str, Any]], object]] = {
     "phase (pending gauge)": lambda p: (p.get("status") or {}).get("phase"),
     "Recorder executor logs": _recorded_logs,
     "reconcile.decide": _decisions,
+    "Outcomes (kept per resourceVersion)": lambda p: Outcomes().of("t", p),
 }
 
 
