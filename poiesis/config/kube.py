@@ -69,6 +69,8 @@ class KubeSettings:
     lease_duration_s: float = 15.0
     lease_renew_s: float = 5.0
     resync_s: float = 10.0
+    #: Pods per page of the informers' list (limit/continue; 0: the whole list in one response)
+    list_page: int = 500
     #: threads submitting stored tasks to the API server, per process (0: submit inside the request)
     submit_workers: int = 32
     #: tasks that may wait for those threads; more are left QUEUED for TCtl's sweep
@@ -84,6 +86,8 @@ class KubeSettings:
     shared_mount_path: str | None = None
 
     def __post_init__(self) -> None:
+        if self.list_page < 0:
+            raise SettingsError("POIESIS_KUBE_LIST_PAGE must be 0 (no pages) or more")
         if self.shared_host_path and self.shared_claim:
             raise SettingsError("POIESIS_KUBE_SHARED_HOST_PATH and POIESIS_KUBE_SHARED_CLAIM exclude each other")
         if self.shared_claim and not self.shared_mount_path:
@@ -141,6 +145,7 @@ class KubeSettings:
             lease_duration_s=number(e, "POIESIS_KUBE_LEASE_DURATION", d.lease_duration_s),
             lease_renew_s=number(e, "POIESIS_KUBE_LEASE_RENEW", d.lease_renew_s),
             resync_s=number(e, "POIESIS_KUBE_RESYNC", d.resync_s),
+            list_page=integer(e, "POIESIS_KUBE_LIST_PAGE", d.list_page),
             submit_workers=integer(e, "POIESIS_KUBE_SUBMIT_WORKERS", d.submit_workers),
             submit_queue=integer(e, "POIESIS_KUBE_SUBMIT_QUEUE", d.submit_queue),
             kubeconfig=text(e, "POIESIS_KUBE_KUBECONFIG") or text(e, "KUBECONFIG"),

@@ -171,6 +171,17 @@ class Kube:
         body = self._call(self.core.list_namespaced_pod, self.namespace, **selectors)
         return body.get("items") or [], body["metadata"]["resourceVersion"]
 
+    def list_pods_page(self, *, limit: int, token: str | None = None,
+                       **selectors: str) -> tuple[list[dict[str, Any]], str, str | None]:
+        """One page of at most ``limit`` matching Pods (0: all), the list's resourceVersion, the next page's token.
+
+        ``token`` is the previous page's: every page of one list comes from the same
+        snapshot and carries its resourceVersion. Expired (410) once the token is too old.
+        """
+        body = self._call(self.core.list_namespaced_pod, self.namespace, limit=limit or None, _continue=token, **selectors)
+        meta = body["metadata"]
+        return body.get("items") or [], meta["resourceVersion"], meta.get("continue") or None
+
     def list_jobs(self, **selectors: str) -> list[dict[str, Any]]:
         return self._call(self.batch.list_namespaced_job, self.namespace, **selectors).get("items") or []
 

@@ -140,7 +140,7 @@ class Controller:
     def inform(self) -> None:
         """List then watch task Pods until stopped (``kube.informer``: 410 relists, errors retry)."""
         PodInformer(self.kube, {"label_selector": build.TASK_LABEL}, on_list=self.on_pod_list, on_event=self.on_pod_event,
-                    stop=self.stop).run()
+                    stop=self.stop, page=self.cfg.list_page).run()
 
     # -- lease ------------------------------------------------------------------------
 
