@@ -167,9 +167,9 @@ class Kube:
             return None
 
     def list_pods(self, **selectors: str) -> tuple[list[dict[str, Any]], str]:
-        """Pods matching label_selector/field_selector, and the list's resourceVersion."""
-        body = self._call(self.core.list_namespaced_pod, self.namespace, **selectors)
-        return body.get("items") or [], body["metadata"]["resourceVersion"]
+        """Pods matching label_selector/field_selector, and the list's resourceVersion (one unpaged list)."""
+        items, version, _ = self.list_pods_page(limit=0, **selectors)
+        return items, version
 
     def list_pods_page(self, *, limit: int, token: str | None = None,
                        **selectors: str) -> tuple[list[dict[str, Any]], str, str | None]:

@@ -240,11 +240,7 @@ class Controller:
     def _remark(self, scope: frozenset[str] | None) -> None:
         """A pass that did not happen: what it took is for the next pass."""
         with self._lock:
-            if scope is None:
-                self.dirty.mark_all()
-            else:
-                for task in scope:
-                    self.dirty.mark(task)
+            self.dirty.restore(scope)
 
     def _failed_create_events(self) -> list[dict[str, Any]]:
         """FailedCreate events; none (and a warning) when they cannot be listed, e.g. a Role without events: list."""

@@ -236,6 +236,20 @@ def test_dirty_after_a_relist_sweeps_everything_once() -> None:
     assert dirty.take() == {"b"}
 
 
+def test_dirty_restores_what_a_failed_pass_took() -> None:
+    """A pass that did not happen puts back what it took: its tasks, or the full sweep."""
+    dirty = Dirty()
+    dirty.take()
+    dirty.mark("a")
+    taken = dirty.take()
+    dirty.mark("b")
+    dirty.restore(taken)
+    assert dirty.take() == {"a", "b"}
+    swept = dirty.take(full=True)
+    dirty.restore(swept)
+    assert dirty.take() is None
+
+
 def test_decide_on_the_changed_tasks_only_sees_those() -> None:
     """A pass between resyncs (no Jobs) decides the tasks it is given and nothing else; no-Pod rules wait."""
     tasks = {"ended": ("RUNNING", OLD), "stuck": ("RUNNING", OLD), "nopod": ("RUNNING", OLD)}
