@@ -30,8 +30,8 @@ import bcrypt
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from poiesis.api import auth
-from poiesis.api.guard import Guard
+from poiesis.api.hardening import auth
+from poiesis.api.hardening.guard import Guard
 from poiesis.config.security import AuthSettings, SecuritySettings
 
 ISSUER, AUDIENCE = "https://issuer.bench", "poiesis"

@@ -34,6 +34,12 @@ class Backend(Protocol):
     #: True when the backend itself writes CANCELED once a cancelled task is gone;
     #: False when the API must write it right after ``cancel`` returns.
     writes_cancel: bool
+    @property
+    def submit_blocks(self) -> bool:
+        """True when ``submit`` talks to the cluster or the database in the caller's thread.
+
+        The API then calls it from a worker thread instead of its event loop.
+        """
 
     def submit(self, task_id: str, task: TesTask) -> None:
         """Start running a stored task; raise to have it end as SYSTEM_ERROR.
@@ -55,6 +61,7 @@ class NoBackend:
     name = "none"
     backend_parameters: frozenset[str] = frozenset()
     writes_cancel = False
+    submit_blocks = False
 
     def __init__(self, filer_config: FilerConfig | None = None) -> None:
         config = filer_config or FilerConfig()

@@ -331,7 +331,7 @@ def test_override_keeps_the_section_when_nothing_is_given() -> None:
 
 def test_the_access_log_setting_reaches_uvicorn() -> None:
     """POIESIS_ACCESS_LOG=false turns uvicorn's line per request off; it is on by default."""
-    from poiesis.api import server
+    from poiesis.api import serving
 
-    assert server.uvicorn_config(Settings.from_env({}), None).access_log is True
-    assert server.uvicorn_config(Settings.from_env({"POIESIS_ACCESS_LOG": "false"}), None).access_log is False
+    assert serving.uvicorn_config(Settings.from_env({}), None).access_log is True
+    assert serving.uvicorn_config(Settings.from_env({"POIESIS_ACCESS_LOG": "false"}), None).access_log is False

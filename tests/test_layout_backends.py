@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 
 from poiesis import layout
-from poiesis.api import validate
+from poiesis.api.tes import validate
 from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
 from poiesis.local import engine

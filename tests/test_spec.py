@@ -119,8 +119,8 @@ def test_generated_enums_carry_the_spec_values():
 # ------------------------------------------------------------ the document
 
 
-def test_every_operation_routes_to_poiesis_api_handlers():
-    """Connexion loads the document and resolves each operation to poiesis.api.handlers.<operationId>."""
+def test_every_operation_routes_to_the_tes_operations():
+    """Connexion loads the document and resolves each operation to poiesis.api.tes.operations.<operationId>."""
     import connexion
     from connexion.resolver import Resolver
 
@@ -130,10 +130,10 @@ def test_every_operation_routes_to_poiesis_api_handlers():
         resolved.append(name)
         return lambda *args, **kwargs: ({}, 200, {"Content-Type": "application/json"})
 
-    app = connexion.FlaskApp(__name__)
+    app = connexion.AsyncApp(__name__)
     app.add_api(OURS, resolver=Resolver(function_resolver=stub))
     assert app.test_client().get("/ga4gh/tes/v1/service-info").status_code == 200  # routes resolve on first use
-    assert set(resolved) == {f"poiesis.api.handlers.{op}" for op in OPERATIONS.values()}
+    assert set(resolved) == {f"poiesis.api.tes.operations.{op}" for op in OPERATIONS.values()}
 
 
 def test_every_operation_documents_the_errors_with_one_schema():

@@ -141,7 +141,7 @@ def test_migrations_apply_once(db_url):
 def test_tasks_stored_before_the_request_document_keep_every_view(pg_admin_url, task_store):
     """Migration 0004 fills the request document of tasks created before it: their views do not change."""
     from poiesis.store.db import migrations
-    from poiesis.store.tasks import _insert_children
+    from poiesis.store.plans import _child_rows
     from tests.plugins.pg import create_database
 
     created = task_store.create_task(tes_task(TASK))
@@ -159,7 +159,9 @@ def test_tasks_stored_before_the_request_document_keep_every_view(pg_admin_url, 
                      " VALUES (%s, 'QUEUED', %s, %s, %s, %s, %s::timestamptz)",
                      (created, TASK["name"], TASK["description"], Jsonb(TASK["resources"]), Jsonb(TASK["tags"]),
                       expected["FULL"]["creation_time"]))
-        _insert_children(conn, created, tes_task(TASK))
+        for sql, rows in _child_rows(created, tes_task(TASK)):
+            if rows:
+                conn.cursor().executemany(sql, rows)
     assert store.migrate(old) == [version for version, _, _ in migrations() if version >= 4]
     pool = store.open_pool(old, max_size=1)
     try:

@@ -102,7 +102,7 @@ class UnconditionalStore(store.Store):
     """A deliberately broken store: the terminal write forgets its guard."""
 
     def write_terminal_state(self, task_id, state, *, end_time=None, system_logs=()):
-        with self._conn() as conn:
+        with self._pool.connection() as conn:
             row = conn.execute(
                 "UPDATE tasks SET state = %s WHERE id = %s RETURNING state", (state, task_id)
             ).fetchone()

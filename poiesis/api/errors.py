@@ -1,4 +1,9 @@
-"""Problem documents: the one JSON error shape every failure of the API uses."""
+"""Responses: the one JSON error shape every failure of the API uses, and JSON already encoded.
+
+Every answer of the TES operations is a starlette ``Response`` of bytes:
+PostgreSQL writes a task's JSON, the operations pass it through, and
+Connexion serializes nothing (its Jsonifier is not on this path).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,10 @@ import json
 from http import HTTPStatus
 from typing import Any
 
-import connexion.jsonifier
+from starlette.responses import Response
 
 PROBLEM_JSON = "application/problem+json"
+JSON = "application/json"
 
 
 def problem_body(status: int, detail: str) -> dict[str, Any]:
@@ -16,33 +22,22 @@ def problem_body(status: int, detail: str) -> dict[str, Any]:
     return {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
 
 
-def problem(status: int, detail: str) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """A Flask response tuple carrying a problem document."""
-    return problem_body(status, detail), status, {"Content-Type": PROBLEM_JSON}
+def problem_bytes(status: int, detail: str) -> bytes:
+    """A problem document, encoded."""
+    return json.dumps(problem_body(status, detail)).encode()
 
 
-class RawJson(str):
-    """A JSON document already serialized (by PostgreSQL); sent as it is."""
+def problem_response(status: int, detail: str) -> Response:
+    """A problem+json response."""
+    return Response(problem_bytes(status, detail), status_code=status, media_type=PROBLEM_JSON)
 
 
-class Jsonifier(connexion.jsonifier.Jsonifier):
-    """Compact JSON for responses; a RawJson body is passed through untouched."""
-
-    def __init__(self) -> None:
-        super().__init__(json, separators=(",", ":"))
-
-    def dumps(self, data: Any, **kwargs: Any) -> str:
-        if isinstance(data, RawJson):
-            return data
-        return super().dumps(data, **kwargs)
+def json_response(body: bytes, status: int = 200) -> Response:
+    """A JSON response of bytes already encoded."""
+    return Response(body, status_code=status, media_type=JSON)
 
 
-def raw_list(items: list[str], **extra: str) -> RawJson:
+def raw_list(items: list[str], **extra: str) -> bytes:
     """``{"tasks": [...], **extra}`` from already serialized items."""
     tail = "".join(f",{json.dumps(key)}:{json.dumps(value)}" for key, value in extra.items())
-    return RawJson('{"tasks":[' + ",".join(items) + "]" + tail + "}")
-
-
-def ok(body: Any) -> tuple[Any, int, dict[str, str]]:
-    """A Flask response tuple for a successful JSON answer."""
-    return body, 200, {"Content-Type": "application/json"}
+    return ('{"tasks":[' + ",".join(items) + "]" + tail + "}").encode()

@@ -71,6 +71,11 @@ class KubeBackend:
         #: ``s3_buckets`` the filer settings' (POIESIS_S3_BUCKETS)
         self.storage: tuple[str, ...] = filer.storage_prefixes(self.file_roots, s3_buckets=s3_buckets)
 
+    @property
+    def submit_blocks(self) -> bool:
+        """Without submission threads, ``submit`` creates the Job in the caller."""
+        return self.submitter is None
+
     def submit(self, task_id: str, task: TesTask) -> None:
         """Queue a stored task for ``submit_now``; a full queue leaves it QUEUED for TCtl's sweep."""
         if self.submitter is None:

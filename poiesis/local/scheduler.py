@@ -58,6 +58,7 @@ class LocalBackend:
     name = "local"
     backend_parameters: frozenset[str] = frozenset()
     writes_cancel = True
+    submit_blocks = False  # a queue hand-off
 
     def __init__(
         self,

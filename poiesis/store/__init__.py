@@ -1,21 +1,27 @@
 """Task state in PostgreSQL: the only package that imports psycopg.
 
-``Store`` reads and writes tasks; ``db`` opens pools, starts the embedded
-server and applies migrations; ``WriteRetry`` retries writes while the
-database is unavailable. Nothing here knows HTTP or Kubernetes.
+``plans`` holds every statement, as sans-I/O plans; ``Store`` runs them on
+synchronous connections (TRec, TCtl, the local backend), ``AsyncStore`` on
+async ones (the API's request path); ``db`` opens pools, starts the
+embedded server and applies migrations; ``WriteRetry`` retries writes while
+the database is unavailable. Nothing here knows HTTP or Kubernetes.
 """
 
-from poiesis.store.db import Unavailable, migrate, open_pool, start_embedded
+from poiesis.store.aio import AsyncStore
+from poiesis.store.db import Unavailable, migrate, open_async_pool, open_pool, start_embedded
+from poiesis.store.plans import Page, TaskFilter
 from poiesis.store.retry import WriteRetry
-from poiesis.store.tasks import Page, Store, TaskFilter
+from poiesis.store.tasks import Store
 
 __all__ = [
+    "AsyncStore",
     "Page",
     "Store",
     "TaskFilter",
     "Unavailable",
     "WriteRetry",
     "migrate",
+    "open_async_pool",
     "open_pool",
     "start_embedded",
 ]

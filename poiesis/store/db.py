@@ -1,6 +1,6 @@
 """Connections: the pool, the embedded PostgreSQL, and schema migrations.
 
-The only module besides ``tasks`` that imports psycopg. Migrations are the
+With ``plans``, ``tasks`` and ``aio``, the only modules that import psycopg. Migrations are the
 numbered ``migrations/*.sql`` files, applied in order under an advisory lock
 so that several API replicas starting at once apply each exactly once.
 """
@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,26 @@ def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10, timeout: 
     return pool
 
 
+def open_async_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10,
+                    timeout: float = 5.0) -> AsyncConnectionPool:
+    """The API's pool: as ``open_pool``, for psycopg's async connections; not open yet.
+
+    An async pool belongs to the event loop that opens it, so the serving
+    loop opens it (``AsyncStore.open``, from the app's lifespan).
+    """
+    return AsyncConnectionPool(
+        conninfo,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=timeout,
+        kwargs={"autocommit": True},
+        check=_check_if_idle_async,
+        reset=_stamp_async,
+        open=False,
+        name="poiesis-api",
+    )
+
+
 _RETURNED_AT = "_poiesis_returned_at"
 
 
@@ -113,6 +133,16 @@ def _check_if_idle(conn: psycopg.Connection) -> None:
     last = getattr(conn, _RETURNED_AT, None)
     if last is None or time.monotonic() - last > TRUSTED_IDLE_SECONDS:
         ConnectionPool.check_connection(conn)
+
+
+async def _stamp_async(conn: psycopg.AsyncConnection) -> None:
+    setattr(conn, _RETURNED_AT, time.monotonic())
+
+
+async def _check_if_idle_async(conn: psycopg.AsyncConnection) -> None:
+    last = getattr(conn, _RETURNED_AT, None)
+    if last is None or time.monotonic() - last > TRUSTED_IDLE_SECONDS:
+        await AsyncConnectionPool.check_connection(conn)
 
 
 def start_embedded(data_dir: Path) -> str:

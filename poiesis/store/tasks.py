@@ -1,162 +1,97 @@
-"""Every read and write of task state: the only place task SQL is written.
+"""The synchronous task store: TRec, TCtl, the local backend and the command line run plans here.
 
-Each state change is one guarded UPDATE whose WHERE clause comes from the
-transition rules in ``poiesis.states``; it returns what landed, so a
-duplicate or late write is a harmless no-op. ``write_terminal_state`` is the
-single statement that makes the races between the API, TRec and TCtl
-write-once.
+Every statement lives in ``plans``; this module only runs them on a pooled
+connection (one transaction and one pipeline when the plan asks for them)
+and turns connection failures into ``Unavailable``. ``AsyncStore``
+(``aio``) runs the same plans for the API.
 """
 
 from __future__ import annotations
 
-import uuid
+import contextlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from types import TracebackType
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 import psycopg
 from psycopg.rows import TupleRow
-from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from generated.models import TesTask
-from poiesis import metrics, states
+from poiesis import metrics
+from poiesis.store import plans
 from poiesis.store.db import Unavailable
+from poiesis.store.plans import NO_FILTER, Ended, Op, Page, Statement, TaskFilter, new_task_id
 
-_TS = """to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+T = TypeVar("T")
 
-_TERMINAL = [s.value for s in states.TERMINAL]
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of ListTasks: the tasks and the seq to continue below, if any."""
-
-    tasks: list[Any]  # dicts, or JSON texts when listed with as_text
-    next_seq: int | None
+__all__ = ["Page", "Store", "TaskFilter", "count_end", "new_task_id"]
 
 
-@dataclass(frozen=True)
-class TaskFilter:
-    """ListTasks filters; ``tags`` maps key to value, '' meaning any value."""
-
-    name_prefix: str | None = None
-    state: str | None = None
-    tags: Mapping[str, str] | None = None
-    #: Only tasks of this owner (None: every task, for administrators).
-    owner: str | None = None
-
-
-def new_task_id() -> str:
-    """A fresh opaque task id."""
-    return str(uuid.uuid4())
+def execute(conn: psycopg.Connection[TupleRow], statement: Statement) -> Any:
+    """Run one statement and return what its plan asked for."""
+    if statement.many:
+        with conn.cursor() as cur:
+            cur.executemany(statement.sql, statement.params)
+        return None
+    cur = conn.execute(statement.sql, statement.params)
+    if statement.fetch == "one":
+        return cur.fetchone()
+    if statement.fetch == "all":
+        return cur.fetchall()
+    return cur.rowcount if statement.fetch == "rowcount" else None
 
 
-def _like_prefix(prefix: str) -> str:
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
+def run(conn: psycopg.Connection[TupleRow], op: Op[T]) -> T:
+    """Run a plan on ``conn``, in a transaction and a pipeline when it asks for them."""
+    with contextlib.ExitStack() as stack:
+        if op.pipeline:
+            stack.enter_context(conn.pipeline())
+        if op.transaction:
+            stack.enter_context(conn.transaction())
+        plan = op.plan
+        try:
+            statement = next(plan)
+            while True:
+                statement = plan.send(execute(conn, statement))
+        except StopIteration as stop:
+            return cast(T, stop.value)
 
 
-def _task_json_sql(*, full: bool) -> str:
-    """SQL for one task (alias t) as a JSON object in the tesTask shape.
-
-    What never changes after CreateTask comes from ``t.request``, written once
-    by ``task_request_json`` (migration 0004); the state and the logs are
-    assembled here, and FULL adds the inputs' content.
-    """
-    heavy_inputs = "'inputs', task_inputs_json(t.id, true), " if full else ""
-    heavy_exec = ", 'stdout', e.stdout, 'stderr', e.stderr" if full else ""
-    system_logs = (
-        ", 'system_logs', CASE WHEN cardinality(l.system_logs) > 0 THEN to_jsonb(l.system_logs) END"
-        if full
-        else ""
-    )
-    return f"""
-    t.request || jsonb_strip_nulls(jsonb_build_object(
-      {heavy_inputs}'id', t.id, 'state', t.state,
-      'creation_time', {_TS.format(col='t.creation_time')},
-      'logs', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-            'start_time', {_TS.format(col='l.start_time')},
-            'end_time', {_TS.format(col='l.end_time')},
-            'metadata', CASE WHEN l.metadata <> '{{}}'::jsonb THEN l.metadata END
-            {system_logs},
-            'logs', coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-                  'start_time', {_TS.format(col='e.start_time')},
-                  'end_time', {_TS.format(col='e.end_time')},
-                  'exit_code', e.exit_code{heavy_exec})) ORDER BY e.idx)
-               FROM executor_logs e WHERE e.task_id = l.task_id AND e.attempt = l.attempt), '[]'::jsonb),
-            'outputs', coalesce((SELECT jsonb_agg(jsonb_build_object(
-                  'url', f.url, 'path', f.path, 'size_bytes', f.size_bytes::text) ORDER BY f.idx)
-               FROM output_file_logs f WHERE f.task_id = l.task_id AND f.attempt = l.attempt), '[]'::jsonb)
-            )) ORDER BY l.attempt)
-         FROM task_logs l WHERE l.task_id = t.id)
-    ))"""
-
-
-_MINIMAL_SQL = "jsonb_build_object('id', t.id, 'state', t.state)"
-
-
-def _projection(view: str, *, as_text: bool = False) -> str:
-    sql = _MINIMAL_SQL if view == "MINIMAL" else _task_json_sql(full=(view == "FULL"))
-    return f"({sql})::text" if as_text else sql
+def count_end(ended: Ended, ended_by: str | None) -> str | None:
+    """Count a terminal write that landed (once committed); the state that holds."""
+    if ended.landed and ended.state is not None:
+        metrics.TASKS_ENDED.labels(ended.state, ended_by or "unknown").inc()
+    return ended.state
 
 
 class Store:
-    """Task state in PostgreSQL, reached through a connection pool."""
+    """Task state in PostgreSQL, reached through a connection pool (see ``plans`` for each operation)."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
 
-    def _conn(self) -> _Guarded:
-        return _Guarded(self._pool)
+    def close(self) -> None:
+        """Close the pool."""
+        self._pool.close()
+
+    def _run(self, op: Op[T]) -> T:
+        with _Guarded(self._pool) as conn:
+            return run(conn, op)
 
     # -- creating and reading -------------------------------------------------
 
     def create_task(self, task: TesTask, *, owner: str | None = None) -> str:
-        """Insert a task (QUEUED) with all its children in one transaction; returns its id.
-
-        The statements go out in one pipeline: one round trip to the database for the whole task.
-        The task's read-only members (id, state, logs, creation_time) are not stored.
-        """
-        task_id = new_task_id()
-        with self._conn() as conn, conn.pipeline(), conn.transaction():
-            conn.execute(
-                "INSERT INTO tasks (id, state, name, description, resources, tags, owner)"
-                " VALUES (%s, 'QUEUED', %s, %s, %s, %s, %s)",
-                (
-                    task_id,
-                    task.name,
-                    task.description,
-                    Jsonb(task.resources.model_dump(mode="json", exclude_none=True))
-                    if task.resources is not None else None,
-                    Jsonb(task.tags or {}),
-                    owner,
-                ),
-            )
-            _insert_children(conn, task_id, task)
-            conn.execute("UPDATE tasks SET request = task_request_json(id) WHERE id = %s", (task_id,))
-        return task_id
+        """Insert a task (QUEUED) with all its children in one transaction; returns its id."""
+        return self._run(plans.create_task(new_task_id(), task, owner=owner))
 
     def get_task(
         self, task_id: str, *, view: str = "MINIMAL", as_text: bool = False, owner: str | None = None
     ) -> Any:
-        """The task in the given view (a dict, or its JSON text), or None when there is no such task.
-
-        ``as_text`` hands back the JSON as PostgreSQL wrote it, for callers
-        that only pass it on: no parsing here, no serializing there. With
-        ``owner``, another owner's task is None too.
-        """
-        with self._conn() as conn:
-            row = conn.execute(
-                f"SELECT {_projection(view, as_text=as_text)} FROM tasks t"
-                " WHERE t.id = %s AND (%s::text IS NULL OR t.owner = %s)",
-                (task_id, owner, owner),
-            ).fetchone()
-        return row[0] if row else None
+        """The task in the given view (a dict, or its JSON text with ``as_text``), or None."""
+        return self._run(plans.get_task(task_id, view=view, as_text=as_text, owner=owner))
 
     def get_task_model(self, task_id: str) -> TesTask | None:
         """The task in the FULL view as the generated model, for the backends that run it; None when there is none.
@@ -169,88 +104,33 @@ class Store:
 
     def get_state(self, task_id: str) -> str | None:
         """The task's state, or None when there is no such task."""
-        with self._conn() as conn:
-            row = conn.execute("SELECT state FROM tasks WHERE id = %s", (task_id,)).fetchone()
-        return row[0] if row else None
+        return self._run(plans.get_state(task_id))
 
     def list_tasks(
         self,
         *,
-        filters: TaskFilter = TaskFilter(),
+        filters: TaskFilter = NO_FILTER,
         page_size: int = 256,
         below_seq: int | None = None,
         view: str = "MINIMAL",
         as_text: bool = False,
         max_bytes: int | None = None,
     ) -> Page:
-        """One page of tasks, newest first, strictly below ``below_seq`` when given (JSON texts with ``as_text``).
-
-        ``max_bytes`` bounds the page: the page ends before the task whose JSON
-        would take the total past it (the first task is always included), so a
-        page of large tasks is short and carries a next position instead of
-        growing without bound. One statement: PostgreSQL sums the sizes in
-        order and sends no task beyond the first one past the bound.
-        """
-        where, params = _filter_sql(filters, below_seq)
-        params["limit"] = page_size + 1
-        with self._conn() as conn:
-            rows = conn.execute(_list_sql(view, where, as_text=as_text, bounded=max_bytes is not None),
-                                {**params, "max_bytes": max_bytes}).fetchall()
-        kept: list[tuple[int, Any]] = []
-        more = False
-        used = 0
-        for seq, task, size in rows:
-            if len(kept) == page_size or (max_bytes is not None and kept and used + size > max_bytes):
-                more = True
-                break
-            kept.append((seq, task))
-            used += size
-        return Page(tasks=[t for _, t in kept], next_seq=kept[-1][0] if more else None)
+        """One page of tasks, newest first (``plans.list_tasks``)."""
+        return self._run(plans.list_tasks(filters=filters, page_size=page_size, below_seq=below_seq, view=view,
+                                          as_text=as_text, max_bytes=max_bytes))
 
     def ids_in_states(self, wanted: Iterable[str]) -> list[str]:
         """Ids of tasks in any of ``wanted`` states, oldest first (for reconcilers)."""
-        with self._conn() as conn:
-            rows = conn.execute("SELECT id FROM tasks WHERE state = ANY(%s) ORDER BY seq", (list(wanted),))
-            return [r[0] for r in rows]
+        return self._run(plans.ids_in_states(wanted))
 
     # -- state changes ---------------------------------------------------------
 
     def advance(
         self, task_id: str, target: str, *, at: datetime | None = None, owner: str | None = None
     ) -> str | None:
-        """Move a task to a non-terminal ``target`` if the rules allow it.
-
-        Returns the task's state afterwards (the target when it landed), or
-        None when there is no such task (or, with ``owner``, it is another
-        owner's). RUNNING also stamps the start time.
-        """
-        target = states.State(target)
-        if target in states.TERMINAL:
-            raise ValueError("terminal states are written by write_terminal_state")
-        allowed = [s.value for s in states.sources(target)]
-        with self._conn() as conn, conn.transaction():
-            row = conn.execute(
-                "UPDATE tasks SET state = %(target)s, updated_at = clock_timestamp(),"
-                " start_time = CASE WHEN %(target)s = 'RUNNING'"
-                "   THEN coalesce(start_time, %(at)s, clock_timestamp()) ELSE start_time END"
-                " WHERE id = %(id)s AND state = ANY(%(allowed)s)"
-                " AND (%(owner)s::text IS NULL OR owner = %(owner)s) RETURNING state",
-                {"target": target.value, "id": task_id, "allowed": allowed, "at": at, "owner": owner},
-            ).fetchone()
-            if row and target is states.State.RUNNING:
-                _ensure_attempt(conn, task_id)
-                conn.execute(
-                    "UPDATE task_logs SET start_time = coalesce(start_time, %s, clock_timestamp())"
-                    " WHERE task_id = %s AND attempt = 0",
-                    (at, task_id),
-                )
-            if row:
-                return cast(str, row[0])
-            row = conn.execute(
-                "SELECT state FROM tasks WHERE id = %s AND (%s::text IS NULL OR owner = %s)",
-                (task_id, owner, owner),
-            ).fetchone()
-        return row[0] if row else None
+        """Move a task to a non-terminal ``target`` if the rules allow it; the state afterwards (``plans.advance``)."""
+        return self._run(plans.advance(task_id, target, at=at, owner=owner))
 
     def write_terminal_state(
         self,
@@ -262,51 +142,10 @@ class Store:
         system_logs: Sequence[str] = (),
         ended_by: str | None = None,
     ) -> str | None:
-        """Write a terminal state once; returns the state that holds afterwards.
-
-        One conditional UPDATE: it matches only a non-terminal row and turns
-        any terminal write on a CANCELING row into CANCELED. A terminal row is
-        left as it is. ``system_logs`` are the reason for this end: they are
-        appended in the same transaction, and only when this write landed, so
-        a task carries the lines of the write that ended it and never those of
-        a loser. ``ended_by`` names the writer ('trec', 'tctl', 'api',
-        'local'). ``start_time`` fills a start no RUNNING write stamped; the
-        end time is never before the start (see docs/store.md). None when
-        there is no such task.
-        """
-        if states.State(state) not in states.TERMINAL:
-            raise ValueError(f"{state} is not a terminal state")
-        _ended: list[tuple[str, str]] = []
-        with self._conn() as conn, conn.transaction():
-            row = conn.execute(
-                "UPDATE tasks SET"
-                " state = CASE WHEN state = 'CANCELING' THEN 'CANCELED' ELSE %(state)s END,"
-                " start_time = coalesce(start_time, %(start)s::timestamptz),"
-                " end_time = greatest(coalesce(%(end)s::timestamptz, clock_timestamp()),"
-                "                     coalesce(start_time, %(start)s::timestamptz)),"
-                " ended_by = %(by)s,"
-                " updated_at = clock_timestamp()"
-                " WHERE id = %(id)s AND state <> ALL(%(terminal)s)"
-                " RETURNING state, start_time, end_time",
-                {"state": state, "start": start_time, "end": end_time, "by": ended_by, "id": task_id,
-                 "terminal": _TERMINAL},
-            ).fetchone()
-            if row is None:
-                current = conn.execute("SELECT state FROM tasks WHERE id = %s", (task_id,)).fetchone()
-                return current[0] if current else None
-            _ended.append((row[0], ended_by or "unknown"))
-            _ensure_attempt(conn, task_id)
-            conn.execute(
-                "UPDATE task_logs SET start_time = coalesce(start_time, %(start)s::timestamptz),"
-                " end_time = coalesce(end_time, greatest(%(end)s::timestamptz, coalesce(start_time, %(start)s::timestamptz)))"
-                " WHERE task_id = %(id)s AND attempt = 0",
-                {"start": row[1], "end": row[2], "id": task_id},
-            )
-            if system_logs:
-                _append_system_logs(conn, task_id, system_logs)
-        for state_, by in _ended:  # counted once committed
-            metrics.TASKS_ENDED.labels(state_, by).inc()
-        return cast(str, row[0])
+        """Write a terminal state once; returns the state that holds afterwards (``plans.write_terminal_state``)."""
+        op = plans.write_terminal_state(task_id, state, start_time=start_time, end_time=end_time,
+                                        system_logs=system_logs, ended_by=ended_by)
+        return count_end(self._run(op), ended_by)
 
     # -- logs ------------------------------------------------------------------
 
@@ -321,71 +160,31 @@ class Store:
         stdout: str | None = None,
         stderr: str | None = None,
     ) -> bool:
-        """Record one executor's end; True when new, False when it was already there.
-
-        An end before the start (clocks, second-precision container times) is
-        clamped to the start.
-        """
-        with self._conn() as conn, conn.transaction():
-            _ensure_attempt(conn, task_id)
-            cur = conn.execute(
-                "INSERT INTO executor_logs"
-                " (task_id, attempt, idx, start_time, end_time, stdout, stderr, exit_code)"
-                " VALUES (%(id)s, 0, %(idx)s, %(start)s::timestamptz,"
-                "  CASE WHEN %(end)s::timestamptz < %(start)s::timestamptz THEN %(start)s ELSE %(end)s END,"
-                "  %(out)s, %(err)s, %(code)s) ON CONFLICT DO NOTHING",
-                {"id": task_id, "idx": index, "start": start_time, "end": end_time, "out": stdout, "err": stderr,
-                 "code": exit_code},
-            )
-            return cur.rowcount == 1
+        """Record one executor's end; True when new, False when it was already there."""
+        return self._run(plans.add_executor_log(task_id, index=index, exit_code=exit_code, start_time=start_time,
+                                                end_time=end_time, stdout=stdout, stderr=stderr))
 
     def add_system_logs(self, task_id: str, lines: Sequence[str]) -> None:
         """Append lines to the task's system log."""
-        with self._conn() as conn, conn.transaction():
-            _append_system_logs(conn, task_id, lines)
+        self._run(plans.add_system_logs(task_id, lines))
 
     def add_output_file_logs(self, task_id: str, outputs: Sequence[Mapping[str, Any]]) -> None:
         """Record the files uploaded for the task; writing the same list again is a no-op."""
-        with self._conn() as conn, conn.transaction():
-            _ensure_attempt(conn, task_id)
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO output_file_logs (task_id, attempt, idx, url, path, size_bytes)"
-                    " VALUES (%s, 0, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    [
-                        (task_id, i, o["url"], o["path"], int(o["size_bytes"]))
-                        for i, o in enumerate(outputs)
-                    ],
-                )
+        self._run(plans.add_output_file_logs(task_id, outputs))
 
-    # -- kube backend --
+    # -- health and reconcilers -------------------------------------------------
 
     def ping(self) -> None:
         """Raise ``Unavailable`` unless the database answers a query on the (migrated) tasks table."""
-        with self._conn() as conn:
-            conn.execute("SELECT 1 FROM tasks LIMIT 0").fetchall()
+        self._run(plans.ping())
 
     def count_by_state(self) -> dict[str, int]:
         """How many tasks are in each state (states with none are absent)."""
-        with self._conn() as conn:
-            rows = conn.execute("SELECT state, count(*) FROM tasks GROUP BY state").fetchall()
-        return {r[0]: r[1] for r in rows}
+        return self._run(plans.count_by_state())
 
     def active_tasks(self, ids: Collection[str] | None = None) -> dict[str, tuple[str, datetime]]:
         """Every non-terminal task (of ``ids``, when given): id -> (state, creation time), for the controller."""
-        if ids is not None and not ids:
-            return {}
-        with self._conn() as conn:
-            if ids is None:
-                rows = conn.execute(
-                    "SELECT id, state, creation_time FROM tasks WHERE state <> ALL(%s)", (_TERMINAL,)
-                ).fetchall()
-            else:
-                rows = conn.execute(
-                    "SELECT id, state, creation_time FROM tasks WHERE id = ANY(%s) AND state <> ALL(%s)",
-                    (list(ids), _TERMINAL),
-                ).fetchall()
-        return {r[0]: (r[1], r[2]) for r in rows}
+        return self._run(plans.active_tasks(ids))
 
 
 class _Guarded:
@@ -407,107 +206,14 @@ class _Guarded:
     ) -> Literal[False]:
         assert self._cm is not None, "__exit__ without __enter__"
         self._cm.__exit__(exc_type, exc, tb)
-        # UndefinedTable: the server started while the database was down and has not migrated yet.
-        if isinstance(exc, psycopg.OperationalError | psycopg.errors.UndefinedTable):
-            raise Unavailable(str(exc)) from exc
+        raise_unavailable(exc)
         return False
 
 
-def _list_sql(view: str, where: str, *, as_text: bool, bounded: bool) -> str:
-    """One page of (seq, doc, size), newest first; ``bounded``: nothing after the first row past max_bytes."""
-    page = (
-        "SELECT t.seq, d.doc, s.size"
-        + (", sum(s.size) OVER (ORDER BY t.seq DESC ROWS UNBOUNDED PRECEDING) AS upto" if bounded else "")
-        + f" FROM tasks t CROSS JOIN LATERAL (SELECT {_projection(view, as_text=as_text)} AS doc OFFSET 0) d"
-        " CROSS JOIN LATERAL (SELECT octet_length(d.doc::text) AS size) s"
-        f" WHERE {where} ORDER BY t.seq DESC LIMIT %(limit)s"
-    )
-    if not bounded:
-        return page
-    return f"SELECT seq, doc, size FROM ({page}) p WHERE upto - size <= %(max_bytes)s ORDER BY seq DESC"
+def raise_unavailable(exc: BaseException | None) -> None:
+    """Raise ``Unavailable`` for a failure that means the database cannot serve now.
 
-
-def _filter_sql(filters: TaskFilter, below_seq: int | None) -> tuple[str, dict[str, Any]]:
-    clauses, params = ["TRUE"], dict[str, Any]()
-    if below_seq is not None:
-        clauses.append("t.seq < %(below)s")
-        params["below"] = below_seq
-    if filters.owner is not None:
-        clauses.append("t.owner = %(owner)s")
-        params["owner"] = filters.owner
-    if filters.name_prefix:
-        clauses.append("t.name LIKE %(prefix)s")
-        params["prefix"] = _like_prefix(filters.name_prefix)
-    if filters.state:
-        clauses.append("t.state = %(state)s")
-        params["state"] = filters.state
-    tags = dict(filters.tags or {})
-    exact = {k: v for k, v in tags.items() if v != ""}
-    any_value = [k for k, v in tags.items() if v == ""]
-    if exact:
-        clauses.append("t.tags @> %(exact)s")
-        params["exact"] = Jsonb(exact)
-    if any_value:
-        clauses.append("t.tags ?& %(keys)s")
-        params["keys"] = any_value
-    return " AND ".join(clauses), params
-
-
-def _ensure_attempt(conn: psycopg.Connection, task_id: str) -> None:
-    conn.execute(
-        "INSERT INTO task_logs (task_id, attempt) VALUES (%s, 0) ON CONFLICT DO NOTHING", (task_id,)
-    )
-
-
-def _append_system_logs(conn: psycopg.Connection, task_id: str, lines: Sequence[str]) -> None:
-    _ensure_attempt(conn, task_id)
-    conn.execute(
-        "UPDATE task_logs SET system_logs = system_logs || %s::text[] WHERE task_id = %s AND attempt = 0",
-        (list(lines), task_id),
-    )
-
-
-def _insert_children(conn: psycopg.Connection, task_id: str, task: TesTask) -> None:
-    """The task's inputs, outputs, executors and volumes; a kind the task has none of sends nothing."""
-    for sql, rows in _child_rows(task_id, task):
-        if rows:
-            with conn.cursor() as cur:
-                cur.executemany(sql, rows)
-
-
-def _enum_value(value: StrEnum | None) -> str | None:
-    return None if value is None else value.value
-
-
-def _child_rows(task_id: str, task: TesTask) -> list[tuple[str, list[tuple[Any, ...]]]]:
-    return [
-        (
-            ("INSERT INTO task_inputs (task_id, idx, name, description, url, path, type, content, streamable)"
-             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"),
-            [
-                (task_id, i, x.name, x.description, x.url, x.path, _enum_value(x.type), x.content, x.streamable)
-                for i, x in enumerate(task.inputs or [])
-            ],
-        ),
-        (
-            ("INSERT INTO task_outputs (task_id, idx, name, description, url, path, path_prefix, type)"
-             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"),
-            [
-                (task_id, i, o.name, o.description, o.url, o.path, o.path_prefix, _enum_value(o.type))
-                for i, o in enumerate(task.outputs or [])
-            ],
-        ),
-        (
-            ("INSERT INTO task_executors (task_id, idx, image, command, workdir, stdin, stdout, stderr,"
-             " env, ignore_error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"),
-            [
-                (task_id, i, e.image, e.command, e.workdir, e.stdin, e.stdout, e.stderr,
-                 Jsonb(e.env) if e.env is not None else None, e.ignore_error)
-                for i, e in enumerate(task.executors)
-            ],
-        ),
-        (
-            "INSERT INTO task_volumes (task_id, idx, path) VALUES (%s, %s, %s)",
-            [(task_id, i, p) for i, p in enumerate(task.volumes or [])],
-        ),
-    ]
+    UndefinedTable: the server started while the database was down and has not migrated yet.
+    """
+    if isinstance(exc, psycopg.OperationalError | psycopg.errors.UndefinedTable):
+        raise Unavailable(str(exc)) from exc

@@ -51,10 +51,10 @@ def test_created_task_is_queued_and_round_trips_in_full(client):
         assert full[key] == TASK[key], key
 
 
-def test_views_show_exactly_what_the_spec_says(client, api_context):
+def test_views_show_exactly_what_the_spec_says(client, task_store):
     """MINIMAL is id+state; BASIC drops stdout, stderr, content, system_logs; FULL has them."""
     task_id = create(client)
-    store = api_context.store
+    store = task_store
     store.advance(task_id, "RUNNING")
     store.add_executor_log(task_id, index=0, exit_code=0, stdout="out", stderr="err")
     store.write_terminal_state(task_id, "COMPLETE", system_logs=["done"])
@@ -172,10 +172,10 @@ def test_cancel_queued_task_lands_canceled_and_repeats_harmlessly(client):
         assert client.get(f"/tasks/{task_id}").json()["state"] == "CANCELED"
 
 
-def test_cancel_leaves_a_terminal_task_unchanged(client, api_context):
+def test_cancel_leaves_a_terminal_task_unchanged(client, task_store):
     """Cancelling a COMPLETE task answers 200 and it stays COMPLETE."""
     task_id = create(client)
-    api_context.store.write_terminal_state(task_id, "COMPLETE")
+    task_store.write_terminal_state(task_id, "COMPLETE")
     assert client.post(f"/tasks/{task_id}:cancel").status_code == 200
     assert client.get(f"/tasks/{task_id}").json()["state"] == "COMPLETE"
 
@@ -228,10 +228,10 @@ def test_list_pages_with_opaque_tokens_newest_first(client):
     assert seen == created[::-1]
 
 
-def test_default_page_size_is_256(client, api_context):
+def test_default_page_size_is_256(client, task_store):
     """Without page_size a page holds 256 tasks and offers a token for the rest."""
     for _ in range(257):
-        api_context.store.create_task(tes_task(TASK))
+        task_store.create_task(tes_task(TASK))
     body = client.get("/tasks").json()
     assert len(body["tasks"]) == 256 and body["next_page_token"]
     assert len(client.get("/tasks", params={"page_token": body["next_page_token"]}).json()["tasks"]) == 1

@@ -9,21 +9,17 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from poiesis.api.app import create_app
-from poiesis.api.context import Context
 from poiesis.backend import NoBackend
 from poiesis.filer import FilerConfig
 from tests.api.test_api import assert_problem
-from tests.plugins.api import BASE
 
 
 @pytest.fixture
-def rooted_client(api_context: Context, tmp_path) -> TestClient:
+def rooted_client(serve_app, tmp_path) -> TestClient:
     """The API with a backend whose filers may use file:// under tmp_path/allowed only."""
     (tmp_path / "allowed").mkdir()
     backend = NoBackend(FilerConfig(file_roots=(tmp_path / "allowed",), s3_buckets=("lab-data",)))
-    context = Context(store=api_context.store, backend=backend)
-    return TestClient(create_app(context), base_url=f"http://127.0.0.1{BASE}")
+    return serve_app(backend=backend)
 
 
 def _task(*, input_url: str | None = None, output_url: str | None = None) -> dict:
@@ -41,10 +37,9 @@ def test_storage_lists_the_file_roots_buckets_and_network_schemes(rooted_client,
     assert storage == [f"file://{(tmp_path / 'allowed').resolve()}/", "s3://lab-data/", "http://", "https://", "ftp://"]
 
 
-def test_storage_has_no_file_entry_without_roots(api_context):
+def test_storage_has_no_file_entry_without_roots(serve_app):
     """With no file roots there is no file entry at all (a bare 'file' would claim every path)."""
-    client = TestClient(create_app(Context(store=api_context.store, backend=NoBackend(FilerConfig()))),
-                        base_url=f"http://127.0.0.1{BASE}")
+    client = serve_app(backend=NoBackend(FilerConfig()))
     assert client.get("/service-info").json()["storage"] == ["s3://", "http://", "https://", "ftp://"]
     response = client.post("/tasks", json=_task(output_url="file:///tmp/out"))
     assert_problem(response, 400, "outputs[0].url file:///tmp/out", "POIESIS_FILER_FILE_ROOTS is empty")

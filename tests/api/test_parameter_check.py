@@ -6,7 +6,8 @@ import pytest
 from connexion.spec import Specification
 from connexion.validators import ParameterValidator
 
-from poiesis.api import document, parameters
+from poiesis.api import document
+from poiesis.api.hardening import parameters
 
 
 def _parameters() -> dict[str, dict]:

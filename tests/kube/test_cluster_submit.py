@@ -15,8 +15,6 @@ from kubernetes import client as k8s
 from kubernetes import watch as k8s_watch
 from starlette.testclient import TestClient
 
-from poiesis.api.app import create_app
-from poiesis.api.context import Context
 from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
 from poiesis.kube.backend import KubeBackend
@@ -37,9 +35,8 @@ def async_backend(kube_settings: KubeSettings, kube: Kube, task_store) -> Iterat
 
 
 @pytest.fixture
-def tes_async(task_store, async_backend: KubeBackend) -> TestClient:
-    return TestClient(create_app(Context(store=task_store, backend=async_backend)),
-                      base_url="http://127.0.0.1/ga4gh/tes/v1")
+def tes_async(serve_app, async_backend: KubeBackend) -> TestClient:
+    return serve_app(backend=async_backend)
 
 
 def _dependents(kube: Kube, task_id: str) -> list[Any]:

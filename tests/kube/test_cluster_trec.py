@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -10,18 +11,17 @@ from pathlib import Path
 
 import pgserver
 from pgserver.postgres_server import PostgresServer
-from starlette.testclient import TestClient
 
 from poiesis import store
-from poiesis.api.app import create_app
-from poiesis.api.context import Context
+from poiesis.api.tes.context import Context
 from poiesis.kube import build
 from poiesis.kube.client import Kube
 from poiesis.record import Recorder
 from poiesis.retry import Backoff
 from poiesis.store import WriteRetry
 from poiesis.trec.run import PodRecorder
-from tests.kube.helpers import BASE, create, ended_by, executor, exit_codes, full, terminal
+from tests.kube.helpers import create, ended_by, executor, exit_codes, full, terminal
+from tests.plugins.api import api_store, serving
 from tests.plugins.kube import Cluster, compact_etcd
 from tests.plugins.kubetasks import task_pod, wait_for
 from tests.tasks import tes_task
@@ -57,9 +57,10 @@ def test_trec_survives_a_database_outage(kube: Kube, kube_backend, tmp_path: Pat
     url = pgserver.get_server(data_dir, cleanup_mode=None).get_uri()
     store.migrate(url)
     pool = store.open_pool(url, timeout=2.0)
+    stack = contextlib.ExitStack()
     try:
         task_store = store.Store(pool)
-        client = TestClient(create_app(Context(store=task_store, backend=kube_backend)), base_url=f"http://127.0.0.1{BASE}")
+        client = stack.enter_context(serving(Context(store=api_store(url, timeout=2.0), backend=kube_backend)))
         task_id = create(client, executor(run_ms=4000), executor(run_ms=3000))
         pod = wait_for(lambda: task_pod(kube, task_id), what="pod")
         retry = WriteRetry(Backoff(attempts=30, base_delay=0.2, max_delay=1.0))
@@ -77,6 +78,7 @@ def test_trec_survives_a_database_outage(kube: Kube, kube_backend, tmp_path: Pat
         assert task["state"] == "COMPLETE"
         assert exit_codes(task) == [0, 0]
     finally:
+        stack.close()
         pool.close()
         if (data_dir / "postmaster.pid").exists():
             _stop(data_dir)

@@ -206,14 +206,11 @@ def test_service_info_says_how_tasks_run(local_client: TestClient, local_backend
     assert info["storage"][0] == f"file://{tmp_path.resolve()}/"
 
 
-def test_container_mode_honours_the_image(task_store, make_backend) -> None:
+def test_container_mode_honours_the_image(serve_app, make_backend) -> None:
     """Container mode runs the executor's image; one not present locally ends SYSTEM_ERROR (never pulled)."""
-    from poiesis.api.app import create_app
-    from poiesis.api.context import Context
-    from tests.plugins.local import BASE, podman_mode
+    from tests.plugins.local import podman_mode
 
-    backend = make_backend(podman_mode())
-    client = TestClient(create_app(Context(store=task_store, backend=backend)), base_url=f"http://127.0.0.1{BASE}")
+    client = serve_app(backend=make_backend(podman_mode()))
     task = _run(client, {"executors": [executor("sh", "-c", "test -x /bin/busybox && test ! -e /etc/os-release")]})
     assert task["state"] == "COMPLETE", "the executor did not see the busybox image's file system"
     task = _run(client, {"executors": [{"image": "localhost/poiesis/absent:0", "command": ["true"]}]})

@@ -62,14 +62,11 @@ def test_stdin_through_a_planted_symlink_is_refused(local_client: TestClient, tm
     assert "s3cr3t" not in str(task)
 
 
-def test_workdir_through_a_planted_symlink_is_refused(task_store, make_backend, tmp_path: Path) -> None:
+def test_workdir_through_a_planted_symlink_is_refused(serve_app, make_backend, tmp_path: Path) -> None:
     """Process mode: a workdir below a planted link is not created outside the task."""
-    from poiesis.api.app import create_app
-    from poiesis.api.context import Context
-    from tests.plugins.local import BASE, process_mode
+    from tests.plugins.local import process_mode
 
-    backend = make_backend(process_mode())
-    client = TestClient(create_app(Context(store=task_store, backend=backend)), base_url=f"http://127.0.0.1{BASE}")
+    client = serve_app(backend=make_backend(process_mode()))
     outside = tmp_path / "outside"
     outside.mkdir()
     task = _run(client, {"volumes": ["/out"], "executors": [
@@ -116,13 +113,8 @@ def process_backend(make_backend) -> LocalBackend:
 
 
 @pytest.fixture
-def process_client(task_store, process_backend: LocalBackend) -> TestClient:
-    from poiesis.api.app import create_app
-    from poiesis.api.context import Context
-    from tests.plugins.local import BASE
-
-    return TestClient(create_app(Context(store=task_store, backend=process_backend)),
-                      base_url=f"http://127.0.0.1{BASE}")
+def process_client(serve_app, process_backend: LocalBackend) -> TestClient:
+    return serve_app(backend=process_backend)
 
 
 def test_proc_shows_no_server_process_or_environment(process_client: TestClient, monkeypatch) -> None:

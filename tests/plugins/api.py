@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from starlette.testclient import TestClient
 
 from poiesis import store
 from poiesis.api.app import create_app
-from poiesis.api.context import Context
+from poiesis.api.tes.context import Context
 from poiesis.backend import NoBackend
 from poiesis.filer import FilerConfig
 from tests.plugins.servers import free_port
@@ -23,16 +24,33 @@ from tests.plugins.servers import free_port
 BASE = "/ga4gh/tes/v1"
 
 
-@pytest.fixture
-def api_context(task_store: store.Store) -> Context:
-    """The handlers' context on a fresh database, with no backend (and no file roots)."""
-    return Context(store=task_store, backend=NoBackend(FilerConfig()))
+def api_store(url: str, *, timeout: float = 5.0) -> store.AsyncStore:
+    """The API's store on ``url`` (its pool is opened by the app's lifespan)."""
+    return store.AsyncStore(store.open_async_pool(url, max_size=4, timeout=timeout))
+
+
+@contextlib.contextmanager
+def serving(context: Context, **app_options: object) -> Iterator[TestClient]:
+    """An in-process HTTP client of the app over ``context``, its lifespan running (the store open)."""
+    with TestClient(create_app(context, **app_options), base_url=f"http://127.0.0.1{BASE}") as client:  # type: ignore[arg-type]
+        yield client
 
 
 @pytest.fixture
-def client(api_context: Context) -> TestClient:
-    """An HTTP client for the app, in-process."""
-    return TestClient(create_app(api_context), base_url=f"http://127.0.0.1{BASE}")
+def serve_app(db_url: str) -> Iterator[Callable[..., TestClient]]:
+    """``serve_app(**context_fields)``: the app in-process over the test's database; stopped after the test."""
+    with contextlib.ExitStack() as stack:
+
+        def serve(**fields: object) -> TestClient:
+            return stack.enter_context(serving(Context(store=api_store(db_url), **fields)))  # type: ignore[arg-type]
+
+        yield serve
+
+
+@pytest.fixture
+def client(serve_app: Callable[..., TestClient]) -> TestClient:
+    """An HTTP client for the app, in-process, with no backend (and no file roots)."""
+    return serve_app(backend=NoBackend(FilerConfig()))
 
 
 def wait_http(url: str, *, proc: subprocess.Popen, timeout: float = 60) -> None:

@@ -30,8 +30,6 @@ from kubernetes import client as k8s
 from starlette.testclient import TestClient
 
 from poiesis import store
-from poiesis.api.app import create_app
-from poiesis.api.context import Context
 from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
 from poiesis.kube.backend import KubeBackend
@@ -241,6 +239,6 @@ def state_history(db_url: str) -> Callable[[str | None], list[tuple[str, str]]]:
 
 
 @pytest.fixture
-def tes(task_store: store.Store, kube_backend: KubeBackend) -> TestClient:
+def tes(serve_app, kube_backend: KubeBackend) -> TestClient:
     """The TES API in-process, with the Kubernetes backend on the test namespace."""
-    return TestClient(create_app(Context(store=task_store, backend=kube_backend)), base_url="http://127.0.0.1/ga4gh/tes/v1")
+    return serve_app(backend=kube_backend)

@@ -20,8 +20,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from poiesis import filer, store
-from poiesis.api.app import create_app
-from poiesis.api.context import Context
 from poiesis.local import LocalBackend, LocalSettings, engine
 from poiesis.states import TERMINAL
 from tests.plugins import unavailable
@@ -82,9 +80,9 @@ def local_backend(make_backend: Callable[..., LocalBackend], local_mode: engine.
 
 
 @pytest.fixture
-def local_client(task_store: store.Store, local_backend: LocalBackend) -> TestClient:
+def local_client(serve_app, local_backend: LocalBackend) -> TestClient:
     """An in-process API client whose tasks run on the local backend."""
-    return TestClient(create_app(Context(store=task_store, backend=local_backend)), base_url=f"http://127.0.0.1{BASE}")
+    return serve_app(backend=local_backend)
 
 
 def executor(*command: str, **extra: Any) -> dict[str, Any]:

@@ -10,8 +10,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from poiesis import store
-from poiesis.api.app import create_app
-from poiesis.api.context import Context
 from poiesis.config.security import AuthSettings, SecuritySettings
 from tests.api.test_api import TASK, assert_problem
 from tests.plugins.auth import AUDIENCE, ISSUER, basic
@@ -19,19 +17,16 @@ from tests.plugins.auth import AUDIENCE, ISSUER, basic
 BASE = "/ga4gh/tes/v1"
 
 
-def _client(task_store: store.Store, auth: AuthSettings) -> TestClient:
-    context = Context(store=task_store, security=SecuritySettings(auth=auth))
-    return TestClient(create_app(context), base_url=f"http://127.0.0.1{BASE}")
+@pytest.fixture
+def basic_client(serve_app, password_file: Path) -> TestClient:
+    auth = AuthSettings(mode="basic", basic_file=password_file, admin_users=("root",))
+    return serve_app(security=SecuritySettings(auth=auth))
 
 
 @pytest.fixture
-def basic_client(task_store: store.Store, password_file: Path) -> TestClient:
-    return _client(task_store, AuthSettings(mode="basic", basic_file=password_file, admin_users=("root",)))
-
-
-@pytest.fixture
-def jwt_client(task_store: store.Store, jwks_file: Path) -> TestClient:
-    return _client(task_store, AuthSettings(mode="jwt", jwks_file=jwks_file, issuer=ISSUER, audience=AUDIENCE))
+def jwt_client(serve_app, jwks_file: Path) -> TestClient:
+    auth = AuthSettings(mode="jwt", jwks_file=jwks_file, issuer=ISSUER, audience=AUDIENCE)
+    return serve_app(security=SecuritySettings(auth=auth))
 
 
 def _unauthorized(response, scheme: str) -> None:

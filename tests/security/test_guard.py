@@ -8,8 +8,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from poiesis import store
-from poiesis.api.app import create_app
-from poiesis.api.context import Context
 from poiesis.config.security import Limits, SecuritySettings
 from tests.api.test_api import assert_problem
 from tests.tasks import tes_task
@@ -20,10 +18,10 @@ SMALL = Limits(body_bytes=64 * 1024, executors=2, inputs=2, outputs=2, volumes=2
 
 
 @pytest.fixture
-def limited(task_store: store.Store) -> TestClient:
+def limited(serve_app) -> TestClient:
     security = SecuritySettings(limits=SMALL, allowed_hosts=("tes.example.org",),
                                 allowed_origins=("https://portal.example.org",))
-    return TestClient(create_app(Context(store=task_store, security=security)), base_url=f"http://127.0.0.1{BASE}")
+    return serve_app(security=security)
 
 
 def _task(**extra) -> dict:

@@ -1,17 +1,21 @@
-"""What the handlers work with: the store, the backend and the service description."""
+"""What the TES operations work with: the store, the backend and the service description."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+import anyio.to_thread
 
 from generated.models import TesTask
 from poiesis import backend as backends
 from poiesis.config import ServiceInfoSettings
 from poiesis.config.security import SecuritySettings
 from poiesis.states import State
-from poiesis.store import Store
+from poiesis.store import AsyncStore
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +48,9 @@ def service_info(settings: ServiceInfoSettings, backend: backends.Backend) -> di
 
 @dataclass
 class Context:
-    """The handlers' view of the running service."""
+    """The operations' view of the running service; ``store`` is opened by the app's lifespan."""
 
-    store: Store
+    store: AsyncStore
     backend: backends.Backend = field(default_factory=backends.NoBackend)
     service: ServiceInfoSettings = field(default_factory=ServiceInfoSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
@@ -57,25 +61,33 @@ class Context:
     def service_info(self) -> dict[str, Any]:
         return service_info(self.service, self.backend)
 
-    def submit(self, task_id: str, task: TesTask) -> None:
+    @cached_property
+    def service_info_json(self) -> bytes:
+        """The service-info body, encoded once: nothing in it changes while the process runs."""
+        return json.dumps(self.service_info, separators=(",", ":")).encode()
+
+    async def submit(self, task_id: str, task: TesTask) -> None:
         """Hand a stored task to the backend; a failure ends it SYSTEM_ERROR, saying why."""
         try:
-            self.backend.submit(task_id, task)
+            if self.backend.submit_blocks:
+                await anyio.to_thread.run_sync(self.backend.submit, task_id, task)
+            else:
+                self.backend.submit(task_id, task)
         except Exception as exc:  # any failure ends the task, visibly
             log.exception("submitting task %s to %s failed", task_id, self.backend.name)
-            self.store.write_terminal_state(
+            await self.store.write_terminal_state(
                 task_id,
                 State.SYSTEM_ERROR,
                 system_logs=[f"submission to the {self.backend.name} backend failed: {type(exc).__name__}"],
                 ended_by="api",
             )
 
-    def cancel(self, task_id: str) -> None:
-        """Ask the backend to stop a CANCELING task; write CANCELED if it will not."""
+    async def cancel(self, task_id: str) -> None:
+        """Ask the backend to stop a CANCELING task (from a worker thread); write CANCELED if it will not."""
         try:
-            self.backend.cancel(task_id)
+            await anyio.to_thread.run_sync(self.backend.cancel, task_id)
         except Exception:  # the reconciler finishes a cancel that failed here
             log.exception("cancelling task %s on %s failed; it stays CANCELING", task_id, self.backend.name)
             return
         if not self.backend.writes_cancel:
-            self.store.write_terminal_state(task_id, State.CANCELED, ended_by="api")
+            await self.store.write_terminal_state(task_id, State.CANCELED, ended_by="api")

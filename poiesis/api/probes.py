@@ -8,21 +8,24 @@ answers three paths outside the TES base path without credentials:
 
 - ``/healthz``: 200 while the process serves requests (liveness);
 - ``/readyz``: 200 when the task database answers a query on the tasks
-  table, else 503 (readiness: not migrated or unreachable is not ready);
+  table, else 503 (readiness: not migrated or unreachable is not ready).
+  The answer is public, so it names the kind of failure only; the
+  database's own message (host, user, database) goes to the server log;
 - ``/metrics``: the Prometheus text exposition (``poiesis.metrics``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-import anyio.to_thread
-
 from poiesis import metrics
+
+log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 App = Callable[..., Awaitable[None]]
@@ -85,9 +88,9 @@ class Measure:
 
 
 class Probes:
-    """See the module docstring. ``ready`` is a blocking check (run in a thread); it raises when not ready."""
+    """See the module docstring. ``ready`` is an async check that raises when not ready."""
 
-    def __init__(self, app: App, *, ready: Callable[[], None], metrics_dir: str | None = None) -> None:
+    def __init__(self, app: App, *, ready: Callable[[], Awaitable[None]], metrics_dir: str | None = None) -> None:
         self.app = app
         self.ready = ready
         self.metrics_dir = metrics_dir
@@ -107,9 +110,11 @@ class Probes:
             await _send(send, 200, b'{"status": "ok"}', "application/json")
         else:
             try:
-                await anyio.to_thread.run_sync(self.ready)
+                await self.ready()
             except Exception as exc:  # noqa: BLE001 - any failure is "not ready", said in the body
-                answer = json.dumps({"status": "unavailable", "detail": f"{type(exc).__name__}: {exc}"[:500]})
+                log.warning("not ready: %s: %s", type(exc).__name__, exc)
+                answer = json.dumps({"status": "unavailable",
+                                     "detail": f"the task database does not answer ({type(exc).__name__})"})
                 await _send(send, 503, answer.encode(), "application/json")
                 return
             await _send(send, 200, b'{"status": "ready"}', "application/json")

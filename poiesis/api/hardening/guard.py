@@ -15,19 +15,20 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-from poiesis.api import hostile, hosts, ops
-from poiesis.api.auth import Authenticator, AuthError
+from poiesis.api import probes
 from poiesis.api.errors import PROBLEM_JSON, problem_body
-from poiesis.api.nulls import PARSED_KEY
-from poiesis.api.principal import SCOPE_KEY
+from poiesis.api.hardening import hostile, hosts
+from poiesis.api.hardening.auth import Authenticator, AuthError
+from poiesis.api.hardening.nulls import PARSED_KEY
+from poiesis.api.hardening.principal import SCOPE_KEY
 from poiesis.config.security import SecuritySettings
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-#: Paths (below the base path) anyone may read without credentials (also ``ops.PROBES``, at the
-#: root); /tasks/service-info is TES 1.0's service-info (poiesis.api.compat), public like its v1.1 counterpart.
+#: Paths (below the base path) anyone may read without credentials (also ``probes.PROBES``, at the
+#: root); /tasks/service-info is TES 1.0's service-info (poiesis.api.tes.compat), public like its v1.1 counterpart.
 PUBLIC = ("/service-info", "/tasks/service-info", "/ui", "/openapi.json", "/swagger.json")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -99,7 +100,7 @@ class Guard:
             raise _Refuse(403, f"a {method} from origin {headers.get('origin')!r} is refused"
                                " (cross-site; POIESIS_ALLOWED_ORIGINS lists allowed origins)")
         sub = path[len(self.base_path):] if path.startswith(self.base_path) else path
-        public = path in ops.PROBES or any(sub == p or sub.startswith(p + "/") for p in PUBLIC)
+        public = path in probes.PROBES or any(sub == p or sub.startswith(p + "/") for p in PUBLIC)
         if not public:
             try:
                 principal = self.authenticator.authenticate(headers.get("authorization"))

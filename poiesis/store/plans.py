@@ -1,0 +1,527 @@
+"""Every statement about tasks, written once and run from either world: the store's sans-I/O core.
+
+Each operation is a *plan*: a generator that yields ``Statement``s, receives each one's
+result, and returns the operation's value. A plan does no I/O, so the synchronous ``Store``
+(TRec, TCtl, the local backend) and the asynchronous ``AsyncStore`` (the API's request path)
+run the same SQL with the same control flow, each through its own small runner
+(``Store`` in ``tasks``, ``AsyncStore`` in ``aio``). psycopg is built the same way: one set
+of protocol generators under its sync and async connections.
+
+Each state change is one guarded UPDATE whose WHERE clause comes from the transition rules in
+``poiesis.states``; it returns what landed, so a duplicate or late write is a harmless no-op.
+``write_terminal_state`` is the single statement that makes the races between the API, TRec
+and TCtl write-once.
+
+Must not: import a connection, pool or event loop; read the clock (PostgreSQL's
+``clock_timestamp()`` stamps every time).
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Collection, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, Literal, TypeVar, cast
+
+from psycopg.types.json import Jsonb
+
+from generated.models import TesTask
+from poiesis import states
+
+T = TypeVar("T")
+Fetch = Literal["none", "one", "all", "rowcount"]
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One statement to execute and what its plan wants back (``many``: executemany over ``params``)."""
+
+    sql: str
+    params: Any = None
+    fetch: Fetch = "none"
+    many: bool = False
+
+
+#: A plan: yields statements, is sent each one's result (a row, rows, a row count or None), returns T.
+Plan = Generator[Statement, Any, T]
+
+
+@dataclass(frozen=True, slots=True)
+class Op(Generic[T]):
+    """A plan and how to run it: in one transaction, and with every statement in one pipeline."""
+
+    plan: Plan[T]
+    transaction: bool = False
+    pipeline: bool = False
+
+
+_TS = """to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+TERMINAL = [s.value for s in states.TERMINAL]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of ListTasks: the tasks and the seq to continue below, if any."""
+
+    tasks: list[Any]  # dicts, or JSON texts when listed with as_text
+    next_seq: int | None
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """ListTasks filters; ``tags`` maps key to value, '' meaning any value."""
+
+    name_prefix: str | None = None
+    state: str | None = None
+    tags: Mapping[str, str] | None = None
+    #: Only tasks of this owner (None: every task, for administrators).
+    owner: str | None = None
+
+
+#: ListTasks without filters: every task.
+NO_FILTER = TaskFilter()
+
+
+@dataclass(frozen=True)
+class Ended:
+    """What a terminal write left: the state that holds, and whether this write is the one that landed."""
+
+    state: str | None
+    landed: bool
+
+
+def new_task_id() -> str:
+    """A fresh opaque task id."""
+    return str(uuid.uuid4())
+
+
+def _like_prefix(prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def _task_json_sql(*, full: bool) -> str:
+    """SQL for one task (alias t) as a JSON object in the tesTask shape.
+
+    What never changes after CreateTask comes from ``t.request``, written once
+    by ``task_request_json`` (migration 0004); the state and the logs are
+    assembled here, and FULL adds the inputs' content.
+    """
+    heavy_inputs = "'inputs', task_inputs_json(t.id, true), " if full else ""
+    heavy_exec = ", 'stdout', e.stdout, 'stderr', e.stderr" if full else ""
+    system_logs = (
+        ", 'system_logs', CASE WHEN cardinality(l.system_logs) > 0 THEN to_jsonb(l.system_logs) END"
+        if full
+        else ""
+    )
+    return f"""
+    t.request || jsonb_strip_nulls(jsonb_build_object(
+      {heavy_inputs}'id', t.id, 'state', t.state,
+      'creation_time', {_TS.format(col='t.creation_time')},
+      'logs', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+            'start_time', {_TS.format(col='l.start_time')},
+            'end_time', {_TS.format(col='l.end_time')},
+            'metadata', CASE WHEN l.metadata <> '{{}}'::jsonb THEN l.metadata END
+            {system_logs},
+            'logs', coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                  'start_time', {_TS.format(col='e.start_time')},
+                  'end_time', {_TS.format(col='e.end_time')},
+                  'exit_code', e.exit_code{heavy_exec})) ORDER BY e.idx)
+               FROM executor_logs e WHERE e.task_id = l.task_id AND e.attempt = l.attempt), '[]'::jsonb),
+            'outputs', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                  'url', f.url, 'path', f.path, 'size_bytes', f.size_bytes::text) ORDER BY f.idx)
+               FROM output_file_logs f WHERE f.task_id = l.task_id AND f.attempt = l.attempt), '[]'::jsonb)
+            )) ORDER BY l.attempt)
+         FROM task_logs l WHERE l.task_id = t.id)
+    ))"""
+
+
+_MINIMAL_SQL = "jsonb_build_object('id', t.id, 'state', t.state)"
+
+
+@functools.cache
+def _projection(view: str, *, as_text: bool = False) -> str:
+    sql = _MINIMAL_SQL if view == "MINIMAL" else _task_json_sql(full=(view == "FULL"))
+    return f"({sql})::text" if as_text else sql
+
+
+@functools.cache
+def _get_sql(view: str, as_text: bool) -> str:
+    """GetTask's one statement per view: the same text every time, so psycopg prepares it."""
+    return (f"SELECT {_projection(view, as_text=as_text)} FROM tasks t"
+            " WHERE t.id = %s AND (%s::text IS NULL OR t.owner = %s)")
+
+
+# -- creating and reading ------------------------------------------------------
+
+
+def create_task(task_id: str, task: TesTask, *, owner: str | None) -> Op[str]:
+    """Insert a task (QUEUED) with all its children; one transaction, one pipeline: one round trip.
+
+    The task's read-only members (id, state, logs, creation_time) are not stored.
+    """
+
+    def plan() -> Plan[str]:
+        yield Statement(
+            "INSERT INTO tasks (id, state, name, description, resources, tags, owner)"
+            " VALUES (%s, 'QUEUED', %s, %s, %s, %s, %s)",
+            (
+                task_id,
+                task.name,
+                task.description,
+                Jsonb(task.resources.model_dump(mode="json", exclude_none=True))
+                if task.resources is not None else None,
+                Jsonb(task.tags or {}),
+                owner,
+            ),
+        )
+        for sql, rows in _child_rows(task_id, task):
+            if rows:  # a kind the task has none of sends nothing
+                yield Statement(sql, rows, many=True)
+        yield Statement("UPDATE tasks SET request = task_request_json(id) WHERE id = %s", (task_id,))
+        return task_id
+
+    return Op(plan(), transaction=True, pipeline=True)
+
+
+def get_task(task_id: str, *, view: str, as_text: bool, owner: str | None) -> Op[Any]:
+    """The task in the given view (a dict, or its JSON text), or None (also for another owner's task)."""
+
+    def plan() -> Plan[Any]:
+        row = yield Statement(_get_sql(view, as_text), (task_id, owner, owner), fetch="one")
+        return row[0] if row else None
+
+    return Op(plan())
+
+
+def get_state(task_id: str) -> Op[str | None]:
+    """The task's state, or None when there is no such task."""
+    return Op(_one_value("SELECT state FROM tasks WHERE id = %s", (task_id,)))
+
+
+def list_tasks(*, filters: TaskFilter, page_size: int, below_seq: int | None, view: str, as_text: bool,
+               max_bytes: int | None) -> Op[Page]:
+    """One page of tasks, newest first, strictly below ``below_seq`` when given.
+
+    ``max_bytes`` bounds the page: the page ends before the task whose JSON
+    would take the total past it (the first task is always included), so a
+    page of large tasks is short and carries a next position instead of
+    growing without bound. One statement: PostgreSQL sums the sizes in
+    order and sends no task beyond the first one past the bound.
+    """
+    where, params = _filter_sql(filters, below_seq)
+    params["limit"] = page_size + 1
+
+    def plan() -> Plan[Page]:
+        rows = yield Statement(_list_sql(view, where, as_text=as_text, bounded=max_bytes is not None),
+                               {**params, "max_bytes": max_bytes}, fetch="all")
+        return _page(rows, page_size=page_size, max_bytes=max_bytes)
+
+    return Op(plan())
+
+
+def _page(rows: Sequence[tuple[int, Any, int]], *, page_size: int, max_bytes: int | None) -> Page:
+    kept: list[tuple[int, Any]] = []
+    more = False
+    used = 0
+    for seq, task, size in rows:
+        if len(kept) == page_size or (max_bytes is not None and kept and used + size > max_bytes):
+            more = True
+            break
+        kept.append((seq, task))
+        used += size
+    return Page(tasks=[t for _, t in kept], next_seq=kept[-1][0] if more else None)
+
+
+def ids_in_states(wanted: Iterable[str]) -> Op[list[str]]:
+    """Ids of tasks in any of ``wanted`` states, oldest first (for reconcilers)."""
+
+    def plan() -> Plan[list[str]]:
+        rows = yield Statement("SELECT id FROM tasks WHERE state = ANY(%s) ORDER BY seq", (list(wanted),),
+                               fetch="all")
+        return [r[0] for r in rows]
+
+    return Op(plan())
+
+
+def ping() -> Op[None]:
+    """Fails unless the database answers a query on the (migrated) tasks table."""
+
+    def plan() -> Plan[None]:
+        yield Statement("SELECT 1 FROM tasks LIMIT 0", fetch="all")
+
+    return Op(plan())
+
+
+def count_by_state() -> Op[dict[str, int]]:
+    """How many tasks are in each state (states with none are absent)."""
+
+    def plan() -> Plan[dict[str, int]]:
+        rows = yield Statement("SELECT state, count(*) FROM tasks GROUP BY state", fetch="all")
+        return {r[0]: r[1] for r in rows}
+
+    return Op(plan())
+
+
+def active_tasks(ids: Collection[str] | None) -> Op[dict[str, tuple[str, datetime]]]:
+    """Every non-terminal task (of ``ids``, when given): id -> (state, creation time), for the controller."""
+
+    def plan() -> Plan[dict[str, tuple[str, datetime]]]:
+        if ids is not None and not ids:
+            return {}
+        if ids is None:
+            statement = Statement("SELECT id, state, creation_time FROM tasks WHERE state <> ALL(%s)",
+                                  (TERMINAL,), fetch="all")
+        else:
+            statement = Statement(
+                "SELECT id, state, creation_time FROM tasks WHERE id = ANY(%s) AND state <> ALL(%s)",
+                (list(ids), TERMINAL), fetch="all",
+            )
+        rows = yield statement
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    return Op(plan())
+
+
+# -- state changes -------------------------------------------------------------
+
+
+def advance(task_id: str, target: str, *, at: datetime | None, owner: str | None) -> Op[str | None]:
+    """Move a task to a non-terminal ``target`` if the rules allow it.
+
+    Returns the task's state afterwards (the target when it landed), or
+    None when there is no such task (or, with ``owner``, it is another
+    owner's). RUNNING also stamps the start time.
+    """
+    goal = states.State(target)
+    if goal in states.TERMINAL:
+        raise ValueError("terminal states are written by write_terminal_state")
+    allowed = [s.value for s in states.sources(goal)]
+
+    def plan() -> Plan[str | None]:
+        row = yield Statement(
+            "UPDATE tasks SET state = %(target)s, updated_at = clock_timestamp(),"
+            " start_time = CASE WHEN %(target)s = 'RUNNING'"
+            "   THEN coalesce(start_time, %(at)s, clock_timestamp()) ELSE start_time END"
+            " WHERE id = %(id)s AND state = ANY(%(allowed)s)"
+            " AND (%(owner)s::text IS NULL OR owner = %(owner)s) RETURNING state",
+            {"target": goal.value, "id": task_id, "allowed": allowed, "at": at, "owner": owner},
+            fetch="one",
+        )
+        if row and goal is states.State.RUNNING:
+            yield from _ensure_attempt(task_id)
+            yield Statement(
+                "UPDATE task_logs SET start_time = coalesce(start_time, %s, clock_timestamp())"
+                " WHERE task_id = %s AND attempt = 0",
+                (at, task_id),
+            )
+        if row:
+            return cast(str, row[0])
+        current = yield from _one_value(
+            "SELECT state FROM tasks WHERE id = %s AND (%s::text IS NULL OR owner = %s)", (task_id, owner, owner)
+        )
+        return cast(str | None, current)
+
+    return Op(plan(), transaction=True)
+
+
+def write_terminal_state(task_id: str, state: str, *, start_time: datetime | None, end_time: datetime | None,
+                         system_logs: Sequence[str], ended_by: str | None) -> Op[Ended]:
+    """Write a terminal state once; the state that holds afterwards, and whether this write landed.
+
+    One conditional UPDATE: it matches only a non-terminal row and turns
+    any terminal write on a CANCELING row into CANCELED. A terminal row is
+    left as it is. ``system_logs`` are the reason for this end: they are
+    appended in the same transaction, and only when this write landed, so
+    a task carries the lines of the write that ended it and never those of
+    a loser. ``ended_by`` names the writer ('trec', 'tctl', 'api',
+    'local'). ``start_time`` fills a start no RUNNING write stamped; the
+    end time is never before the start (see docs/store.md). State None
+    when there is no such task.
+    """
+    if states.State(state) not in states.TERMINAL:
+        raise ValueError(f"{state} is not a terminal state")
+
+    def plan() -> Plan[Ended]:
+        row = yield Statement(
+            "UPDATE tasks SET"
+            " state = CASE WHEN state = 'CANCELING' THEN 'CANCELED' ELSE %(state)s END,"
+            " start_time = coalesce(start_time, %(start)s::timestamptz),"
+            " end_time = greatest(coalesce(%(end)s::timestamptz, clock_timestamp()),"
+            "                     coalesce(start_time, %(start)s::timestamptz)),"
+            " ended_by = %(by)s,"
+            " updated_at = clock_timestamp()"
+            " WHERE id = %(id)s AND state <> ALL(%(terminal)s)"
+            " RETURNING state, start_time, end_time",
+            {"state": state, "start": start_time, "end": end_time, "by": ended_by, "id": task_id,
+             "terminal": TERMINAL},
+            fetch="one",
+        )
+        if row is None:
+            current = yield from _one_value("SELECT state FROM tasks WHERE id = %s", (task_id,))
+            return Ended(current, landed=False)
+        yield from _ensure_attempt(task_id)
+        yield Statement(
+            "UPDATE task_logs SET start_time = coalesce(start_time, %(start)s::timestamptz),"
+            " end_time = coalesce(end_time,"
+            "   greatest(%(end)s::timestamptz, coalesce(start_time, %(start)s::timestamptz)))"
+            " WHERE task_id = %(id)s AND attempt = 0",
+            {"start": row[1], "end": row[2], "id": task_id},
+        )
+        if system_logs:
+            yield from _append_system_logs(task_id, system_logs)
+        return Ended(cast(str, row[0]), landed=True)
+
+    return Op(plan(), transaction=True)
+
+
+# -- logs ----------------------------------------------------------------------
+
+
+def add_executor_log(task_id: str, *, index: int, exit_code: int, start_time: datetime | None,
+                     end_time: datetime | None, stdout: str | None, stderr: str | None) -> Op[bool]:
+    """Record one executor's end; True when new, False when it was already there.
+
+    An end before the start (clocks, second-precision container times) is
+    clamped to the start.
+    """
+
+    def plan() -> Plan[bool]:
+        yield from _ensure_attempt(task_id)
+        count = yield Statement(
+            "INSERT INTO executor_logs"
+            " (task_id, attempt, idx, start_time, end_time, stdout, stderr, exit_code)"
+            " VALUES (%(id)s, 0, %(idx)s, %(start)s::timestamptz,"
+            "  CASE WHEN %(end)s::timestamptz < %(start)s::timestamptz THEN %(start)s ELSE %(end)s END,"
+            "  %(out)s, %(err)s, %(code)s) ON CONFLICT DO NOTHING",
+            {"id": task_id, "idx": index, "start": start_time, "end": end_time, "out": stdout, "err": stderr,
+             "code": exit_code},
+            fetch="rowcount",
+        )
+        return bool(count == 1)
+
+    return Op(plan(), transaction=True)
+
+
+def add_system_logs(task_id: str, lines: Sequence[str]) -> Op[None]:
+    """Append lines to the task's system log."""
+    return Op(_append_system_logs(task_id, lines), transaction=True)
+
+
+def add_output_file_logs(task_id: str, outputs: Sequence[Mapping[str, Any]]) -> Op[None]:
+    """Record the files uploaded for the task; writing the same list again is a no-op."""
+
+    def plan() -> Plan[None]:
+        yield from _ensure_attempt(task_id)
+        rows = [(task_id, i, o["url"], o["path"], int(o["size_bytes"])) for i, o in enumerate(outputs)]
+        if rows:
+            yield Statement(
+                "INSERT INTO output_file_logs (task_id, attempt, idx, url, path, size_bytes)"
+                " VALUES (%s, 0, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                rows, many=True,
+            )
+
+    return Op(plan(), transaction=True)
+
+
+# -- pieces of plans -----------------------------------------------------------
+
+
+def _one_value(sql: str, params: Any) -> Plan[Any]:
+    row = yield Statement(sql, params, fetch="one")
+    return row[0] if row else None
+
+
+def _ensure_attempt(task_id: str) -> Plan[None]:
+    yield Statement("INSERT INTO task_logs (task_id, attempt) VALUES (%s, 0) ON CONFLICT DO NOTHING", (task_id,))
+
+
+def _append_system_logs(task_id: str, lines: Sequence[str]) -> Plan[None]:
+    yield from _ensure_attempt(task_id)
+    yield Statement(
+        "UPDATE task_logs SET system_logs = system_logs || %s::text[] WHERE task_id = %s AND attempt = 0",
+        (list(lines), task_id),
+    )
+
+
+def _list_sql(view: str, where: str, *, as_text: bool, bounded: bool) -> str:
+    """One page of (seq, doc, size), newest first; ``bounded``: nothing after the first row past max_bytes."""
+    page = (
+        "SELECT t.seq, d.doc, s.size"
+        + (", sum(s.size) OVER (ORDER BY t.seq DESC ROWS UNBOUNDED PRECEDING) AS upto" if bounded else "")
+        + f" FROM tasks t CROSS JOIN LATERAL (SELECT {_projection(view, as_text=as_text)} AS doc OFFSET 0) d"
+        " CROSS JOIN LATERAL (SELECT octet_length(d.doc::text) AS size) s"
+        f" WHERE {where} ORDER BY t.seq DESC LIMIT %(limit)s"
+    )
+    if not bounded:
+        return page
+    return f"SELECT seq, doc, size FROM ({page}) p WHERE upto - size <= %(max_bytes)s ORDER BY seq DESC"
+
+
+def _filter_sql(filters: TaskFilter, below_seq: int | None) -> tuple[str, dict[str, Any]]:
+    clauses, params = ["TRUE"], dict[str, Any]()
+    if below_seq is not None:
+        clauses.append("t.seq < %(below)s")
+        params["below"] = below_seq
+    if filters.owner is not None:
+        clauses.append("t.owner = %(owner)s")
+        params["owner"] = filters.owner
+    if filters.name_prefix:
+        clauses.append("t.name LIKE %(prefix)s")
+        params["prefix"] = _like_prefix(filters.name_prefix)
+    if filters.state:
+        clauses.append("t.state = %(state)s")
+        params["state"] = filters.state
+    tags = dict(filters.tags or {})
+    exact = {k: v for k, v in tags.items() if v != ""}
+    any_value = [k for k, v in tags.items() if v == ""]
+    if exact:
+        clauses.append("t.tags @> %(exact)s")
+        params["exact"] = Jsonb(exact)
+    if any_value:
+        clauses.append("t.tags ?& %(keys)s")
+        params["keys"] = any_value
+    return " AND ".join(clauses), params
+
+
+def _enum_value(value: StrEnum | None) -> str | None:
+    return None if value is None else value.value
+
+
+def _child_rows(task_id: str, task: TesTask) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    return [
+        (
+            ("INSERT INTO task_inputs (task_id, idx, name, description, url, path, type, content, streamable)"
+             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"),
+            [
+                (task_id, i, x.name, x.description, x.url, x.path, _enum_value(x.type), x.content, x.streamable)
+                for i, x in enumerate(task.inputs or [])
+            ],
+        ),
+        (
+            ("INSERT INTO task_outputs (task_id, idx, name, description, url, path, path_prefix, type)"
+             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"),
+            [
+                (task_id, i, o.name, o.description, o.url, o.path, o.path_prefix, _enum_value(o.type))
+                for i, o in enumerate(task.outputs or [])
+            ],
+        ),
+        (
+            ("INSERT INTO task_executors (task_id, idx, image, command, workdir, stdin, stdout, stderr,"
+             " env, ignore_error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"),
+            [
+                (task_id, i, e.image, e.command, e.workdir, e.stdin, e.stdout, e.stderr,
+                 Jsonb(e.env) if e.env is not None else None, e.ignore_error)
+                for i, e in enumerate(task.executors)
+            ],
+        ),
+        (
+            "INSERT INTO task_volumes (task_id, idx, path) VALUES (%s, %s, %s)",
+            [(task_id, i, p) for i, p in enumerate(task.volumes or [])],
+        ),
+    ]
+
