@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import psycopg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
 from poiesis import store
@@ -141,7 +143,6 @@ def test_migrations_apply_once(db_url):
 def test_tasks_stored_before_the_request_document_keep_every_view(pg_admin_url, task_store):
     """Migration 0004 fills the request document of tasks created before it: their views do not change."""
     from poiesis.store.db import migrations
-    from poiesis.store.plans import _child_rows
     from tests.plugins.pg import create_database
 
     created = task_store.create_task(tes_task(TASK))
@@ -159,12 +160,92 @@ def test_tasks_stored_before_the_request_document_keep_every_view(pg_admin_url, 
                      " VALUES (%s, 'QUEUED', %s, %s, %s, %s, %s::timestamptz)",
                      (created, TASK["name"], TASK["description"], Jsonb(TASK["resources"]), Jsonb(TASK["tags"]),
                       expected["FULL"]["creation_time"]))
-        for sql, rows in _child_rows(created, tes_task(TASK)):
-            if rows:
-                conn.cursor().executemany(sql, rows)
+        _insert_children_as_before_0005(conn, created, tes_task(TASK))
     assert store.migrate(old) == [version for version, _, _ in migrations() if version >= 4]
     pool = store.open_pool(old, max_size=1)
     try:
         assert {view: store.Store(pool).get_task(created, view=view) for view in ("BASIC", "FULL")} == expected
     finally:
         pool.close()
+
+
+def _insert_children_as_before_0005(conn: psycopg.Connection, task_id: str, task) -> None:
+    """The child rows of ``task`` as the store wrote them, statement by statement, before migration 0005."""
+    value = lambda enum: None if enum is None else enum.value  # noqa: E731
+    rows = {
+        "INSERT INTO task_inputs (task_id, idx, name, description, url, path, type, content, streamable)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)":
+            [(task_id, i, x.name, x.description, x.url, x.path, value(x.type), x.content, x.streamable)
+             for i, x in enumerate(task.inputs or [])],
+        "INSERT INTO task_outputs (task_id, idx, name, description, url, path, path_prefix, type)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)":
+            [(task_id, i, o.name, o.description, o.url, o.path, o.path_prefix, value(o.type))
+             for i, o in enumerate(task.outputs or [])],
+        "INSERT INTO task_executors (task_id, idx, image, command, workdir, stdin, stdout, stderr, env,"
+        " ignore_error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)":
+            [(task_id, i, e.image, e.command, e.workdir, e.stdin, e.stdout, e.stderr,
+              Jsonb(e.env) if e.env is not None else None, e.ignore_error) for i, e in enumerate(task.executors)],
+        "INSERT INTO task_volumes (task_id, idx, path) VALUES (%s, %s, %s)":
+            [(task_id, i, p) for i, p in enumerate(task.volumes or [])],
+    }
+    for sql, values in rows.items():
+        if values:
+            conn.cursor().executemany(sql, values)
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
+_MAYBE = lambda strategy: st.none() | strategy  # noqa: E731
+_PATH = st.sampled_from(["/in/a", "/in/b.txt", "/data", "/out/r.txt", "/out/*.txt"])
+_GENERATED = st.fixed_dictionaries(
+    {"executors": st.lists(st.fixed_dictionaries(
+        {"image": st.sampled_from(["alpine", "ubuntu:22.04"]), "command": st.lists(_TEXT, min_size=1, max_size=3)},
+        optional={"workdir": _MAYBE(_PATH), "stdin": _MAYBE(_PATH), "stdout": _MAYBE(_PATH),
+                  "stderr": _MAYBE(_PATH), "env": _MAYBE(st.dictionaries(_TEXT, _TEXT, max_size=3)),
+                  "ignore_error": _MAYBE(st.booleans())}), min_size=1, max_size=3)},
+    optional={
+        "name": _MAYBE(_TEXT), "description": _MAYBE(_TEXT),
+        "inputs": st.lists(st.fixed_dictionaries(
+            {"path": _PATH},
+            optional={"name": _MAYBE(_TEXT), "description": _MAYBE(_TEXT), "url": _MAYBE(st.just("s3://b/k")),
+                      "content": _MAYBE(_TEXT), "type": _MAYBE(st.sampled_from(["FILE", "DIRECTORY"])),
+                      "streamable": _MAYBE(st.booleans())}), max_size=3),
+        "outputs": st.lists(st.fixed_dictionaries(
+            {"path": _PATH, "url": st.just("s3://b/o")},
+            optional={"name": _MAYBE(_TEXT), "description": _MAYBE(_TEXT), "path_prefix": _MAYBE(st.just("/out/")),
+                      "type": _MAYBE(st.sampled_from(["FILE", "DIRECTORY"]))}), max_size=3),
+        "volumes": st.lists(_PATH, max_size=3),
+        "tags": st.dictionaries(_TEXT, _TEXT, max_size=3),
+        "resources": st.fixed_dictionaries({}, optional={
+            "cpu_cores": st.integers(1, 64), "ram_gb": st.floats(0.5, 64), "preemptible": st.booleans(),
+            "zones": st.lists(_TEXT, max_size=2), "backend_parameters": st.dictionaries(_TEXT, _TEXT, max_size=2)}),
+    },
+)
+_ROWS = {
+    "tasks": "SELECT state, name, description, resources, tags, owner, request FROM tasks WHERE id = %s",
+    "task_inputs": "SELECT idx, name, description, url, path, type, content, streamable FROM task_inputs"
+                   " WHERE task_id = %s ORDER BY idx",
+    "task_outputs": "SELECT idx, name, description, url, path, path_prefix, type FROM task_outputs"
+                    " WHERE task_id = %s ORDER BY idx",
+    "task_executors": "SELECT idx, image, command, workdir, stdin, stdout, stderr, env, ignore_error"
+                      " FROM task_executors WHERE task_id = %s ORDER BY idx",
+    "task_volumes": "SELECT idx, path FROM task_volumes WHERE task_id = %s ORDER BY idx",
+}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=_GENERATED)
+def test_one_statement_create_writes_what_the_statements_before_it_wrote(task_store, db_url, doc):
+    """The create_task function (migration 0005) writes every row the per-table statements wrote before it."""
+    task = tes_task(doc)
+    created = task_store.create_task(task, owner="basic:alice")
+    before = store.plans.new_task_id()
+    with psycopg.connect(db_url, autocommit=True) as conn, conn.transaction():
+        conn.execute("INSERT INTO tasks (id, state, name, description, resources, tags, owner)"
+                     " VALUES (%s, 'QUEUED', %s, %s, %s, %s, %s)",
+                     (before, task.name, task.description,
+                      Jsonb(task.resources.model_dump(mode="json", exclude_none=True)) if task.resources else None,
+                      Jsonb(task.tags or {}), "basic:alice"))
+        _insert_children_as_before_0005(conn, before, task)
+        conn.execute("UPDATE tasks SET request = task_request_json(id) WHERE id = %s", (before,))
+        for table, sql in _ROWS.items():
+            assert conn.execute(sql, (created,)).fetchall() == conn.execute(sql, (before,)).fetchall(), table

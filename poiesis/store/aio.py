@@ -42,10 +42,8 @@ async def execute(conn: psycopg.AsyncConnection[TupleRow], statement: Statement)
 
 
 async def run(conn: psycopg.AsyncConnection[TupleRow], op: Op[T]) -> T:
-    """Run a plan on ``conn``, in a transaction and a pipeline when it asks for them."""
+    """Run a plan on ``conn``, in a transaction when it asks for one."""
     async with contextlib.AsyncExitStack() as stack:
-        if op.pipeline:
-            await stack.enter_async_context(conn.pipeline())
         if op.transaction:
             await stack.enter_async_context(conn.transaction())
         plan = op.plan

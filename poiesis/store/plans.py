@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Collection, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar, cast
 
 from psycopg.types.json import Jsonb
@@ -51,11 +50,10 @@ Plan = Generator[Statement, Any, T]
 
 @dataclass(frozen=True, slots=True)
 class Op(Generic[T]):
-    """A plan and how to run it: in one transaction, and with every statement in one pipeline."""
+    """A plan and how to run it: in one transaction or not."""
 
     plan: Plan[T]
     transaction: bool = False
-    pipeline: bool = False
 
 
 _TS = """to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
@@ -160,32 +158,19 @@ def _get_sql(view: str, as_text: bool) -> str:
 
 
 def create_task(task_id: str, task: TesTask, *, owner: str | None) -> Op[str]:
-    """Insert a task (QUEUED) with all its children; one transaction, one pipeline: one round trip.
+    """Insert a task (QUEUED) with all its children and its request document: one statement.
 
-    The task's read-only members (id, state, logs, creation_time) are not stored.
+    The SQL function ``create_task`` (migration 0005) writes every row from the task's JSON,
+    so a task costs one round trip and one commit. The task's read-only members (id, state,
+    logs, creation_time) are not stored.
     """
 
     def plan() -> Plan[str]:
-        yield Statement(
-            "INSERT INTO tasks (id, state, name, description, resources, tags, owner)"
-            " VALUES (%s, 'QUEUED', %s, %s, %s, %s, %s)",
-            (
-                task_id,
-                task.name,
-                task.description,
-                Jsonb(task.resources.model_dump(mode="json", exclude_none=True))
-                if task.resources is not None else None,
-                Jsonb(task.tags or {}),
-                owner,
-            ),
-        )
-        for sql, rows in _child_rows(task_id, task):
-            if rows:  # a kind the task has none of sends nothing
-                yield Statement(sql, rows, many=True)
-        yield Statement("UPDATE tasks SET request = task_request_json(id) WHERE id = %s", (task_id,))
+        yield Statement("SELECT create_task(%s, %s, %s::jsonb)",
+                        (task_id, owner, task.model_dump_json(exclude_none=True)), fetch="one")
         return task_id
 
-    return Op(plan(), transaction=True, pipeline=True)
+    return Op(plan())
 
 
 def get_task(task_id: str, *, view: str, as_text: bool, owner: str | None) -> Op[Any]:
@@ -486,42 +471,3 @@ def _filter_sql(filters: TaskFilter, below_seq: int | None) -> tuple[str, dict[s
         clauses.append("t.tags ?& %(keys)s")
         params["keys"] = any_value
     return " AND ".join(clauses), params
-
-
-def _enum_value(value: StrEnum | None) -> str | None:
-    return None if value is None else value.value
-
-
-def _child_rows(task_id: str, task: TesTask) -> list[tuple[str, list[tuple[Any, ...]]]]:
-    return [
-        (
-            ("INSERT INTO task_inputs (task_id, idx, name, description, url, path, type, content, streamable)"
-             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"),
-            [
-                (task_id, i, x.name, x.description, x.url, x.path, _enum_value(x.type), x.content, x.streamable)
-                for i, x in enumerate(task.inputs or [])
-            ],
-        ),
-        (
-            ("INSERT INTO task_outputs (task_id, idx, name, description, url, path, path_prefix, type)"
-             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"),
-            [
-                (task_id, i, o.name, o.description, o.url, o.path, o.path_prefix, _enum_value(o.type))
-                for i, o in enumerate(task.outputs or [])
-            ],
-        ),
-        (
-            ("INSERT INTO task_executors (task_id, idx, image, command, workdir, stdin, stdout, stderr,"
-             " env, ignore_error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"),
-            [
-                (task_id, i, e.image, e.command, e.workdir, e.stdin, e.stdout, e.stderr,
-                 Jsonb(e.env) if e.env is not None else None, e.ignore_error)
-                for i, e in enumerate(task.executors)
-            ],
-        ),
-        (
-            "INSERT INTO task_volumes (task_id, idx, path) VALUES (%s, %s, %s)",
-            [(task_id, i, p) for i, p in enumerate(task.volumes or [])],
-        ),
-    ]
-

@@ -1,7 +1,7 @@
 """The synchronous task store: TRec, TCtl, the local backend and the command line run plans here.
 
 Every statement lives in ``plans``; this module only runs them on a pooled
-connection (one transaction and one pipeline when the plan asks for them)
+connection (in one transaction when the plan asks for one)
 and turns connection failures into ``Unavailable``. ``AsyncStore``
 (``aio``) runs the same plans for the API.
 """
@@ -45,10 +45,8 @@ def execute(conn: psycopg.Connection[TupleRow], statement: Statement) -> Any:
 
 
 def run(conn: psycopg.Connection[TupleRow], op: Op[T]) -> T:
-    """Run a plan on ``conn``, in a transaction and a pipeline when it asks for them."""
+    """Run a plan on ``conn``, in a transaction when it asks for one."""
     with contextlib.ExitStack() as stack:
-        if op.pipeline:
-            stack.enter_context(conn.pipeline())
         if op.transaction:
             stack.enter_context(conn.transaction())
         plan = op.plan
