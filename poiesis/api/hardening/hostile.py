@@ -77,6 +77,8 @@ def parse_json(body: bytes, *, max_depth: int) -> Any:
 def _string_problem(text: str) -> str | None:
     if "\x00" in text:
         return "contains a NUL character"
+    if text.isascii():
+        return None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -85,7 +87,33 @@ def _string_problem(text: str) -> str | None:
 
 
 def check_value(value: Any, *, max_depth: int) -> None:
-    """Walk a parsed JSON value without recursion: depth, and every key and string."""
+    """Walk a parsed JSON value without recursion: depth, and every key and string.
+
+    The first walk keeps no paths; only a value with a problem is walked again to name where it is.
+    """
+    if not _is_clean(value, max_depth):
+        _refuse_where(value, max_depth)
+
+
+def _is_clean(value: Any, max_depth: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > max_depth or any(_string_problem(key) for key in item):
+                return False
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            if depth > max_depth:
+                return False
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str) and _string_problem(item):
+            return False
+    return True
+
+
+def _refuse_where(value: Any, max_depth: int) -> None:
+    """Raise Refused naming the first problem and its place (the walk with paths)."""
     stack: list[tuple[Any, int, str]] = [(value, 1, "")]
     while stack:
         item, depth, path = stack.pop()

@@ -8,8 +8,11 @@ validation does not enforce.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
+
+import jsonschema_rs
 
 from poiesis.config.security import Limits
 
@@ -40,10 +43,50 @@ def _problems(task: Mapping[str, Any], limits: Limits) -> Iterator[str]:
 
 
 def integer_problems(value: Any, schema: Mapping[str, Any], components: Mapping[str, Any], path: str = "") -> list[str]:
-    """Integers outside the range of their schema's ``format`` (int32/int64), walking the schema."""
+    """Integers outside the range of their schema's ``format`` (int32/int64), walking the schema.
+
+    A value that the compiled validator of the same schema with those ranges as bounds finds
+    valid has no such integer, and is not walked (the walk is what names the field).
+    """
+    bounded = _bounded_validator(json.dumps(schema, sort_keys=True), components)
+    if bounded is not None and bounded.is_valid(value):
+        return []
     found: list[str] = []
     _walk(value, schema, components, path, found, depth=0)
     return found
+
+
+def with_integer_bounds(schema: Any) -> Any:
+    """A copy of ``schema`` where every int32/int64 ``format`` also carries its range as minimum/maximum: pure."""
+    if isinstance(schema, Mapping):
+        copy = {key: with_integer_bounds(item) for key, item in schema.items()}
+        bounds = INT_RANGES.get(schema.get("format", "")) if isinstance(schema.get("format"), str) else None
+        if bounds:
+            copy["minimum"], copy["maximum"] = bounds
+        return copy
+    if isinstance(schema, list):
+        return [with_integer_bounds(item) for item in schema]
+    return schema
+
+
+#: (schema as JSON, id of the components) -> (the components, their bounded validator or None)
+_BOUNDED: dict[tuple[str, int], tuple[Mapping[str, Any], Any]] = {}
+
+
+def _bounded_validator(schema_json: str, components: Mapping[str, Any]) -> Any:
+    """jsonschema-rs for ``schema`` (refs into ``components``) with the integer bounds, built once; None if it cannot be."""
+    key = (schema_json, id(components))
+    known = _BOUNDED.get(key)
+    if known is None or known[0] is not components:
+        root = {**json.loads(schema_json), "components": {"schemas": with_integer_bounds(components)}}
+        try:
+            validator = jsonschema_rs.Draft4Validator(json.loads(json.dumps(root, default=str)))
+        except (ValueError, TypeError, jsonschema_rs.ValidationError):
+            validator = None
+        if len(_BOUNDED) >= 16:
+            _BOUNDED.clear()
+        known = _BOUNDED[key] = (components, validator)
+    return known[1]
 
 
 def _resolve(schema: Mapping[str, Any], components: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -19,7 +19,7 @@ from generated import models
 from poiesis import layout, logs, metrics, states
 from poiesis.api import document
 from poiesis.api.errors import json_response, problem_response, raw_list
-from poiesis.api.hardening import limits, principal
+from poiesis.api.hardening import limits, nulls, principal
 from poiesis.api.tes import fileurls, tokens, validate
 from poiesis.api.tes.context import Context
 from poiesis.store import TaskFilter
@@ -42,13 +42,15 @@ class Operations:
         """GET /service-info."""
         return json_response(self.ctx.service_info_json)
 
-    async def CreateTask(self, body: dict[str, Any]) -> Response:  # noqa: N802
+    async def CreateTask(self) -> Response:  # noqa: N802
         """POST /tasks: store the task QUEUED, then hand it to the backend.
 
-        The body is validated into the generated ``TesTask`` once; that model goes on to the store and
+        The body comes as the body validator left it (parsed once, nulls stripped, checked
+        against the schema); it is validated into the generated ``TesTask`` once; that model goes on to the store and
         the backend as it is. The read-only members a client may send (id, state, logs,
         creation_time) are ignored: the store does not write them and no backend reads them.
         """
+        body = nulls.validated_body()
         if not isinstance(body, dict):
             return problem_response(400, "the request body must be a JSON object (tesTask)")
         ctx = self.ctx
