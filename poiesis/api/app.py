@@ -29,7 +29,7 @@ from connexion.resolver import Resolver
 from connexion.validators import VALIDATOR_MAP
 from starlette.exceptions import HTTPException
 
-from poiesis.api import document, probes
+from poiesis.api import document, operation_cache, probes
 from poiesis.api.document import spec_path
 from poiesis.api.errors import PROBLEM_JSON, problem_bytes
 from poiesis.api.hardening import auth, parameters
@@ -96,6 +96,7 @@ def create_app(context: Context, *, authenticator: auth.Authenticator | None = N
             await context.store.close()
 
     app = connexion.AsyncApp(__name__, lifespan=lifespan, middlewares=list(MIDDLEWARES))
+    operation_cache.install(app)  # each operation decorated once (Connexion decorates per request)
     spec = document.spec()  # parsed once per process, before the first request needs it
     # Middlewares added at one position run in the order added: Measure sees every request,
     # the guard's refusals too; Probes answers behind the guard's Host check.
