@@ -193,7 +193,8 @@ def start_poiesis(server: Server, *, workers: int, tasks: int, work: Path) -> No
                    stdout=subprocess.DEVNULL)
     seconds = seed(server.url, 0, tasks)
     write_ids(server.url, data / "ids.txt")
-    server.seeding = {"how": "SQL (bench/seeding.py)", "tasks": tasks, "seconds": round(seconds, 1)}
+    server.seeding = {"how": "SQL (bench/seeding.py)", "tasks": tasks, "seconds": round(seconds, 1),
+                      **store_size(server, work)}
     print(f"{server.label}: seeded {tasks} tasks by SQL in {seconds:.1f} s", flush=True)
     log = (data / "api.log").open("wb")
     server.process = subprocess.Popen(
@@ -250,7 +251,7 @@ def start_funnel(server: Server, *, tesload: Path, tasks: int, work: Path) -> No
     stored = sum(1 for line in (data / "ids.txt").open() if line.strip()) if (data / "ids.txt").exists() else 0
     server.seeding = {"how": "API, tesload -op create -c 64", "tasks": tasks, "seconds": round(seconds, 1),
                       "rps": round(result["rps"], 1), "p99_ms": result["p99_ms"], "errors": result["errors"],
-                      "ids": stored}
+                      "ids": stored, **store_size(server, work)}
     print(f"{server.label}: seeded {stored} tasks through its API in {seconds:.1f} s ({result['rps']:.0f} req/s,"
           f" p99 {result['p99_ms']:.1f} ms, {result['errors']} errors)", flush=True)
     if stored == 0:
@@ -324,17 +325,20 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
-def record_resources(server: Server, work: Path) -> None:
-    """The server's memory now and its store's size: pg_database_size, or the BoltDB file."""
-    server.resources = {"rss_mib": round(tree_rss_kib(server.process.pid) / 1024, 1)}
+def store_size(server: Server, work: Path) -> dict[str, object]:
+    """The size of the server's store: pg_database_size (with the tasks in its table), or the BoltDB file."""
     if server.kind == FUNNEL_BOLT:
         store = work / server.label / "funnel.db"
-        server.resources.update(store="BoltDB file", store_mib=round(store.stat().st_size / 2**20, 1))
-    else:
-        with psycopg.connect(server.url) as conn:
-            size, tasks = conn.execute("SELECT pg_database_size(current_database()),"
-                                       " (SELECT count(*) FROM tasks)").fetchone()
-        server.resources.update(store="pg_database_size", store_mib=round(size / 2**20, 1), tasks_in_table=tasks)
+        return {"store": "BoltDB file", "store_mib": round(store.stat().st_size / 2**20, 1)}
+    with psycopg.connect(server.url) as conn:
+        size, tasks = conn.execute("SELECT pg_database_size(current_database()),"
+                                   " (SELECT count(*) FROM tasks)").fetchone()
+    return {"store": "pg_database_size", "store_mib": round(size / 2**20, 1), "tasks_in_table": tasks}
+
+
+def record_resources(server: Server, work: Path) -> None:
+    """After the runs: the server's memory (with its worker processes) and its store's size."""
+    server.resources = {"rss_mib": round(tree_rss_kib(server.process.pid) / 1024, 1), **store_size(server, work)}
 
 
 def run_tesload(binary: Path, server: Server, args: list[str], *, c: int, seconds: float, ids: Path,
@@ -450,11 +454,12 @@ def markdown_table(table: list[dict], servers: list[Server]) -> str:
 
 
 def resources_table(servers: list[Server]) -> str:
-    lines = ["| server | seeded | seeding s | RSS MiB (server + children) | store | store MiB |", "|---|---|---|---|---|---|"]
+    lines = ["| server | seeded | seeding s | store | MiB seeded | MiB after runs | RSS MiB after runs (with children) |",
+             "|---|---|---|---|---|---|---|"]
     for s in servers:
         lines.append(f"| {s.label} | {s.seeding.get('how', '')} | {s.seeding.get('seconds', '')} |"
-                     f" {s.resources.get('rss_mib', '')} | {s.resources.get('store', '')} |"
-                     f" {s.resources.get('store_mib', '')} |")
+                     f" {s.resources.get('store', '')} | {s.seeding.get('store_mib', '')} |"
+                     f" {s.resources.get('store_mib', '')} | {s.resources.get('rss_mib', '')} |")
     return "\n".join(lines)
 
 
