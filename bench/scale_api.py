@@ -19,9 +19,10 @@ stopped before the next top-up.
 Seeding millions of rows drops the secondary indexes and builds them again
 once per step, with the foreign-key triggers off for the seeding session
 (bench/seeding.py ``fast``); the time each step took is in the JSON. On a
-2-core VM with a load average of 10, 100,000 -> 1,000,000 took 123 s (about
-9,900 tasks/s inserting, 17 s building the indexes), so the top-up to
-10,000,000 takes roughly 25 minutes. The database takes about 2.7 GB a
+2-core VM with a load average of 8-11, 100,000 -> 1,000,000 took 123 s and
+1,000,000 -> 2,000,000 took 129 s (9,000-11,000 tasks/s inserting, 11-17 s
+building the indexes): linear so far, so the top-up to 10,000,000 takes
+roughly 20-25 minutes. The database takes about 2.7 GB a
 million tasks (about 27 GB at 10,000,000) under the temporary directory
 (TMPDIR).
 """
