@@ -120,6 +120,11 @@ def executor_refused(index: int, reason: str) -> End:
     return _error(State.EXECUTOR_ERROR, f"executor #{index}: {reason}")
 
 
+def image_refused(index: int, problem: str) -> End:
+    """Executor ``index``'s image is no valid image reference (``poiesis.images``): never given to the engine."""
+    return _error(State.SYSTEM_ERROR, f"executor #{index}: not run: {problem}")
+
+
 def engine_failed(index: int, engine: str, error: str) -> End:
     """The container engine could not run executor ``index`` (no such image, bad option…): not the executor's fault."""
     return _error(State.SYSTEM_ERROR, f"executor #{index}: {engine} could not run it: {error}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generated.models import TesExecutor
-from poiesis import layout
+from poiesis import images, layout
 from poiesis.local import paths
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,10 @@ class Launch:
     root: Path | None = None
 
 
+class ImageRefused(ValueError):
+    """The executor's image is no valid image reference: it is never put on an engine's command line."""
+
+
 def container_name(task_id: str, index: int) -> str:
     """The name of executor ``index``'s container (unique per task and executor)."""
     return f"poiesis-{task_id}-{index}"
@@ -87,23 +91,34 @@ def plan_container(
     mapped: Sequence[layout.Mount],
     stdio: tuple[Path | None, Path, Path],
 ) -> Launch:
-    """``podman|docker run`` for one executor: the image, its argv, mounts, workdir, env."""
+    """``podman|docker run`` for one executor: the image, its argv, mounts, workdir, env.
+
+    Every value taken from the task is given as ``--option=value`` (never as a
+    separate argument that could itself read as an option), and ``--`` ends the
+    options before the image: whatever the task says, it cannot add an option
+    to the run (``--volume=/:/host``, ``--privileged``). An image that is not a
+    valid reference (``poiesis.images``) raises ``ImageRefused``: the API refuses
+    such tasks, and this check holds whatever way a task reached the backend.
+    """
+    problem = images.reference_problem(f"executors[{index}].image", executor.image)
+    if problem is not None:
+        raise ImageRefused(problem)
     name = container_name(task_id, index)
     argv = [
-        str(mode.cli), "run", "--rm", "--name", name, "--label", f"{TASK_LABEL}={task_id}",
+        str(mode.cli), "run", "--rm", f"--name={name}", f"--label={TASK_LABEL}={task_id}",
         f"--pull={mode.pull}", f"--network={mode.network}",
     ]
     for m in mapped:
-        argv += ["--volume", f"{layout.host_path(root, m.path)}:{m.path}:rw"]
+        argv.append(f"--volume={layout.host_path(root, m.path)}:{m.path}:rw")
     if executor.workdir:
-        argv += ["--workdir", executor.workdir]
+        argv.append(f"--workdir={executor.workdir}")
     for key, value in sorted((executor.env or {}).items()):
-        argv += ["--env", f"{key}={value}"]
+        argv.append(f"--env={key}={value}")
     stdin = stdio[0]
     if stdin is not None:
         argv.append("--interactive")
     command = executor.command
-    argv += ["--entrypoint", command[0], executor.image, *command[1:]]
+    argv += [f"--entrypoint={command[0]}", "--", executor.image, *command[1:]]
     # env None: the container CLI inherits this process's environment (its socket, XDG_RUNTIME_DIR, ...)
     return Launch(argv=argv, env=None, stdin=stdin, stdout=stdio[1], stderr=stdio[2], container=name, root=root)
 

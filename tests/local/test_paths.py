@@ -47,9 +47,9 @@ def test_container_plan_mounts_workdir_env_and_argv() -> None:
         stdio=(Path("/w/t1/files/data/in"), Path("/o"), Path("/e")),
     )
     assert launch.argv == [
-        "/usr/bin/podman", "run", "--rm", "--name", "poiesis-t1-2", "--label", "poiesis.task=t1",
-        "--pull=never", "--network=none", "--volume", "/w/t1/files/data:/data:rw", "--workdir", "/data",
-        "--env", "A=1", "--interactive", "--entrypoint", "sh", "img:1", "-c", "echo $A",
+        "/usr/bin/podman", "run", "--rm", "--name=poiesis-t1-2", "--label=poiesis.task=t1",
+        "--pull=never", "--network=none", "--volume=/w/t1/files/data:/data:rw", "--workdir=/data",
+        "--env=A=1", "--interactive", "--entrypoint=sh", "--", "img:1", "-c", "echo $A",
     ]
     assert launch.container == "poiesis-t1-2"
 
