@@ -120,8 +120,9 @@ def executor_refused(index: int, reason: str) -> End:
     return _error(State.EXECUTOR_ERROR, f"executor #{index}: {reason}")
 
 
-def image_refused(index: int, problem: str) -> End:
-    """Executor ``index``'s image is no valid image reference (``poiesis.images``): never given to the engine."""
+def executor_not_run(index: int, problem: str) -> End:
+    """Executor ``index`` cannot be given to the container engine (its image is no valid reference, its env
+    does not fit an env file): the task ends before anything runs."""
     return _error(State.SYSTEM_ERROR, f"executor #{index}: not run: {problem}")
 
 

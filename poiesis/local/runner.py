@@ -118,7 +118,7 @@ class Runner:
         except layout.LayoutError as exc:
             raise Stop(lifecycle.unmappable(str(exc))) from exc
         if self.mode.isolated:
-            self._check_images(task_id, task)
+            self._check_executors(task_id, task)
         self._prepare(root, mapped)
         if not self.mode.isolated:
             lines = [PROCESS_MODE_LOG] + ([] if self.mode.private_mounts else [NO_PRIVATE_MOUNTS_LOG])
@@ -135,13 +135,18 @@ class Runner:
         self._upload_outputs(task_id, task, root)
         return lifecycle.completed()
 
-    def _check_images(self, task_id: str, task: TesTask) -> None:
-        """Refuse the task before anything runs if an executor's image is no valid reference (``poiesis.images``)."""
+    def _check_executors(self, task_id: str, task: TesTask) -> None:
+        """Container mode: refuse the task before anything runs if an executor cannot be given to the engine.
+
+        Its image must be a valid reference (``poiesis.images``) and its env
+        fit an env file (``engine.env_file_problem``).
+        """
         for index, ex in enumerate(task.executors):
             problem = images.reference_problem(f"executors[{index}].image", ex.image)
+            problem = problem or engine.env_file_problem(index, ex.env)
             if problem is not None:
                 log.warning("task %s executor #%d: %s", task_id, index, problem)
-                raise Stop(lifecycle.image_refused(index, problem))
+                raise Stop(lifecycle.executor_not_run(index, problem))
 
     def _advance(self, task_id: str, target: State, *, at: datetime | None = None) -> None:
         landed = self.store.advance(task_id, target, at=at)
@@ -227,9 +232,9 @@ class Runner:
                 return engine.plan_container(
                     spec, mode=self.mode, task_id=task_id, index=index, root=root, mapped=mapped, stdio=stdio
                 )
-            except engine.ImageRefused as exc:
+            except (engine.ImageRefused, engine.EnvRefused) as exc:
                 log.warning("task %s executor #%d: %s", task_id, index, exc)
-                raise Stop(lifecycle.image_refused(index, str(exc))) from exc
+                raise Stop(lifecycle.executor_not_run(index, str(exc))) from exc
         workdir = spec.workdir
         if workdir:
             try:
