@@ -272,3 +272,83 @@ def test_an_allowed_network_lets_only_itself_through() -> None:
     assert dest.refusal(ipaddress.ip_address("10.1.2.3"), allowed) is None
     assert dest.refusal(ipaddress.ip_address("::ffff:10.1.2.3"), allowed) is None
     assert dest.refusal(ipaddress.ip_address("10.2.0.1"), allowed) == "a private address"
+
+
+# -- HTTPS: the guard connects, TLS still checks the URL's host name --------------------------
+
+
+def _self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for the DNS name ``name`` (no IP address in it) and its key, as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+class _Hello(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's name
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "5")
+        self.end_headers()
+        self.wfile.write(b"hello")
+
+
+def test_https_goes_through_the_guard_and_still_verifies_the_host_name(
+    tmp_path: Path, root: Path, file_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real TLS server on 127.0.0.1 with a certificate for 'localhost': refused by default; allowed, fetched
+    as https://localhost, and https://127.0.0.1 fails verification (the name checked is the URL's, not the address).
+    """
+    import ssl
+
+    cert, key = _self_signed(tmp_path, "localhost")
+    server = http.server.ThreadingHTTPServer((LOOPBACK, 0), _Hello)
+    server.daemon_threads = True
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # requests' own variable (docs/filer.md)
+    port = server.server_address[1]
+    try:
+        with pytest.raises(FilerError, match=r"refused to connect to localhost: it resolves to 127\.0\.0\.1"):
+            _get(f"https://localhost:{port}/x", root, _default(file_store))
+        config = dataclasses.replace(_default(file_store), allow_networks=parse_networks("https=127.0.0.1/32"))
+        _get(f"https://localhost:{port}/x", root, config)
+        assert (root / "files/in/x").read_text() == "hello"
+        with pytest.raises(FilerError, match="SSLError"):
+            _get(f"https://{LOOPBACK}:{port}/x", root / "ip", config)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_ftp_data_connections_go_to_the_checked_address() -> None:
+    """ftplib connects PASV data connections to the control connection's peer, not to the address a 227 reply names."""
+    import ftplib
+
+    assert ftplib.FTP.trust_server_pasv_ipv4_address is False
