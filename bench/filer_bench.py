@@ -125,7 +125,9 @@ def remote_url(scheme: str, info: dict, work: Path, name: str) -> str:
 
 
 def bench_scheme(scheme: str, *, size: int, source: Path, info: dict, work: Path) -> dict[str, float]:
-    env = {**S3_ENV, "POIESIS_S3_ENDPOINT_URL": info["s3"], "POIESIS_FILER_FILE_ROOTS": str(work / "store")}
+    env = {**S3_ENV, "POIESIS_S3_ENDPOINT_URL": info["s3"], "POIESIS_FILER_FILE_ROOTS": str(work / "store"),
+           # the servers are on 127.0.0.1, which the filers refuse unless allowed (docs/filer.md)
+           "POIESIS_FILER_ALLOW_NETWORKS": "127.0.0.1/32"}
     root = work / f"root-{scheme}"
     (root / "files/out").mkdir(parents=True)
     os.link(source, root / "files/out/big.bin")

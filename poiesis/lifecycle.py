@@ -120,6 +120,12 @@ def executor_refused(index: int, reason: str) -> End:
     return _error(State.EXECUTOR_ERROR, f"executor #{index}: {reason}")
 
 
+def executor_not_run(index: int, problem: str) -> End:
+    """Executor ``index`` cannot be given to the container engine (its image is no valid reference, its env
+    does not fit an env file): the task ends before anything runs."""
+    return _error(State.SYSTEM_ERROR, f"executor #{index}: not run: {problem}")
+
+
 def engine_failed(index: int, engine: str, error: str) -> End:
     """The container engine could not run executor ``index`` (no such image, bad option…): not the executor's fault."""
     return _error(State.SYSTEM_ERROR, f"executor #{index}: {engine} could not run it: {error}")

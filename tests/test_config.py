@@ -6,6 +6,7 @@ import argparse
 import ast
 import re
 from collections.abc import Iterator, Mapping
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,10 @@ EACH = [
     ("POIESIS_KUBE_SHARED_CLAIM", "rwx", lambda s: (s.kube.shared_claim, s.kube.file_roots), ("rwx", ("/data",))),
     ("POIESIS_FILER_FILE_ROOTS", "/a:/b", lambda s: s.filer.file_roots, (Path("/a"), Path("/b"))),
     ("POIESIS_FILER_RETRIES", "2", lambda s: s.filer.retry.attempts, 2),
+    ("POIESIS_FILER_ALLOW_NETWORKS", "10.1.0.0/16, ftp=192.168.5.7 HTTPS=fd00::/8",
+     lambda s: (s.filer.allow_networks, s.filer.allowed_networks("https"), s.filer.allowed_networks("http")),
+     ((("*", ip_network("10.1.0.0/16")), ("ftp", ip_network("192.168.5.7/32")), ("https", ip_network("fd00::/8"))),
+      (ip_network("10.1.0.0/16"), ip_network("fd00::/8")), (ip_network("10.1.0.0/16"),))),
     ("POIESIS_FILER_RETRY_DELAY", "0.1", lambda s: s.filer.retry.base_delay, 0.1),
     ("POIESIS_S3_BUCKETS", "a, b c", lambda s: s.filer.s3_buckets, ("a", "b", "c")),
     ("POIESIS_S3_ENDPOINT_URL", "http://minio", lambda s: (s.filer.s3_endpoint_url, s.filer.s3_addressing_style),
@@ -275,6 +280,9 @@ def test_precedence_between_variables() -> None:
         ({"POIESIS_KUBE_SHARED_CLAIM": "c"}, "POIESIS_KUBE_SHARED_CLAIM needs POIESIS_KUBE_SHARED_MOUNT_PATH"),
         ({"POIESIS_KUBE_LIST_PAGE": "-1"}, "POIESIS_KUBE_LIST_PAGE must be 0 (no pages) or more"),
         ({"POIESIS_FILER_RETRIES": "many"}, "POIESIS_FILER_RETRIES must be a whole number"),
+        ({"POIESIS_FILER_ALLOW_NETWORKS": "10.1.2.3/16"}, "POIESIS_FILER_ALLOW_NETWORKS: '10.1.2.3/16' is not a network"),
+        ({"POIESIS_FILER_ALLOW_NETWORKS": "s3=10.0.0.0/8"}, "POIESIS_FILER_ALLOW_NETWORKS: 's3=10.0.0.0/8': the scheme"),
+        ({"POIESIS_FILER_ALLOW_NETWORKS": "localhost"}, "POIESIS_FILER_ALLOW_NETWORKS: 'localhost' is not a network"),
         ({"POIESIS_TREC_READY_PORT": "x"}, "POIESIS_TREC_READY_PORT must be a whole number"),
         ({"POIESIS_TCTL_HTTP_PORT": "x"}, "POIESIS_TCTL_HTTP_PORT must be a whole number"),
     ],

@@ -106,7 +106,7 @@ def _local(task: dict[str, Any]) -> dict[str, str]:
             tes_executor(ex), mode=engine.Mode("podman", cli="podman"), task_id="t1", index=ex_index, root=ROOT,
             mapped=mapped, stdio=(None, Path("/o"), Path("/e")),
         ).argv
-        volumes = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--volume"]
+        volumes = [arg.removeprefix("--volume=") for arg in argv if arg.startswith("--volume=")]
         mounted = {}
         for volume in volumes:
             host, path, _mode = volume.split(":")

@@ -11,11 +11,11 @@ import logging
 import shutil
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from generated.models import TesExecutor
-from poiesis import layout
+from poiesis import images, layout
 from poiesis.local import paths
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,47 @@ class Launch:
     container: str | None = None
     #: The task root the stdio paths lie beneath: opened without following links.
     root: Path | None = None
+    #: Container mode: the file ``--env-file`` names, written (0600) just before the start and removed at the end.
+    env_file: Path | None = None
+    #: its content: the executor's variables, never on a command line (repr=False: never logged either)
+    env_text: str = field(default="", repr=False)
+
+
+class ImageRefused(ValueError):
+    """The executor's image is no valid image reference: it is never put on an engine's command line."""
+
+
+class EnvRefused(ValueError):
+    """An executor variable that an env file cannot carry as it is (a newline in its value, a bad name...)."""
+
+
+#: podman and docker read an env file with Go's bufio.Scanner: a longer line is an error
+ENV_LINE_MAX = 65535
+
+
+def env_file_problem(index: int, env: dict[str, str] | None) -> str | None:
+    """Why executor ``index``'s ``env`` cannot be written to an ``--env-file`` as it is; None when it can.
+
+    podman 4.3 and docker read one ``NAME=VALUE`` a line: the name is trimmed
+    on the left and may hold no white space, ``#`` starts a comment, a value
+    cannot hold a newline and loses a final carriage return, and a line is at
+    most 64 KiB. The rest of a value (leading and trailing spaces, quotes, '=')
+    arrives as given.
+    """
+    for name, value in sorted((env or {}).items()):
+        what = f"executors[{index}].env[{name!r}]"
+        if not name or "=" in name or name.startswith("#") or any(c.isspace() or c == "\0" for c in name):
+            return f"{what}: a variable name must be non-empty, without '=', white space or a leading '#'"
+        if "\n" in value or "\0" in value or value.endswith("\r"):
+            return (f"{what}: the value holds a newline or NUL, or ends with a carriage return, which the container "
+                    "engine's env file cannot carry")
+        try:
+            size = len(f"{name}={value}".encode())
+        except UnicodeEncodeError:
+            return f"{what}: not valid Unicode text"
+        if size > ENV_LINE_MAX:
+            return f"{what}: longer than the container engine's env file allows ({ENV_LINE_MAX} bytes a variable)"
+    return None
 
 
 def container_name(task_id: str, index: int) -> str:
@@ -87,25 +128,49 @@ def plan_container(
     mapped: Sequence[layout.Mount],
     stdio: tuple[Path | None, Path, Path],
 ) -> Launch:
-    """``podman|docker run`` for one executor: the image, its argv, mounts, workdir, env."""
+    """``podman|docker run`` for one executor: the image, its argv, mounts, workdir, env (through a file).
+
+    Every value taken from the task is given as ``--option=value`` (never as a
+    separate argument that could itself read as an option), and ``--`` ends the
+    options before the image: whatever the task says, it cannot add an option
+    to the run (``--volume=/:/host``, ``--privileged``). An image that is not a
+    valid reference (``poiesis.images``) raises ``ImageRefused``: the API refuses
+    such tasks, and this check holds whatever way a task reached the backend.
+    The executor's ``env`` goes into ``ROOT/.poiesis/env-<index>`` (``--env-file``;
+    ``executor.run`` writes it 0600 and removes it), never onto the command line;
+    a variable such a file cannot carry raises ``EnvRefused``.
+    """
+    problem = images.reference_problem(f"executors[{index}].image", executor.image)
+    if problem is not None:
+        raise ImageRefused(problem)
     name = container_name(task_id, index)
     argv = [
-        str(mode.cli), "run", "--rm", "--name", name, "--label", f"{TASK_LABEL}={task_id}",
+        str(mode.cli), "run", "--rm", f"--name={name}", f"--label={TASK_LABEL}={task_id}",
         f"--pull={mode.pull}", f"--network={mode.network}",
     ]
     for m in mapped:
-        argv += ["--volume", f"{layout.host_path(root, m.path)}:{m.path}:rw"]
+        argv.append(f"--volume={layout.host_path(root, m.path)}:{m.path}:rw")
     if executor.workdir:
-        argv += ["--workdir", executor.workdir]
-    for key, value in sorted((executor.env or {}).items()):
-        argv += ["--env", f"{key}={value}"]
+        argv.append(f"--workdir={executor.workdir}")
+    env_file, env_text = None, ""
+    if executor.env:
+        # never --env NAME=VALUE: every local user sees a process's command line (/proc/*/cmdline, ps)
+        problem = env_file_problem(index, executor.env)
+        if problem is not None:
+            raise EnvRefused(problem)
+        env_file = layout.state_dir(root) / f"env-{index}"
+        env_text = "".join(f"{key}={value}\n" for key, value in sorted(executor.env.items()))
+        argv.append(f"--env-file={env_file}")
     stdin = stdio[0]
     if stdin is not None:
         argv.append("--interactive")
     command = executor.command
-    argv += ["--entrypoint", command[0], executor.image, *command[1:]]
+    argv += [f"--entrypoint={command[0]}", "--", executor.image, *command[1:]]
     # env None: the container CLI inherits this process's environment (its socket, XDG_RUNTIME_DIR, ...)
-    return Launch(argv=argv, env=None, stdin=stdin, stdout=stdio[1], stderr=stdio[2], container=name, root=root)
+    return Launch(
+        argv=argv, env=None, stdin=stdin, stdout=stdio[1], stderr=stdio[2], container=name, root=root,
+        env_file=env_file, env_text=env_text,
+    )
 
 
 def plan_process(

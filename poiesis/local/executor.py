@@ -105,6 +105,8 @@ class Running:
             stdin = _open(launch, launch.stdin, write=False) if launch.stdin else subprocess.DEVNULL
         except FileNotFoundError as exc:  # not the command: a stdio file an executor removed
             raise beneath.Unsafe(f"{exc.filename or 'a stdio file'} vanished before the executor started") from exc
+        if launch.env_file is not None:
+            write_private(launch.env_file, launch.env_text)
         with contextlib.ExitStack() as stack:
             if launch.stdin:
                 stack.callback(os.close, stdin)
@@ -156,6 +158,15 @@ class Running:
         self.out_fds = (None, None)
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a new file only this user can read (0600), never through a link planted at ``path``."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)  # a leftover of an earlier run of this task
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 def run(launch: Launch, *, tail_bytes: int, engine_cli: str | None = None,
         on_start: Callable[[Running], None] | None = None) -> Result:
     """Run one executor to its end; ``on_start(running)`` is called once it has started."""
@@ -164,6 +175,9 @@ def run(launch: Launch, *, tail_bytes: int, engine_cli: str | None = None,
         return _run(running, tail_bytes=tail_bytes, on_start=on_start)
     finally:
         running.close()
+        if launch.env_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(launch.env_file)
 
 
 def _run(running: Running, *, tail_bytes: int, on_start: Callable[[Running], None] | None) -> Result:

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from generated.models import TesExecutor, TesTask
-from poiesis import filer, layout, lifecycle
+from poiesis import filer, images, layout, lifecycle
 from poiesis.config.local import LocalSettings
 from poiesis.lifecycle import NO_PRIVATE_MOUNTS_LOG, PROCESS_MODE_LOG, End
 from poiesis.local import beneath, engine, executor
@@ -117,6 +117,8 @@ class Runner:
             mapped = layout.mounts(task)
         except layout.LayoutError as exc:
             raise Stop(lifecycle.unmappable(str(exc))) from exc
+        if self.mode.isolated:
+            self._check_executors(task_id, task)
         self._prepare(root, mapped)
         if not self.mode.isolated:
             lines = [PROCESS_MODE_LOG] + ([] if self.mode.private_mounts else [NO_PRIVATE_MOUNTS_LOG])
@@ -132,6 +134,19 @@ class Runner:
         self._check_cancel(handle)
         self._upload_outputs(task_id, task, root)
         return lifecycle.completed()
+
+    def _check_executors(self, task_id: str, task: TesTask) -> None:
+        """Container mode: refuse the task before anything runs if an executor cannot be given to the engine.
+
+        Its image must be a valid reference (``poiesis.images``) and its env
+        fit an env file (``engine.env_file_problem``).
+        """
+        for index, ex in enumerate(task.executors):
+            problem = images.reference_problem(f"executors[{index}].image", ex.image)
+            problem = problem or engine.env_file_problem(index, ex.env)
+            if problem is not None:
+                log.warning("task %s executor #%d: %s", task_id, index, problem)
+                raise Stop(lifecycle.executor_not_run(index, problem))
 
     def _advance(self, task_id: str, target: State, *, at: datetime | None = None) -> None:
         landed = self.store.advance(task_id, target, at=at)
@@ -213,9 +228,13 @@ class Runner:
     ) -> engine.Launch:
         stdio = self._stdio(spec, root=root, index=index)
         if self.mode.isolated:
-            return engine.plan_container(
-                spec, mode=self.mode, task_id=task_id, index=index, root=root, mapped=mapped, stdio=stdio
-            )
+            try:
+                return engine.plan_container(
+                    spec, mode=self.mode, task_id=task_id, index=index, root=root, mapped=mapped, stdio=stdio
+                )
+            except (engine.ImageRefused, engine.EnvRefused) as exc:
+                log.warning("task %s executor #%d: %s", task_id, index, exc)
+                raise Stop(lifecycle.executor_not_run(index, str(exc))) from exc
         workdir = spec.workdir
         if workdir:
             try:

@@ -89,6 +89,8 @@ def _values(node: RealNode, db_url: str) -> dict[str, Any]:
     return {
         "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
         "database": {"url": db_url},
+        # the tests' HTTP relay listens on the node's private address: the filers refuse it unless allowed
+        "storage": {"env": {"POIESIS_FILER_ALLOW_NETWORKS": f"http={NODE_IP}/32"}},
         "auth": {"mode": "basic", "basic": {"passwords": passwords}},
         "tasks": {**placement, "executorImagePullPolicy": "IfNotPresent"},
         "api": {**placement, "replicas": 2},

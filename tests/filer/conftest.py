@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from poiesis.config.filer import parse_networks
 from poiesis.filer import FilerConfig, RetryPolicy
 from tests.plugins.servers import FtpServer, HttpServer, S3Server
 
@@ -57,10 +58,15 @@ def _no_ambient_s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+#: the test servers listen on 127.0.0.1, which the filers refuse unless allowed (poiesis.filer.destinations)
+LOOPBACK_ALLOWED = parse_networks("127.0.0.1/32")
+
+
 @pytest.fixture
 def config(file_store: Path) -> FilerConfig:
-    """Filer config with fast retries and ``file_store`` as the only allowed file root."""
-    return FilerConfig(file_roots=(file_store,), retry=FAST_RETRY, connect_timeout=5, read_timeout=20)
+    """Filer config with fast retries, ``file_store`` as the only allowed file root, 127.0.0.1 reachable."""
+    return FilerConfig(file_roots=(file_store,), retry=FAST_RETRY, connect_timeout=5, read_timeout=20,
+                       allow_networks=LOOPBACK_ALLOWED)
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ def _run(direction: str, task: dict, *, root: Path, tmp_path: Path, env: dict[st
     return subprocess.run(
         [sys.executable, "-m", "poiesis.filer", direction, "--task", str(task_file), "--root", str(root),
          "--termination-log", str(tmp_path / "termination-log")],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False,
+        # the test servers are on 127.0.0.1: allowed explicitly (the filers refuse loopback by default)
+        env={**os.environ, "POIESIS_FILER_ALLOW_NETWORKS": "127.0.0.1/32", **env}, capture_output=True, text=True, timeout=120, check=False,
     )
 
 
@@ -114,6 +115,7 @@ def test_sigterm_mid_download_cleans_up(http_server: HttpServer, root: Path, tmp
         [sys.executable, "-m", "poiesis.filer", "in", "--task", str(task_file), "--root", str(root),
          "--termination-log", str(tmp_path / "tl")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "POIESIS_FILER_ALLOW_NETWORKS": "127.0.0.1/32"},
     )
     deadline = time.monotonic() + 20
     while not list(root.rglob("*.part")) and time.monotonic() < deadline:

@@ -47,11 +47,52 @@ def test_container_plan_mounts_workdir_env_and_argv() -> None:
         stdio=(Path("/w/t1/files/data/in"), Path("/o"), Path("/e")),
     )
     assert launch.argv == [
-        "/usr/bin/podman", "run", "--rm", "--name", "poiesis-t1-2", "--label", "poiesis.task=t1",
-        "--pull=never", "--network=none", "--volume", "/w/t1/files/data:/data:rw", "--workdir", "/data",
-        "--env", "A=1", "--interactive", "--entrypoint", "sh", "img:1", "-c", "echo $A",
+        "/usr/bin/podman", "run", "--rm", "--name=poiesis-t1-2", "--label=poiesis.task=t1",
+        "--pull=never", "--network=none", "--volume=/w/t1/files/data:/data:rw", "--workdir=/data",
+        "--env-file=/w/t1/.poiesis/env-2", "--interactive", "--entrypoint=sh", "--", "img:1", "-c", "echo $A",
     ]
     assert launch.container == "poiesis-t1-2"
+    assert (launch.env_file, launch.env_text) == (Path("/w/t1/.poiesis/env-2"), "A=1\n")
+    assert "A=1" not in repr(launch), "the environment is never logged with the launch"
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"A": "1", "B": " spaces kept ", "C": "x=y 'q' \"q\"", "D": "", "E": "a\rb"}, None),
+        ({"L": "x" * (engine.ENV_LINE_MAX - 2)}, None),
+        ({"L": "x" * (engine.ENV_LINE_MAX - 1)}, "longer than"),
+        ({"M": "line1\nline2"}, "newline"),
+        ({"R": "ends\r"}, "carriage return"),
+        ({"N": "a\0b"}, "NUL"),
+        ({"#C": "1"}, "name"),
+        ({"A B": "1"}, "name"),
+        ({"": "1"}, "name"),
+    ],
+)
+def test_env_file_problem_names_what_an_env_file_cannot_carry(env: dict[str, str], problem: str | None) -> None:
+    """podman 4.3 / docker env files: one NAME=VALUE a line, no newline, no final CR, 64 KiB a line."""
+    found = engine.env_file_problem(3, env)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith("executors[3].env[") and problem in found, found
+        with pytest.raises(engine.EnvRefused, match=r"executors\[0\]\.env"):
+            engine.plan_container(
+                tes_executor({"image": "img:1", "command": ["true"], "env": env}),
+                mode=engine.Mode("podman", cli="podman"), task_id="t1", index=0, root=ROOT, mapped=[],
+                stdio=(None, Path("/o"), Path("/e")),
+            )
+
+
+def test_container_plan_refuses_an_image_that_is_an_option() -> None:
+    """Whatever reached the backend, an option never gets on the command line as an image."""
+    with pytest.raises(engine.ImageRefused, match=r"executors\[1\]\.image: '--privileged'"):
+        engine.plan_container(
+            tes_executor({"image": "--privileged", "command": ["sh", "img:1"]}),
+            mode=engine.Mode("podman", cli="podman"), task_id="t1", index=1, root=ROOT, mapped=[],
+            stdio=(None, Path("/o"), Path("/e")),
+        )
 
 
 def test_process_plan_rewrites_paths_and_gives_a_clean_environment() -> None:

@@ -252,6 +252,8 @@ def tes_real(
         _trec_rbac(core, rbac, namespace)
         core.create_namespaced_secret(namespace, {"metadata": {"name": "poiesis-db"}, "stringData": {"url": pod_db_url}})
         filer_env = s3_server.env(endpoint=f"http://{NODE_IP}:{s3_relay.port}")
+        # the HTTP relay listens on the node's private address, which the filers refuse unless allowed
+        filer_env["POIESIS_FILER_ALLOW_NETWORKS"] = f"http={NODE_IP}/32"
         core.create_namespaced_secret(namespace, {"metadata": {"name": "poiesis-filer"}, "stringData": filer_env})
         env = deployment_env(namespace=namespace, node=real_node, kubeconfig=kube_cluster.kubeconfig, db_url=db_url)
         env.update(getattr(request.module, "POIESIS_ENV", {}))

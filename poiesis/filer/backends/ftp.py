@@ -5,7 +5,10 @@ login is anonymous. Replies 4xx and dropped connections are transient, 5xx
 (550 missing file, 530 bad login) are not. Every download is checked against
 SIZE, every upload goes to a temporary name, is checked against SIZE and
 only then renamed into place, so a cut transfer never passes for a whole
-file. Directories are listed with MLSD (RFC 3659).
+file. Directories are listed with MLSD (RFC 3659). The control connection
+goes only to an address ``poiesis.filer.destinations`` lets through for ftp
+(resolved once, checked, connected to by address); data connections go to
+that same address (ftplib ignores the address in a PASV reply).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from poiesis.config.filer import Network
+from poiesis.filer import destinations
 from poiesis.filer.backends.base import Backend
 from poiesis.filer.errors import FilerError, TransientError
 from poiesis.filer.transfer import atomic_file, check_size
@@ -66,16 +71,34 @@ class FtpBackend(Backend):
         ftp = ftplib.FTP(timeout=self.config.read_timeout)
         try:
             try:
-                ftp.connect(parts.hostname, parts.port or 21, timeout=self.config.connect_timeout)
+                _connect(ftp, parts.hostname, parts.port or 21, allowed=self.config.allowed_networks("ftp"),
+                         timeout=self.config.connect_timeout)
                 ftp.login(unquote(parts.username or "anonymous"), unquote(parts.password or ""))
                 ftp.set_pasv(True)
                 yield ftp, path
+            except destinations.DestinationRefused as exc:
+                raise FilerError(f"{url}: {exc}") from exc
             except ftplib.error_perm as exc:
                 raise FilerError(f"{url}: FTP {_reply(exc)}") from exc
             except _NETWORK_ERRORS as exc:
                 raise TransientError(f"{url}: FTP {_reply(exc)}") from exc
         finally:
             _close(ftp)
+
+
+def _connect(ftp: ftplib.FTP, host: str, port: int, *, allowed: tuple[Network, ...],
+             timeout: float) -> None:
+    """``ftp.connect`` to the first address of ``host`` the destinations check lets through and that answers."""
+    error: OSError | None = None
+    for entry in destinations.resolve(host, port, scheme="ftp", allowed=allowed):
+        try:
+            ftp.connect(entry[4][0], port, timeout=timeout)  # an address: no second lookup
+            return
+        except OSError as exc:
+            error = exc
+            ftp.close()
+    assert error is not None  # resolve returned at least one address
+    raise error
 
 
 def _size(ftp: ftplib.FTP, path: str, *, url: str) -> int | None:

@@ -4,21 +4,29 @@ Credentials in the URL (``user:pass@``) are sent as HTTP Basic auth. A
 non-2xx answer is never saved as the file. 5xx, 408, 429 and dropped
 connections are transient; other 4xx are not. There is no directory listing
 over HTTP, so DIRECTORY inputs are refused; DIRECTORY outputs PUT one URL
-per file.
+per file. Every connection, redirects' included, goes only to an address
+``poiesis.filer.destinations`` lets through for its scheme (checked on the
+resolved address, connected to that address; TLS still verifies the host name).
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import socket
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
+import requests.adapters
 import urllib3
+import urllib3.connection
+import urllib3.connectionpool
+import urllib3.exceptions
 
-from poiesis.config.filer import FilerConfig
+from poiesis.config.filer import FilerConfig, Network
+from poiesis.filer import destinations
 from poiesis.filer.backends.base import Backend
 from poiesis.filer.errors import FilerError, TransientError
 from poiesis.filer.transfer import atomic_file, check_size
@@ -39,6 +47,9 @@ class HttpBackend(Backend):
     def __init__(self, config: FilerConfig) -> None:
         super().__init__(config)
         self.session = requests.Session()
+        adapter = GuardedAdapter({scheme: config.allowed_networks(scheme) for scheme in ("http", "https")})
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.timeout = (config.connect_timeout, config.read_timeout)
 
     def get_file(self, url: str, dest: Path) -> int:
@@ -54,6 +65,8 @@ class HttpBackend(Backend):
                     size = fh.tell()
                     check_size(got=size, expected=expected, what=f"GET {url}")
                 return size
+        except destinations.DestinationRefused as exc:
+            raise FilerError(f"GET {url}: {exc}") from exc
         except _NETWORK_ERRORS as exc:
             raise TransientError(f"GET {url}: {type(exc).__name__}") from exc
         except requests.RequestException as exc:
@@ -67,6 +80,8 @@ class HttpBackend(Backend):
                 resp = self.session.put(bare, data=body, auth=auth, timeout=self.timeout)
             with resp:
                 _check_status(resp, verb="PUT", url=url)
+        except destinations.DestinationRefused as exc:
+            raise FilerError(f"PUT {url}: {exc}") from exc
         except _NETWORK_ERRORS as exc:
             raise TransientError(f"PUT {url}: {type(exc).__name__}") from exc
         except requests.RequestException as exc:
@@ -77,6 +92,53 @@ class HttpBackend(Backend):
 
     def close(self) -> None:
         self.session.close()
+
+
+class _GuardedConnection(urllib3.connection.HTTPConnection):
+    """urllib3's connection, opened through ``destinations.connect`` (its errors mapped as urllib3 maps its own)."""
+
+    scheme_name = "http"
+    allowed: Sequence[Network] = ()
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            return destinations.connect(
+                self._dns_host, self.port, scheme=self.scheme_name, allowed=self.allowed, timeout=self.timeout,
+                source_address=self.source_address, socket_options=self.socket_options,
+            )
+        except socket.gaierror as exc:
+            raise urllib3.exceptions.NameResolutionError(self.host, self, exc) from exc
+        except TimeoutError as exc:
+            raise urllib3.exceptions.ConnectTimeoutError(self, f"Connection to {self.host} timed out") from exc
+        except OSError as exc:
+            raise urllib3.exceptions.NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+
+
+class _GuardedHTTPSConnection(_GuardedConnection, urllib3.connection.HTTPSConnection):
+    """HTTPS: the TCP connection through the guard, then TLS verified against the URL's host name as usual."""
+
+    scheme_name = "https"
+
+
+class GuardedAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter whose connection pools connect only where ``destinations`` allows.
+
+    A redirect is a new request through the same adapter, so its connection is
+    checked too. Proxies (from the environment) keep urllib3's own pools.
+    """
+
+    def __init__(self, allowed: dict[str, Sequence[Network]], **kwargs: Any) -> None:
+        self._allowed = allowed
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        http = type("Connection", (_GuardedConnection,), {"allowed": tuple(self._allowed.get("http", ()))})
+        https = type("Connection", (_GuardedHTTPSConnection,), {"allowed": tuple(self._allowed.get("https", ()))})
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": type("Pool", (urllib3.connectionpool.HTTPConnectionPool,), {"ConnectionCls": http}),
+            "https": type("Pool", (urllib3.connectionpool.HTTPSConnectionPool,), {"ConnectionCls": https}),
+        }
 
 
 class _Chunks:
