@@ -249,3 +249,10 @@ def test_service_info_has_required_fields_storage_and_backend_parameters(client)
 def test_swagger_ui_is_served(client):
     """The Swagger UI answers under the base path."""
     assert client.get("/ui/").status_code == 200
+
+
+@pytest.mark.parametrize("image", ["--volume=/:/host", "--privileged", "-v", "Alpine", "alpine:", "a b"])
+def test_an_image_that_is_no_image_reference_is_refused_naming_it(client, image):
+    """An image must be an OCI reference: an engine option as image is a 400 naming executors[0].image."""
+    response = client.post("/tasks", json={"executors": [{"image": image, "command": ["true"]}]})
+    assert_problem(response, 400, f"executors[0].image: {image!r} is not a valid image reference")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from poiesis import layout
+from poiesis import images, layout
 
 
 def problems(task: Mapping[str, Any]) -> list[str]:
@@ -28,6 +28,8 @@ def _problems(task: Mapping[str, Any]) -> Iterator[str]:
     for i, ex in enumerate(executors):
         if not ex.get("image"):
             yield f"executors[{i}].image must not be empty"
+        elif msg := images.reference_problem(f"executors[{i}].image", ex["image"]):
+            yield msg  # never an option of a container engine's command line (docs/security.md)
         if not ex.get("command"):
             yield f"executors[{i}].command must list at least one argument"
         for key in ("workdir", "stdin", "stdout", "stderr"):
