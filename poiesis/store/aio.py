@@ -43,9 +43,7 @@ async def execute(conn: psycopg.AsyncConnection[TupleRow], statement: Statement)
 
 async def run(conn: psycopg.AsyncConnection[TupleRow], op: Op[T]) -> T:
     """Run a plan on ``conn``, in a transaction when it asks for one."""
-    async with contextlib.AsyncExitStack() as stack:
-        if op.transaction:
-            await stack.enter_async_context(conn.transaction())
+    async with conn.transaction() if op.transaction else contextlib.nullcontext():
         plan = op.plan
         try:
             statement = next(plan)

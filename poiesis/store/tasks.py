@@ -46,9 +46,7 @@ def execute(conn: psycopg.Connection[TupleRow], statement: Statement) -> Any:
 
 def run(conn: psycopg.Connection[TupleRow], op: Op[T]) -> T:
     """Run a plan on ``conn``, in a transaction when it asks for one."""
-    with contextlib.ExitStack() as stack:
-        if op.transaction:
-            stack.enter_context(conn.transaction())
+    with conn.transaction() if op.transaction else contextlib.nullcontext():
         plan = op.plan
         try:
             statement = next(plan)
