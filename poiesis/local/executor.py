@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from poiesis.local import beneath
+from poiesis import beneath
 from poiesis.local.engine import Launch
 
 log = logging.getLogger(__name__)
