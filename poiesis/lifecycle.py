@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, cast
 
+from poiesis.sanitize import storable
 from poiesis.states import State, is_terminal
 
 MESSAGE_LIMIT = 500
@@ -56,8 +57,8 @@ class End:
 
 
 def clip(text: str) -> str:
-    """One line of at most MESSAGE_LIMIT characters, for the system log."""
-    text = " ".join(text.split())
+    """One line of at most MESSAGE_LIMIT characters, for the system log; storable (``sanitize``): no NUL, UTF-8."""
+    text = " ".join(storable(text, 4 * MESSAGE_LIMIT + 4).split())
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
 
 
