@@ -103,6 +103,21 @@ def filer_failed(direction: Direction, reason: str) -> End:
 OUTPUTS_MISSING = "the output filer succeeded but wrote no outputs.json; output file logs are missing"
 
 
+def outputs_unreadable(reason: str) -> str:
+    """The output filer's outputs.json is there but cannot be used (a link, too large, not the expected JSON)."""
+    return clip(f"the output filer's outputs.json cannot be used: {reason}; output file logs are missing")
+
+
+def stream_not_read(stream: str, index: int) -> str:
+    """Executor ``index``'s redirected ``stream`` file is a link, FIFO or other special file: not read (not an end)."""
+    return clip(f"{stream} of executor #{index} is not a regular file; not read")
+
+
+def write_refused(what: str, error: BaseException) -> str:
+    """The database refused a write for the data it carried (``what``: the log left out); its type only."""
+    return clip(f"{what} was refused by the database ({type(error).__name__}); not stored")
+
+
 # -- the local backend -----------------------------------------------------------
 
 
