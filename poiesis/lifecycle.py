@@ -74,12 +74,19 @@ def completed() -> End:
     return End(State.COMPLETE)
 
 
-def cancelled(during: End | None = None) -> End:
-    """A CancelTask stopped the task: no line, or those of the end it interrupted (``during``).
+#: the line of every cancelled task, in both backends
+CANCELLED_LOG = "the task was cancelled (CancelTask)"
 
-    So does the store with any end written on a CANCELING task: CANCELED, with that end's lines.
+
+def cancelled(during: End | None = None) -> End:
+    """A CancelTask stopped the task: ``CANCELLED_LOG``, then the lines of the end it interrupted (``during``).
+
+    The store lands any end written on a CANCELING task as CANCELED with that end's lines; a
+    backend that knows the task was cancelling writes this end instead (``record``, ``local.runner``).
+    An end the cancel itself caused (the Kubernetes Pod deleted by it) is no ``during``.
     """
-    return End(State.CANCELED, during.lines if during is not None else ())
+    extra = tuple(line for line in during.lines if line != CANCELLED_LOG) if during is not None else ()
+    return End(State.CANCELED, (CANCELLED_LOG, *extra))
 
 
 def ended_as(state: str) -> End:

@@ -263,9 +263,23 @@ class Recorder:
             tails["stdout"] = storable(text, self.log_tail_bytes, keep="tail") if text is not None else None
         return tails["stdout"], tails["stderr"], notices
 
+    def _end(self, task_id: str, end: lifecycle.End) -> lifecycle.End:
+        """The end to write: a task cancelling ends cancelled (``lifecycle.cancelled``), the Pod's end after its line.
+
+        A cancel deletes the Pod after CancelTask wrote CANCELING, so the deletion it caused is
+        always seen with the task CANCELING; that deletion is the cancel, not something it
+        interrupted.
+        """
+        if end.state is states.State.CANCELED:
+            return end
+        if self.retry(functools.partial(self.store.get_state, task_id)) != states.State.CANCELING:
+            return end
+        return lifecycle.cancelled(None if end == lifecycle.pod_deleted() else end)
+
     def _terminal(self, task_id: str, outcome: Ended) -> str | None:
-        state, lines = outcome.end.state, list(outcome.end.lines)
-        if state is states.State.COMPLETE and self.transfer_dir is not None:  # tof wrote the output file logs
+        end = self._end(task_id, outcome.end)
+        state, lines = end.state, list(end.lines)
+        if outcome.end.state is states.State.COMPLETE and self.transfer_dir is not None:  # tof wrote the output file logs
             try:
                 outputs = read_outputs(self.transfer_dir)
             except OutputsUnreadable as exc:
