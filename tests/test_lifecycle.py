@@ -298,6 +298,25 @@ def test_a_cancel_the_server_did_not_finish_says_so_after_a_restart(task_store, 
     assert landed(task_store, task_id).end == (State.CANCELED, (lifecycle.CANCELLED_LOG, lifecycle.RESTART_LOG))
 
 
+def test_an_executor_printing_nul_and_bad_utf8_shows_the_same_stdout_in_both(task_store, tmp_path) -> None:
+    """``printf 'a\\0b\\377\\n'``: each backend stores the same stdout, NUL and the stray byte as U+FFFD."""
+    printed = b"a\x00b\xff\n"
+    task_id = task_store.create_task(tes_task({"executors": [
+        {"image": "alpine", "command": ["printf", "a\\000b\\377\\n"], "stdout": "/out/log"}]}))
+    Runner(store=task_store, settings=LocalSettings(work_dir=tmp_path / "work"), mode=process_mode(),
+           filer_config=filer.FilerConfig()).run(Handle(task_id))
+    local = landed(task_store, task_id).task["logs"][0]["logs"][0]["stdout"]
+    transfer = tmp_path / "transfer"
+    (transfer / "files" / "out").mkdir(parents=True)
+    (transfer / "files" / "out" / "log").write_bytes(printed)
+    seen = pod(executors=1, init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4)})
+    seen["spec"]["initContainers"][2]["env"] = [{"name": "POIESIS_STDOUT", "value": "/out/log"}]
+    kube_id = task_store.create_task(tes_task(task_doc()))
+    Recorder(store=task_store, transfer_dir=transfer).record(kube_id, seen, pod_outcome(seen))
+    kube = landed(task_store, kube_id).task["logs"][0]["logs"][0]["stdout"]
+    assert local == kube == "a\ufffdb\ufffd\n"
+
+
 def test_the_state_steps_are_the_same(task_store, tmp_path, monkeypatch) -> None:
     """INITIALIZING, then RUNNING stamped with the first executor's start, then the end, in both."""
     ran = record_pods(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -62,3 +64,22 @@ def test_postgresql_accepts_every_result(db_url: str, data: bytes | str, limit: 
     line = lifecycle.clip(data if isinstance(data, str) else data.decode("utf-8", "surrogateescape"))
     with psycopg.connect(db_url, autocommit=True) as conn:
         assert conn.execute("SELECT %s::text, %s::text[]", (text, [line])).fetchone() == (text, [line])
+
+
+@given(st.one_of(st.binary(max_size=400), st.lists(st.dictionaries(
+    st.sampled_from(["url", "path", "size_bytes", "x"]),
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), any_text, st.lists(st.integers(), max_size=2)),
+), max_size=3).map(lambda v: json.dumps(v).encode())))
+def test_outputs_json_gives_storable_logs_or_says_why(data: bytes) -> None:
+    """Whatever outputs.json holds: storable output file logs, or ``OutputsUnreadable``; never another exception."""
+    from poiesis.record import OutputsUnreadable, parse_outputs
+
+    try:
+        found = parse_outputs(data)
+    except OutputsUnreadable:
+        return
+    for entry in found:
+        assert set(entry) == {"url", "path", "size_bytes"}
+        for key in ("url", "path"):
+            acceptable(entry[key], 16 << 10)
+        assert 0 <= int(entry["size_bytes"]) < 2**63
