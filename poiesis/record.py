@@ -254,7 +254,7 @@ class Recorder:
                 except beneath.Unsafe as exc:
                     log.warning("%s of executor #%d not read: %s", stream, index, exc)
                     notices.append(lifecycle.stream_not_read(stream, index))
-                except (OSError, layout.LayoutError) as exc:
+                except (OSError, ValueError) as exc:  # missing, or a path that cannot be one (LayoutError)
                     log.info("%s of executor #%d not read: %s", stream, index, exc)
                 else:
                     tails[stream] = storable(data, self.log_tail_bytes, keep="tail")
