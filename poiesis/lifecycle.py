@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, cast
 
+from poiesis.sanitize import storable
 from poiesis.states import State, is_terminal
 
 MESSAGE_LIMIT = 500
@@ -56,8 +57,8 @@ class End:
 
 
 def clip(text: str) -> str:
-    """One line of at most MESSAGE_LIMIT characters, for the system log."""
-    text = " ".join(text.split())
+    """One line of at most MESSAGE_LIMIT characters, for the system log; storable (``sanitize``): no NUL, UTF-8."""
+    text = " ".join(storable(text, 4 * MESSAGE_LIMIT + 4).split())
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
 
 
@@ -73,12 +74,19 @@ def completed() -> End:
     return End(State.COMPLETE)
 
 
-def cancelled(during: End | None = None) -> End:
-    """A CancelTask stopped the task: no line, or those of the end it interrupted (``during``).
+#: the line of every cancelled task, in both backends
+CANCELLED_LOG = "the task was cancelled (CancelTask)"
 
-    So does the store with any end written on a CANCELING task: CANCELED, with that end's lines.
+
+def cancelled(during: End | None = None) -> End:
+    """A CancelTask stopped the task: ``CANCELLED_LOG``, then the lines of the end it interrupted (``during``).
+
+    The store lands any end written on a CANCELING task as CANCELED with that end's lines; a
+    backend that knows the task was cancelling writes this end instead (``record``, ``local.runner``).
+    An end the cancel itself caused (the Kubernetes Pod deleted by it) is no ``during``.
     """
-    return End(State.CANCELED, during.lines if during is not None else ())
+    extra = tuple(line for line in during.lines if line != CANCELLED_LOG) if during is not None else ()
+    return End(State.CANCELED, (CANCELLED_LOG, *extra))
 
 
 def ended_as(state: str) -> End:
@@ -100,6 +108,21 @@ def filer_failed(direction: Direction, reason: str) -> End:
 
 #: the output filer reported success but its output file logs cannot be read (added to a COMPLETE end)
 OUTPUTS_MISSING = "the output filer succeeded but wrote no outputs.json; output file logs are missing"
+
+
+def outputs_unreadable(reason: str) -> str:
+    """The output filer's outputs.json is there but cannot be used (a link, too large, not the expected JSON)."""
+    return clip(f"the output filer's outputs.json cannot be used: {reason}; output file logs are missing")
+
+
+def stream_not_read(stream: str, index: int) -> str:
+    """Executor ``index``'s redirected ``stream`` file is a link, FIFO or other special file: not read (not an end)."""
+    return clip(f"{stream} of executor #{index} is not a regular file; not read")
+
+
+def write_refused(what: str, error: BaseException) -> str:
+    """The database refused a write for the data it carried (``what``: the log left out); its type only."""
+    return clip(f"{what} was refused by the database ({type(error).__name__}); not stored")
 
 
 # -- the local backend -----------------------------------------------------------

@@ -19,13 +19,14 @@ import dataclasses
 import functools
 import json
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, assert_never, cast
+from typing import Any, TypeVar, assert_never
 
-from poiesis import layout, lifecycle, logs, states
+from poiesis import beneath, layout, lifecycle, logs, states
 from poiesis.kube.client import Kube
 from poiesis.kube.outcome import (
     Deleting,
@@ -38,28 +39,99 @@ from poiesis.kube.outcome import (
     Waiting,
     Working,
 )
-from poiesis.store import Store, WriteRetry
+from poiesis.sanitize import storable
+from poiesis.store import Store, Unavailable, WriteRetry
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: outputs.json larger than this is not read (tof writes about 200 bytes per file: 300,000 files)
+OUTPUTS_MAX_BYTES = 64 << 20
+#: outputs.json is a list of flat objects: nothing nests deeper
+OUTPUTS_MAX_DEPTH = 2
+#: the most of an output's url or path stored, in UTF-8 bytes
+OUTPUT_FIELD_MAX_BYTES = 16 << 10
+#: size_bytes is a bigint
+_SIZE_MAX = 2**63 - 1
+#: a JSON string (skipped whole, escapes and all) or a bracket: what the depth check looks at
+_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 
 
-def read_outputs(transfer_dir: Path) -> list[dict[str, Any]] | None:
-    """TOF's output file logs (``layout.outputs_file``), or None when they are not there."""
+class OutputsUnreadable(Exception):
+    """outputs.json is there but cannot be used; the message says why (no content of the file)."""
+
+
+def read_outputs(transfer_dir: Path) -> list[dict[str, str]] | None:
+    """TOF's output file logs (``layout.outputs_file``), or None when they are not there.
+
+    The task volume is the executors' too: the file is opened without following a link at
+    any component (``beneath``), read only up to ``OUTPUTS_MAX_BYTES``, and parsed by
+    ``parse_outputs``; ``OutputsUnreadable`` says why it cannot be used.
+    """
+    path = layout.outputs_file(transfer_dir)
     try:
-        return cast(list[dict[str, Any]], json.loads(layout.outputs_file(transfer_dir).read_text()))  # TOF wrote it
+        data = beneath.read_bounded(transfer_dir, path, OUTPUTS_MAX_BYTES)
     except FileNotFoundError:
         return None
+    except beneath.Unsafe as exc:
+        raise OutputsUnreadable(str(exc)) from None
+    except OSError as exc:
+        raise OutputsUnreadable(f"{layout.STATE_DIR}/{layout.OUTPUTS_FILE}: {exc.strerror or type(exc).__name__}") from None
+    return parse_outputs(data)
 
 
-def _file_tail(path: Path, limit: int) -> str | None:
+def _depth_problem(data: bytes) -> str | None:
+    depth = 0
+    for token in _JSON_TOKEN.finditer(data):
+        bracket = token.group()
+        if bracket in (b"[", b"{"):
+            depth += 1
+            if depth > OUTPUTS_MAX_DEPTH:
+                return f"nested deeper than {OUTPUTS_MAX_DEPTH}"
+        elif bracket in (b"]", b"}"):
+            depth -= 1
+    return None
+
+
+def _entry(i: int, item: object) -> dict[str, str]:
+    if not isinstance(item, dict):
+        raise OutputsUnreadable(f"entry {i} is not an object")
+    entry: dict[str, str] = {}
+    for key in ("url", "path"):
+        value = item.get(key)
+        if value is None:
+            raise OutputsUnreadable(f"entry {i} has no {key}")
+        if not isinstance(value, str):
+            raise OutputsUnreadable(f"entry {i} has a {key} that is not a string")
+        entry[key] = storable(value, OUTPUT_FIELD_MAX_BYTES)
+    size = item.get("size_bytes")
+    if size is None:
+        raise OutputsUnreadable(f"entry {i} has no size_bytes")
+    if isinstance(size, str) and size.isascii() and size.isdigit() and len(size) <= 19:
+        size = int(size)
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= _SIZE_MAX:
+        raise OutputsUnreadable(f"entry {i} has an invalid size_bytes")
+    entry["size_bytes"] = str(size)
+    return entry
+
+
+def parse_outputs(data: bytes) -> list[dict[str, str]]:
+    """outputs.json's output file logs, each url and path made storable (``sanitize``).
+
+    Bounded: a nesting deeper than ``OUTPUTS_MAX_DEPTH`` is refused before parsing, and
+    every entry must be an object with a string ``url`` and ``path`` and a ``size_bytes``
+    (a number, or its decimal text, that fits a bigint). ``OutputsUnreadable`` otherwise.
+    """
+    problem = _depth_problem(data)
+    if problem is not None:
+        raise OutputsUnreadable(problem)
     try:
-        with path.open("rb") as f:
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - limit))
-            return f.read().decode("utf-8", errors="ignore")
-    except OSError:
-        return None
+        found = json.loads(data)
+    except (ValueError, RecursionError):
+        raise OutputsUnreadable("not JSON") from None
+    if not isinstance(found, list):
+        raise OutputsUnreadable("not a list of output file logs")
+    return [_entry(i, item) for i, item in enumerate(found)]
 
 
 @dataclass
@@ -125,53 +197,115 @@ class Recorder:
         seen = self._logged.setdefault(task_id, set())
         if result.index in seen:
             return
-        stdout, stderr = self._tails(pod, result.index)
-        self.retry(
-            lambda: self.store.add_executor_log(
-                task_id,
-                index=result.index,
-                exit_code=result.exit_code,
-                start_time=result.start_time,
-                end_time=result.end_time,
-                stdout=stdout,
-                stderr=stderr,
-            )
-        )
+        stdout, stderr, notices = self._tails(pod, result.index)
+        new, refused = self._refusable(functools.partial(
+            self.store.add_executor_log,
+            task_id,
+            index=result.index,
+            exit_code=result.exit_code,
+            start_time=result.start_time,
+            end_time=result.end_time,
+            stdout=stdout,
+            stderr=stderr,
+        ))
+        if refused is not None:
+            new, notices = True, [lifecycle.write_refused(f"the log of executor #{result.index}", refused)]
+        if new and notices:  # once: only with the executor log that landed now
+            self.retry(functools.partial(self.store.add_system_logs, task_id, notices))
         seen.add(result.index)
 
-    def _tails(self, pod: Mapping[str, Any] | None, index: int) -> tuple[str | None, str | None]:
-        """stdout/stderr tails: the redirected files on the task volume, else the container log."""
+    def _refusable(self, write: Callable[[], T]) -> tuple[T | None, Exception | None]:
+        """Run ``write`` (retried while the database is unavailable); a refusal for any other reason is returned.
+
+        A write the database refuses for the data it carries (psycopg's ``DataError`` for a
+        NUL byte or a number out of range, ``UnicodeEncodeError`` for a lone surrogate) is
+        refused the same way every time: raised, it would make TRec's informer and TCtl's
+        next pass record the Pod again, forever, and the task would never end. Everything
+        this recorder writes is made storable first (``sanitize``); this is the backstop.
+        """
+        try:
+            return self.retry(write), None
+        except Unavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any refusal but unavailability repeats; see above
+            log.warning("%s: the database refused a write (%s): %s", self.source, type(exc).__name__, exc)
+            return None, exc
+
+    def _tails(self, pod: Mapping[str, Any] | None, index: int) -> tuple[str | None, str | None, list[str]]:
+        """stdout/stderr tails (storable), from the redirected files on the task volume, else the container log.
+
+        A redirected file is read beneath the task volume without following links, at most
+        ``log_tail_bytes`` of it (``beneath.read_tail``): the executor could have replaced it
+        by a link to a file of TRec's (its token) or a FIFO. Such a file is not read; the
+        third item holds the system log line saying so.
+        """
         if pod is None or self.log_tail_bytes <= 0:
-            return None, None
+            return None, None, []
         name = f"executor-{index}"
         container: Mapping[str, Any] = next((c for c in (pod.get("spec") or {}).get("initContainers") or [] if c["name"] == name), {})
         env = {e["name"]: e.get("value") for e in container.get("env") or []}
         tails: dict[str, str | None] = {"stdout": None, "stderr": None}
+        notices: list[str] = []
         for stream in tails:
             path = env.get(f"POIESIS_{stream.upper()}")
             if path and self.transfer_dir is not None:
-                tails[stream] = _file_tail(layout.host_path(self.transfer_dir, path), self.log_tail_bytes)
+                try:
+                    data = beneath.read_tail(self.transfer_dir, layout.host_path(self.transfer_dir, path), self.log_tail_bytes)
+                except beneath.Unsafe as exc:
+                    log.warning("%s of executor #%d not read: %s", stream, index, exc)
+                    notices.append(lifecycle.stream_not_read(stream, index))
+                except (OSError, ValueError) as exc:  # missing, or a path that cannot be one (LayoutError)
+                    log.info("%s of executor #%d not read: %s", stream, index, exc)
+                else:
+                    tails[stream] = storable(data, self.log_tail_bytes, keep="tail")
         if tails["stdout"] is None and not env.get("POIESIS_STDOUT") and self.kube is not None:
-            tails["stdout"] = self.kube.log_tail(pod["metadata"]["name"], name, max_bytes=self.log_tail_bytes)
-        return tails["stdout"], tails["stderr"]
+            text = self.kube.log_tail(pod["metadata"]["name"], name, max_bytes=self.log_tail_bytes)
+            tails["stdout"] = storable(text, self.log_tail_bytes, keep="tail") if text is not None else None
+        return tails["stdout"], tails["stderr"], notices
+
+    def _end(self, task_id: str, end: lifecycle.End) -> lifecycle.End:
+        """The end to write: a task cancelling ends cancelled (``lifecycle.cancelled``), the Pod's end after its line.
+
+        A cancel deletes the Pod after CancelTask wrote CANCELING, so the deletion it caused is
+        always seen with the task CANCELING; that deletion is the cancel, not something it
+        interrupted.
+        """
+        if end.state is states.State.CANCELED:
+            return end
+        if self.retry(functools.partial(self.store.get_state, task_id)) != states.State.CANCELING:
+            return end
+        return lifecycle.cancelled(None if end == lifecycle.pod_deleted() else end)
 
     def _terminal(self, task_id: str, outcome: Ended) -> str | None:
-        state, lines = outcome.end.state, list(outcome.end.lines)
-        if state is states.State.COMPLETE and self.transfer_dir is not None:  # tof wrote the output file logs
-            outputs = read_outputs(self.transfer_dir)
-            if outputs is None:
-                lines.append(lifecycle.OUTPUTS_MISSING)
-            elif outputs:
-                self.retry(lambda: self.store.add_output_file_logs(task_id, outputs))
-        landed = self.retry(
-            lambda: self.store.write_terminal_state(
+        end = self._end(task_id, outcome.end)
+        state, lines = end.state, list(end.lines)
+        if outcome.end.state is states.State.COMPLETE and self.transfer_dir is not None:  # tof wrote the output file logs
+            try:
+                outputs = read_outputs(self.transfer_dir)
+            except OutputsUnreadable as exc:
+                log.warning("outputs.json not used: %s", exc)
+                lines.append(lifecycle.outputs_unreadable(str(exc)))
+            else:
+                if outputs is None:
+                    lines.append(lifecycle.OUTPUTS_MISSING)
+                elif outputs:
+                    _, refused = self._refusable(functools.partial(self.store.add_output_file_logs, task_id, outputs))
+                    if refused is not None:
+                        lines.append(lifecycle.write_refused("the output file logs", refused))
+
+        def write(system_logs: list[str]) -> str | None:
+            return self.store.write_terminal_state(
                 task_id,
                 state,
                 start_time=outcome.start_time,
                 end_time=outcome.end_time,
-                system_logs=lines,
+                system_logs=system_logs,
                 ended_by=self.source,
             )
-        )
+
+        lines = [lifecycle.clip(line) for line in lines]
+        landed, refused = self._refusable(functools.partial(write, lines))
+        if refused is not None:  # nothing but the lines is free text: without them it lands
+            landed = self.retry(functools.partial(write, [lifecycle.write_refused("this end's system log lines", refused)]))
         log.info("%s: task %s -> %s (landed %s)", self.source, task_id, state, landed)
         return landed

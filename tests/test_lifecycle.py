@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import functools
 import signal
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,9 +36,10 @@ from poiesis import filer, lifecycle
 from poiesis.config.filer import FilerConfig
 from poiesis.config.local import LocalSettings
 from poiesis.filer import cli as filer_cli
-from poiesis.kube.outcome import pod_outcome
+from poiesis.kube.outcome import deleted_outcome, pod_outcome
 from poiesis.local import engine
 from poiesis.local.runner import Handle, Runner
+from poiesis.local.scheduler import LocalBackend
 from poiesis.record import Recorder
 from poiesis.states import State
 from poiesis.store import Store
@@ -216,14 +219,102 @@ def test_success_says_nothing_in_either(task_store, tmp_path, monkeypatch) -> No
     assert local_end(task_store, tmp_path, monkeypatch) == kube == (State.COMPLETE, ())
 
 
-def test_a_cancel_says_nothing_in_either(task_store, tmp_path, monkeypatch) -> None:
-    """A cancelled task with nothing else to report: CANCELED, no line (TCtl's cancel of a task with no Job or Pod)."""
+def test_a_cancel_says_so_in_both(task_store, tmp_path, monkeypatch) -> None:
+    """A cancelled task with nothing else to report: CANCELED, ``CANCELLED_LOG`` (TCtl's cancel of a task with no Job or Pod)."""
     decided = reconcile.decide(reconcile.Snapshot(now=T0, tasks={"t": ("CANCELING", T0 - timedelta(hours=1))},
                                                   pods={}, gone={}, jobs={}))
     [action] = decided
     assert isinstance(action, reconcile.Record)
     kube = recorded(task_store, outcome=action.outcome)
-    assert local_end(task_store, tmp_path, monkeypatch, cancel=True) == kube == (State.CANCELED, ())
+    assert local_end(task_store, tmp_path, monkeypatch, cancel=True) == kube == (State.CANCELED, (lifecycle.CANCELLED_LOG,))
+
+
+def cancel_running_locally(store: Recording, tmp_path: Path) -> tuple[State, tuple[str, ...]]:
+    """A local task whose executor (a real ``sleep``) is cancelled while it runs, as CancelTask does; its end."""
+    task_id = store.create_task(tes_task({"executors": [{"image": "alpine", "command": ["sleep", "60"]}]}))
+    runner = Runner(store=store, settings=LocalSettings(work_dir=tmp_path / "work"), mode=process_mode(),
+                    filer_config=filer.FilerConfig())
+    handle = Handle(task_id)
+    worker = threading.Thread(target=runner.run, args=(handle,), daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while store.get_state(task_id) != State.RUNNING:
+        assert time.monotonic() < deadline, "the executor never started"
+        time.sleep(0.05)
+    assert store.advance(task_id, State.CANCELING) == State.CANCELING  # what CancelTask writes, then it cancels
+    handle.cancel()
+    worker.join(30)
+    state, lines = landed(store, task_id).end
+    assert lines[: len(notices())] == notices()
+    return state, lines[len(notices()):]
+
+
+def cancel_running_pod(store: Recording, *, by: str) -> tuple[State, tuple[str, ...]]:
+    """A task whose Pod runs an executor when CancelTask writes CANCELING and deletes the Pod; TRec or TCtl records it."""
+    task_id = store.create_task(tes_task(task_doc()))
+    recorder = Recorder(store=store, source=by)
+    live = pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": running(3)}, phase="Running")
+    recorder.record(task_id, live, pod_outcome(live))
+    assert store.advance(task_id, State.CANCELING) == State.CANCELING
+    going = pod(init={"trec": running(1), "tif": done(1, 2), "executor-0": running(3)}, phase="Running",
+                deleted=T0.isoformat())
+    if by == "trec":  # the watch's DELETED event
+        recorder.record(task_id, going, deleted_outcome(going))
+    else:  # TCtl's pass over a Pod seen deleted
+        [action] = reconcile.decide(reconcile.Snapshot(now=T0, tasks={task_id: ("CANCELING", T0)}, pods={},
+                                                       gone={task_id: going}, jobs=None))
+        assert isinstance(action, reconcile.Record)
+        recorder.record(task_id, action.pod, action.outcome)
+    ended = landed(store, task_id)
+    assert len(ended.ends) == 1, "one terminal write"
+    return ended.end
+
+
+def test_a_cancel_of_a_running_task_says_so_in_both(task_store, tmp_path) -> None:
+    """CancelTask on a running task: the local runner kills its executor, Kubernetes deletes its Pod (TRec or
+    TCtl records the deletion); all say the task was cancelled, not that its Pod was deleted."""
+    local = cancel_running_locally(task_store, tmp_path)
+    by_trec = cancel_running_pod(task_store, by="trec")
+    by_tctl = cancel_running_pod(task_store, by="tctl")
+    assert local == by_trec == by_tctl == (State.CANCELED, (lifecycle.CANCELLED_LOG,))
+
+
+def test_a_cancel_of_a_waiting_task_says_so(task_store, tmp_path) -> None:
+    """The local backend drops a task still in its queue: CANCELED with the same line."""
+    backend = LocalBackend(task_store, settings=LocalSettings(work_dir=tmp_path / "work"), mode=process_mode())
+    task_id = task_store.create_task(tes_task(task_doc()))
+    backend.submit(task_id, tes_task(task_doc()))  # not started: the task waits in the queue
+    assert task_store.advance(task_id, State.CANCELING) == State.CANCELING
+    backend.cancel(task_id)
+    assert landed(task_store, task_id).end == (State.CANCELED, (lifecycle.CANCELLED_LOG,))
+
+
+def test_a_cancel_the_server_did_not_finish_says_so_after_a_restart(task_store, tmp_path) -> None:
+    """A task left CANCELING by a server that stopped: the next start ends it CANCELED, the cancel's line first."""
+    task_id = task_store.create_task(tes_task(task_doc()))
+    task_store.advance(task_id, State.INITIALIZING)
+    assert task_store.advance(task_id, State.CANCELING) == State.CANCELING
+    LocalBackend(task_store, settings=LocalSettings(work_dir=tmp_path / "work"), mode=process_mode()).recover()
+    assert landed(task_store, task_id).end == (State.CANCELED, (lifecycle.CANCELLED_LOG, lifecycle.RESTART_LOG))
+
+
+def test_an_executor_printing_nul_and_bad_utf8_shows_the_same_stdout_in_both(task_store, tmp_path) -> None:
+    """``printf 'a\\0b\\377\\n'``: each backend stores the same stdout, NUL and the stray byte as U+FFFD."""
+    printed = b"a\x00b\xff\n"
+    task_id = task_store.create_task(tes_task({"executors": [
+        {"image": "alpine", "command": ["printf", "a\\000b\\377\\n"], "stdout": "/out/log"}]}))
+    Runner(store=task_store, settings=LocalSettings(work_dir=tmp_path / "work"), mode=process_mode(),
+           filer_config=filer.FilerConfig()).run(Handle(task_id))
+    local = landed(task_store, task_id).task["logs"][0]["logs"][0]["stdout"]
+    transfer = tmp_path / "transfer"
+    (transfer / "files" / "out").mkdir(parents=True)
+    (transfer / "files" / "out" / "log").write_bytes(printed)
+    seen = pod(executors=1, init={"trec": running(1), "tif": done(1, 2), "executor-0": done(3, 4)})
+    seen["spec"]["initContainers"][2]["env"] = [{"name": "POIESIS_STDOUT", "value": "/out/log"}]
+    kube_id = task_store.create_task(tes_task(task_doc()))
+    Recorder(store=task_store, transfer_dir=transfer).record(kube_id, seen, pod_outcome(seen))
+    kube = landed(task_store, kube_id).task["logs"][0]["logs"][0]["stdout"]
+    assert local == kube == "a\ufffdb\ufffd\n"
 
 
 def test_the_state_steps_are_the_same(task_store, tmp_path, monkeypatch) -> None:

@@ -77,6 +77,18 @@ def test_canceling_turns_any_terminal_write_into_canceled(task_store):
     assert task_store.write_terminal_state(task_id, "COMPLETE") == "CANCELED"
 
 
+def test_an_end_that_lands_canceled_says_the_task_was_cancelled_first(task_store):
+    """An end written after a cancel came first lands CANCELED with the cancel's line before its own lines."""
+    from poiesis import lifecycle
+
+    task_id = task_store.create_task(tes_task(TASK))
+    assert task_store.advance(task_id, "CANCELING") == "CANCELING"
+    assert task_store.write_terminal_state(task_id, "EXECUTOR_ERROR", system_logs=["executor #0 exited with code 1"]) \
+        == "CANCELED"
+    assert task_store.get_task(task_id, view="FULL")["logs"][0]["system_logs"] == [
+        lifecycle.CANCELLED_LOG, "executor #0 exited with code 1"]
+
+
 def test_logs_are_recorded_once_and_shown_per_view(task_store):
     """Executor, output-file and system logs land once and appear in FULL; BASIC hides heavy fields."""
     task_id = task_store.create_task(tes_task(TASK))

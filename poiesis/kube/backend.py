@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from generated.models import TesTask
-from poiesis import filer, metrics, retry
+from poiesis import filer, lifecycle, metrics, retry
 from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
 from poiesis.kube.client import Conflict, Kube, KubeError, api_client, transient
@@ -187,7 +187,8 @@ class KubeBackend:
         Another process submitting it (TCtl's resubmission) reads CANCELED after its create and deletes its Job.
         """
         assert self.store is not None
-        self.store.write_terminal_state(task_id, State.CANCELED, ended_by=self.ended_by)
+        end = lifecycle.cancelled()
+        self.store.write_terminal_state(task_id, end.state, system_logs=end.lines, ended_by=self.ended_by)
 
     def close(self) -> None:
         """Stop the submission threads; tasks still queued stay QUEUED for the sweep."""

@@ -126,13 +126,17 @@ def _started_at(status: Mapping[str, Any] | None) -> datetime | None:
 
 
 def recorded_exit_code(terminated: Mapping[str, Any]) -> int:
-    """The executor's real exit code: the ignore_error wrapper's message wins over the container's."""
+    """The executor's real exit code: the ignore_error wrapper's message wins over the container's.
+
+    The wrapper writes its shell's ``$?``, 0 to 255; the executor can write its termination log
+    too, so a claimed code outside that range (one PostgreSQL's integer would refuse) is not taken.
+    """
     for line in (terminated.get("message") or "").splitlines():
         if line.startswith(EXIT_CODE_PREFIX):
-            try:
-                return int(line[len(EXIT_CODE_PREFIX):].strip())
-            except ValueError:
-                break
+            claimed = line[len(EXIT_CODE_PREFIX):].strip()
+            if claimed.isascii() and claimed.isdigit() and int(claimed) <= 255:
+                return int(claimed)
+            break
     return int(terminated.get("exitCode", 0))
 
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from poiesis.local import beneath
+from poiesis import beneath
 from poiesis.local.engine import Launch
+from poiesis.sanitize import storable
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def now() -> datetime:
 
 
 def tail(fd: int | None, limit: int) -> str:
-    """The last ``limit`` bytes of an open file as text (NULs dropped, bad UTF-8 replaced); '' if none.
+    """The last ``limit`` bytes of an open file as storable text (``sanitize``, as TRec's tails); '' if none.
 
     Read from the descriptor the executor wrote to, never by path: the
     executor may have replaced the path with a link meanwhile.
@@ -61,7 +62,7 @@ def tail(fd: int | None, limit: int) -> str:
         data = os.pread(fd, limit, max(0, size - limit))
     except OSError:
         return ""
-    return data.decode("utf-8", errors="replace").replace("\x00", "")
+    return storable(data, limit, keep="tail")
 
 
 def _open(launch: Launch, path: Path, *, write: bool) -> int:

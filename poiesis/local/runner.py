@@ -19,10 +19,10 @@ from datetime import datetime
 from pathlib import Path
 
 from generated.models import TesExecutor, TesTask
-from poiesis import filer, images, layout, lifecycle
+from poiesis import beneath, filer, images, layout, lifecycle
 from poiesis.config.local import LocalSettings
 from poiesis.lifecycle import NO_PRIVATE_MOUNTS_LOG, PROCESS_MODE_LOG, End
-from poiesis.local import beneath, engine, executor
+from poiesis.local import engine, executor
 from poiesis.retry import Backoff
 from poiesis.states import State
 from poiesis.store import Store, Unavailable, WriteRetry

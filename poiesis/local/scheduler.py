@@ -114,6 +114,8 @@ class LocalBackend:
         for task_id in self.store.ids_in_states(_STALE):
             self._remove_leftovers(task_id)
             end = lifecycle.aborted(RESTART_LOG)
+            if self.store.get_state(task_id) == State.CANCELING:  # it lands CANCELED: say so first
+                end = lifecycle.cancelled(during=end)
             landed = self.store.write_terminal_state(task_id, end.state, system_logs=end.lines, ended_by="local")
             log.warning("task %s was active when the server stopped; now %s", task_id, landed)
         queued = self.store.ids_in_states([State.QUEUED])
@@ -156,7 +158,8 @@ class LocalBackend:
         if handle is not None:
             handle.cancel()
         else:
-            self.store.write_terminal_state(task_id, State.CANCELED, ended_by="local")
+            end = lifecycle.cancelled()
+            self.store.write_terminal_state(task_id, end.state, system_logs=end.lines, ended_by="local")
 
     # -- internals -------------------------------------------------------------------
 

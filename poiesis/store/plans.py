@@ -28,7 +28,7 @@ from typing import Any, Generic, Literal, TypeVar, cast
 from psycopg.types.json import Jsonb
 
 from generated.models import TesTask
-from poiesis import states
+from poiesis import lifecycle, states
 
 T = TypeVar("T")
 Fetch = Literal["none", "one", "all", "rowcount"]
@@ -326,7 +326,8 @@ def write_terminal_state(task_id: str, state: str, *, start_time: datetime | Non
     a loser. ``ended_by`` names the writer ('trec', 'tctl', 'api',
     'local'). ``start_time`` fills a start no RUNNING write stamped; the
     end time is never before the start (see docs/store.md). State None
-    when there is no such task.
+    when there is no such task. A write that lands CANCELED because a cancel
+    came first says so: ``lifecycle.cancelled``'s line, then this write's.
     """
     if states.State(state) not in states.TERMINAL:
         raise ValueError(f"{state} is not a terminal state")
@@ -357,8 +358,11 @@ def write_terminal_state(task_id: str, state: str, *, start_time: datetime | Non
             " WHERE task_id = %(id)s AND attempt = 0",
             {"start": row[1], "end": row[2], "id": task_id},
         )
-        if system_logs:
-            yield from _append_system_logs(task_id, system_logs)
+        lines = list(system_logs)
+        if row[0] == states.State.CANCELED and state != states.State.CANCELED:
+            lines = list(lifecycle.cancelled(lifecycle.End(state, tuple(lines))).lines)  # type: ignore[arg-type]
+        if lines:
+            yield from _append_system_logs(task_id, lines)
         return Ended(cast(str, row[0]), landed=True)
 
     return Op(plan(), transaction=True)

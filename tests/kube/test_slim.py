@@ -149,6 +149,9 @@ class FakeStore:
     def write_terminal_state(self, task_id: str, state: str, **_: Any) -> str:
         return state
 
+    def get_state(self, task_id: str) -> str:
+        return "RUNNING"  # the Recorder asks before an end whether the task is cancelling
+
 
 def _recorded_logs(p: Mapping[str, Any]) -> object:
     """The executor logs the Recorder writes: stdout/stderr from the redirected files (the env says where), else the container log."""

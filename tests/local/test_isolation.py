@@ -79,7 +79,7 @@ def test_workdir_through_a_planted_symlink_is_refused(serve_app, make_backend, t
 
 def test_beneath_refuses_links_fifos_and_escapes(tmp_path: Path) -> None:
     """The opener itself: a hard link, a FIFO, a final or intermediate symlink, '..' are all refused."""
-    from poiesis.local import beneath
+    from poiesis import beneath
 
     root = tmp_path / "root"
     (root / "files" / "d").mkdir(parents=True)

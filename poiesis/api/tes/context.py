@@ -12,6 +12,7 @@ import anyio.to_thread
 
 from generated.models import TesTask
 from poiesis import backend as backends
+from poiesis import lifecycle
 from poiesis.config import ServiceInfoSettings
 from poiesis.config.security import SecuritySettings
 from poiesis.states import State
@@ -90,4 +91,5 @@ class Context:
             log.exception("cancelling task %s on %s failed; it stays CANCELING", task_id, self.backend.name)
             return
         if not self.backend.writes_cancel:
-            await self.store.write_terminal_state(task_id, State.CANCELED, ended_by="api")
+            await self.store.write_terminal_state(task_id, State.CANCELED, system_logs=lifecycle.cancelled().lines,
+                                                  ended_by="api")

@@ -9,6 +9,11 @@ descriptor (``dir_fd``, an openat walk), directories are created the same
 way, and the final file must be a regular file with a single link (a hard
 link to a host file is refused too) that is not a FIFO that would block.
 Anything else raises ``Unsafe`` naming the path.
+
+The local backend opens executors' stdio files with it; TRec and TCtl's
+shared recorder (``record``) read what executors could have written on a
+Pod's task volume with ``read_tail`` and ``read_bounded``: never through a
+link, never blocked by a FIFO, never more than a bound.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 class Unsafe(OSError):
     """A path beneath the task root is a link, not a regular file or directory, or escapes the root."""
+
+
+class TooLarge(Unsafe):
+    """A file beneath the task root is larger than the reader's bound."""
 
 
 def _parts(root: Path, path: Path) -> list[str]:
@@ -105,3 +114,46 @@ def open_file(root: Path, path: Path, *, write: bool) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def read_tail(root: Path, path: Path, limit: int) -> bytes:
+    """The last ``limit`` bytes of the regular file ``path`` beneath ``root`` (``open_file``'s rules).
+
+    Reads at most ``limit`` bytes whatever the file's size (a sparse file of
+    terabytes costs one seek); ``Unsafe`` for a link, FIFO or other special file.
+    """
+    fd = open_file(root, path, write=False)
+    try:
+        size = os.fstat(fd).st_size
+        return _read_upto(fd, max(0, size - limit), limit)
+    finally:
+        os.close(fd)
+
+
+def read_bounded(root: Path, path: Path, limit: int) -> bytes:
+    """The whole regular file ``path`` beneath ``root``; ``TooLarge`` when it has more than ``limit`` bytes."""
+    fd = open_file(root, path, write=False)
+    try:
+        shown = "/".join(_parts(root, path))
+        if os.fstat(fd).st_size > limit:
+            raise TooLarge(f"{shown} is larger than {limit} bytes")
+        data = _read_upto(fd, 0, limit + 1)  # it may have grown since fstat
+        if len(data) > limit:
+            raise TooLarge(f"{shown} is larger than {limit} bytes")
+        return data
+    finally:
+        os.close(fd)
+
+
+def _read_upto(fd: int, offset: int, limit: int) -> bytes:
+    """At most ``limit`` bytes from ``offset`` on."""
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = os.pread(fd, min(left, 1 << 20), offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
