@@ -26,8 +26,8 @@ from common import build_tesload, free_port, machine
 
 HERE = Path(__file__).resolve().parent
 #: stack -> the operations measured on it (the bare Connexion document has no CreateTask)
-STACKS = {"connexion": ("get",), "connexion_tes": ("get", "create"), "flask": ("get", "create"),
-          "starlette": ("get", "create")}
+STACKS = {"connexion": ("get",), "connexion_tes": ("get", "create"), "asyncapp_tes": ("get", "create"),
+          "flask": ("get", "create"), "starlette": ("get", "create")}
 RESULTS = HERE / "results" / "framework_ceiling.json"
 
 

@@ -1,5 +1,7 @@
 """Minimal servers of GetTask MINIMAL and CreateTask with constant answers (no database).
 
+``asyncapp_tes``: Connexion 3 AsyncApp with the TES document and ``async def`` handlers answering
+constant bytes, Poiesis's stack since issue 20 (its default middlewares, no Poiesis guard);
 ``connexion``: Connexion 3 FlaskApp routed and validated from ceiling/spec.yaml, as Poiesis is
 served; ``connexion_tes``: the same with the TES document Poiesis serves (generated/openapi.yaml),
 so CreateTask's body is validated against the real task schema; ``flask``: Flask behind a2wsgi;
@@ -55,23 +57,79 @@ def connexion_app():
     return app
 
 
-def connexion_tes_app():
+def _tes_document(prefix: str) -> dict:
+    """The TES document Poiesis serves, each operationId pointing at ``apps.<prefix><operation>`` here."""
     import copy
-
-    import connexion
 
     from poiesis.api import document
 
     spec = copy.deepcopy(document.spec())
-    handlers = {"GetTask": "apps.tes_get_task", "CreateTask": "apps.tes_create_task", "ListTasks": "apps.list_tasks",
-                "CancelTask": "apps.cancel_task", "GetServiceInfo": "apps.service_info"}
+    names = {"GetTask": "get_task", "CreateTask": "create_task", "ListTasks": "list_tasks",
+             "CancelTask": "cancel_task", "GetServiceInfo": "service_info"}
     for path in spec["paths"].values():
         for operation in path.values():
             if isinstance(operation, dict) and "operationId" in operation:
                 operation.pop("x-openapi-router-controller", None)
-                operation["operationId"] = handlers[operation["operationId"]]
+                operation["operationId"] = f"apps.{prefix}{names[operation['operationId']]}"
+    return spec
+
+
+def tes_list_tasks(**_: object) -> tuple:
+    return list_tasks()
+
+
+def tes_cancel_task(**_: object) -> tuple:
+    return cancel_task()
+
+
+def tes_service_info() -> tuple:
+    return service_info()
+
+
+def connexion_tes_app():
+    import connexion
+
     app = connexion.FlaskApp(__name__, specification_dir=str(HERE))
-    app.add_api(spec)  # servers: /ga4gh/tes/v1
+    app.add_api(_tes_document("tes_"))  # servers: /ga4gh/tes/v1
+    return app
+
+
+# Connexion 3 AsyncApp (what Poiesis serves since issue 20): async handlers answering bytes, as Poiesis's do.
+async def async_get_task(id: str, view: str = "MINIMAL"):  # noqa: A002 - the spec's parameter name
+    from starlette.responses import Response
+
+    return Response(b'{"id":"' + id.encode() + b'","state":"QUEUED"}', media_type="application/json")
+
+
+async def async_create_task(body: dict):
+    from starlette.responses import Response
+
+    return Response(b'{"id":"task-0"}', media_type="application/json")
+
+
+async def async_list_tasks(**_: object):
+    from starlette.responses import Response
+
+    return Response(b'{"tasks":[]}', media_type="application/json")
+
+
+async def async_cancel_task(**_: object):
+    from starlette.responses import Response
+
+    return Response(b"{}", media_type="application/json")
+
+
+async def async_service_info():
+    from starlette.responses import Response
+
+    return Response(b"{}", media_type="application/json")
+
+
+def asyncapp_tes_app():
+    import connexion
+
+    app = connexion.AsyncApp(__name__, specification_dir=str(HERE))
+    app.add_api(_tes_document("async_"))
     return app
 
 
