@@ -42,7 +42,7 @@ import pgserver
 import psycopg
 from common import build_tesload, free_port, machine
 from seeding import seed, write_ids
-from tes_api import Server, stop, tree_rss_kib, versions, wait_ready
+from tes_api import Server, stop, stop_process, tree_rss_kib, versions, wait_ready
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -97,13 +97,7 @@ def start_api(server: Server, work: Path, step: int) -> None:
 
 
 def stop_api(server: Server) -> None:
-    if server.process is not None and server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+    stop_process(server)
     server.process = None
 
 

@@ -272,8 +272,8 @@ def funnel_versions(server: Server) -> dict[str, str]:
     return found
 
 
-def stop(server: Server) -> None:
-    """The server, then its database: each only if this run started it."""
+def stop_process(server: Server) -> None:
+    """The server's process, if it runs: SIGTERM, then SIGKILL after 20 s."""
     if server.process is not None and server.process.poll() is None:
         server.process.terminate()
         try:
@@ -281,6 +281,11 @@ def stop(server: Server) -> None:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
+
+
+def stop(server: Server) -> None:
+    """The server, then its database: each only if this run started it."""
+    stop_process(server)
     if isinstance(server.pg, LocalPostgres):
         server.pg.stop()
     elif server.pg is not None:

@@ -12,6 +12,7 @@ import re
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
@@ -85,17 +86,8 @@ def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10, timeout: 
     opens without waiting, so a server whose database is down still starts
     and answers 503 until the database returns.
     """
-    pool = ConnectionPool(
-        conninfo,
-        min_size=min_size,
-        max_size=max_size,
-        timeout=timeout,
-        kwargs={"autocommit": True},
-        check=_check_if_idle,
-        reset=_stamp,
-        open=False,
-        name="poiesis",
-    )
+    pool = ConnectionPool(check=_check_if_idle, reset=_stamp, name="poiesis",
+                          **_pool_options(conninfo, min_size, max_size, timeout))
     pool.open(wait=False)
     return pool
 
@@ -107,17 +99,14 @@ def open_async_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10,
     An async pool belongs to the event loop that opens it, so the serving
     loop opens it (``AsyncStore.open``, from the app's lifespan).
     """
-    return AsyncConnectionPool(
-        conninfo,
-        min_size=min_size,
-        max_size=max_size,
-        timeout=timeout,
-        kwargs={"autocommit": True},
-        check=_check_if_idle_async,
-        reset=_stamp_async,
-        open=False,
-        name="poiesis-api",
-    )
+    return AsyncConnectionPool(check=_check_if_idle_async, reset=_stamp_async, name="poiesis-api",
+                               **_pool_options(conninfo, min_size, max_size, timeout))
+
+
+def _pool_options(conninfo: str, min_size: int, max_size: int, timeout: float) -> dict[str, Any]:
+    """What both pools share: autocommit connections, bounds, the wait for a connection; opened later."""
+    return {"conninfo": conninfo, "min_size": min_size, "max_size": max_size, "timeout": timeout,
+            "kwargs": {"autocommit": True}, "open": False}
 
 
 _RETURNED_AT = "_poiesis_returned_at"
