@@ -31,6 +31,8 @@ from starlette.types import Scope
 
 from poiesis.api import document
 
+log = logging.getLogger(__name__)
+
 
 def _resolve(schema: Mapping[str, Any], schemas: Mapping[str, Any]) -> Mapping[str, Any]:
     """The schema behind ``$ref``s, with an ``allOf`` merged into one object schema."""
@@ -73,9 +75,6 @@ def strip_optional_nulls(value: Any, schema: Mapping[str, Any], schemas: Mapping
             for item in value
         ]
     return value
-
-
-log = logging.getLogger(__name__)
 
 
 def fast_validator(schema: Mapping[str, Any]) -> Any:
