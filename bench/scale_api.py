@@ -42,7 +42,7 @@ import pgserver
 import psycopg
 from common import build_tesload, free_port, machine
 from seeding import seed, write_ids
-from tes_api import Server, stop, stop_process, tree_rss_kib, versions, wait_ready
+from tes_api import Server, run_tesload, stop, stop_process, tree_rss_kib, versions, wait_ready
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -63,16 +63,6 @@ def steps_arg(text: str) -> list[int]:
     if not steps or steps != sorted(set(steps)) or steps[0] <= 0:
         raise argparse.ArgumentTypeError("--steps wants increasing task counts, e.g. 100000,1000000,10000000")
     return steps
-
-
-def run_tesload(binary: Path, server: Server, args: list[str], *, c: int, seconds: float, ids: Path,
-                start_index: int) -> dict:
-    command = [str(binary), "-base", server.base, "-c", str(c), "-n", "100000000", "-max-s", str(seconds),
-               "-ids", str(ids), "-start", str(start_index), *args]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    result = json.loads(out.strip().splitlines()[-1])
-    result["load_avg"] = os.getloadavg()[0]
-    return result
 
 
 def sizes(url: str) -> dict[str, object]:
