@@ -145,6 +145,8 @@ EACH = [
     ("POIESIS_LIMIT_HEADER_BYTES", "1000", lambda s: s.security.limits.header_bytes, 1000),
     ("POIESIS_LIMIT_HEADER_TIMEOUT", "0.5", lambda s: s.security.limits.header_timeout, 0.5),
     ("POIESIS_LIMIT_IDLE_TIMEOUT", "2", lambda s: s.security.limits.idle_timeout, 2.0),
+    ("POIESIS_LIMIT_BODY_TIMEOUT", "3", lambda s: s.security.limits.body_timeout, 3.0),
+    ("POIESIS_LIMIT_CONCURRENCY", "11", lambda s: s.security.limits.concurrency, 11),
     ("POIESIS_LOCAL_MAX_TASKS", "2", lambda s: s.local.max_tasks, 2),
     ("POIESIS_LOCAL_WORK_DIR", "/w", lambda s: s.local.work_dir, Path("/w")),
     ("POIESIS_LOCAL_ENGINE", "Process", lambda s: s.local.engine, "process"),

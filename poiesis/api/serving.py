@@ -24,6 +24,7 @@ def uvicorn_config(settings: Settings, app: Any, *, workers: int = 1, factory: b
         log_config=logs.uvicorn_log_config(settings.logging.format), access_log=settings.api.access_log,
         http=protocol.protocol(), timeout_keep_alive=max(1, round(limits.idle_timeout)),
         h11_max_incomplete_event_size=limits.header_bytes, server_header=False,
+        limit_concurrency=limits.concurrency,
     )
     setattr(config, protocol.CONFIG_ATTRIBUTE, limits.header_timeout)
     setattr(config, protocol.HEADER_BYTES_ATTRIBUTE, limits.header_bytes)

@@ -82,6 +82,10 @@ class Limits:
     header_timeout: float = 10.0
     #: seconds an idle keep-alive connection stays open.
     idle_timeout: float = 5.0
+    #: seconds a client may take to send a request's body, once its headers are in (408 beyond).
+    body_timeout: float = 30.0
+    #: connections and requests one worker serves at once; beyond, uvicorn answers 503.
+    concurrency: int = 1000
     #: bytes of request line plus headers.
     header_bytes: int = 16 * 1024
 

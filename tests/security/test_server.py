@@ -102,3 +102,65 @@ def test_a_database_down_at_start_gives_503_not_an_exit(start_api, tmp_path: Pat
     assert response.status_code == 503 and response.json()["status"] == 503
     assert requests.get(f"{url}{BASE}/service-info", timeout=10).status_code == 200
     assert proc.poll() is None
+
+
+def test_public_paths_read_no_body(start_api, db_url: str, password_file: Path) -> None:
+    """Without credentials, a body sent to a public path is refused unread; an empty POST still gets its 405."""
+    url, _ = start_api(env=_env(POIESIS_DATABASE_URL=db_url, POIESIS_AUTH="basic",
+                                POIESIS_AUTH_BASIC_FILE=str(password_file)))
+    for path in (f"{BASE}/service-info", "/healthz", f"{BASE}/ui/"):
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            # announces 4 MiB and sends none of it: the answer comes at once, nothing is awaited
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {4 * 1024 * 1024}\r\n\r\n".encode())
+            head = _response(sock)
+        assert head.startswith(b"HTTP/1.1 400"), (path, head[:200])
+        assert b"takes no request body" in head and b"application/problem+json" in head
+    assert requests.post(f"{url}{BASE}/service-info", timeout=10).status_code == 405
+
+
+def _response(sock: socket.socket) -> bytes:
+    """One whole response (headers and a Content-Length body) from ``sock``."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_a_body_that_does_not_arrive_in_time_is_a_408(start_api, db_url: str) -> None:
+    """A client that sends its headers and then trickles the body is answered 408 after body_timeout, and dropped."""
+    url, _ = start_api(env=_env(POIESIS_DATABASE_URL=db_url, POIESIS_LIMIT_BODY_TIMEOUT="1"))
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"POST {BASE}/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 1000\r\n\r\n{".encode())
+        started = time.monotonic()
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+        assert time.monotonic() - started < 5
+    assert data.startswith(b"HTTP/1.1 408"), data[:200]
+    assert b"body_timeout" in data
+
+
+def test_connections_beyond_the_concurrency_limit_get_503(start_api, db_url: str) -> None:
+    """With POIESIS_LIMIT_CONCURRENCY=2, a third connection's request is answered 503 while two are open."""
+    url, _ = start_api(env=_env(POIESIS_DATABASE_URL=db_url, POIESIS_LIMIT_CONCURRENCY="2",
+                                POIESIS_LIMIT_IDLE_TIMEOUT="30"))
+    port = int(url.rsplit(":", 1)[1])
+    held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+    try:
+        time.sleep(0.5)
+        assert requests.get(f"{url}{BASE}/service-info", timeout=10).status_code == 503
+    finally:
+        for sock in held:
+            sock.close()
+    deadline = time.monotonic() + 10
+    while requests.get(f"{url}{BASE}/service-info", timeout=10).status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)

@@ -2,7 +2,8 @@
 
 In order: the Host header, the path and query text (``hostile``), the
 Origin of state-changing requests, the caller's credentials (``auth``), the
-body's size, charset and JSON (``hostile``). A refusal is a problem+json
+body's size, charset and JSON (``hostile``), read within ``body_timeout``.
+A public path (no credentials) takes no body: it is refused unread. A refusal is a problem+json
 response naming the check or the limit; an accepted request goes on with
 its ``Principal`` in the ASGI scope (read by ``principal.current``) and, when
 the body was read, that body replayed. It also gives a 405 its Allow header.
@@ -10,6 +11,7 @@ the body was read, that body replayed. It also gives a 405 its Allow header.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -109,7 +111,16 @@ class Guard:
             scope.setdefault("state", {})[SCOPE_KEY] = principal
         if method not in _BODY_METHODS:
             return receive
-        return await self._body(scope, headers, receive, limits.body_bytes, limits.json_depth)
+        if public:  # nothing public takes a body: an unauthenticated client never makes the guard read one
+            if _has_body(headers):
+                raise _Refuse(400, f"{path} takes no request body")
+            return receive
+        try:
+            async with asyncio.timeout(limits.body_timeout):
+                return await self._body(scope, headers, receive, limits.body_bytes, limits.json_depth)
+        except TimeoutError:
+            raise _Refuse(408, f"the body did not arrive within {limits.body_timeout:g} s (limit body_timeout)",
+                          [(b"connection", b"close")]) from None
 
     async def _body(self, scope: Scope, headers: dict[str, str], receive: Receive, limit: int, depth: int) -> Receive:
         declared = headers.get("content-length")
@@ -155,6 +166,11 @@ class Guard:
             await send(message)
 
         return wrapped
+
+
+def _has_body(headers: dict[str, str]) -> bool:
+    """Whether the request announces a body (a non-zero Content-Length, or any Transfer-Encoding)."""
+    return headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers
 
 
 def _headers(scope: Scope) -> dict[str, str]:
