@@ -70,7 +70,7 @@ def migrate(conninfo: str) -> list[int]:
     return applied_now
 
 
-#: A pooled connection used this recently is handed out without a check; an older one is checked first.
+#: A pooled connection handed out this recently is handed out again without a check; an older one is checked first.
 TRUSTED_IDLE_SECONDS = 1.0
 
 
@@ -79,14 +79,15 @@ def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10, timeout: 
 
     Autocommit: a single statement is its own transaction (one round trip, no
     BEGIN/COMMIT); a write of several statements opens ``conn.transaction()``.
-    Commits stay synchronous (durable). A connection that was idle more than
-    ``TRUSTED_IDLE_SECONDS`` is checked with an empty query before it is
-    handed out (a database restart leaves idle connections dead); one that
-    just served a request is not, which saves a round trip under load. It
+    Commits stay synchronous (durable). A connection last handed out more than
+    ``TRUSTED_IDLE_SECONDS`` ago is checked with an empty query before it is
+    handed out again (a database restart leaves idle connections dead); one
+    that just served a request is not, which saves a round trip under load.
+    There is no reset hook, so a connection is free again the moment it returns. It
     opens without waiting, so a server whose database is down still starts
     and answers 503 until the database returns.
     """
-    pool = ConnectionPool(check=_check_if_idle, reset=_stamp, name="poiesis",
+    pool = ConnectionPool(check=_check_if_idle, name="poiesis",
                           **_pool_options(conninfo, min_size, max_size, timeout))
     pool.open(wait=False)
     return pool
@@ -99,7 +100,7 @@ def open_async_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10,
     An async pool belongs to the event loop that opens it, so the serving
     loop opens it (``AsyncStore.open``, from the app's lifespan).
     """
-    return AsyncConnectionPool(check=_check_if_idle_async, reset=_stamp_async, name="poiesis-api",
+    return AsyncConnectionPool(check=_check_if_idle_async, name="poiesis-api",
                                **_pool_options(conninfo, min_size, max_size, timeout))
 
 
@@ -109,28 +110,31 @@ def _pool_options(conninfo: str, min_size: int, max_size: int, timeout: float) -
             "kwargs": {"autocommit": True}, "open": False}
 
 
-_RETURNED_AT = "_poiesis_returned_at"
+_HANDED_OUT_AT = "_poiesis_handed_out_at"
 
 
-def _stamp(conn: psycopg.Connection) -> None:
-    """Pool reset hook: note when the connection came back to the pool."""
-    setattr(conn, _RETURNED_AT, time.monotonic())
+def _trusted(conn: psycopg.Connection | psycopg.AsyncConnection) -> bool:
+    """Whether ``conn`` was handed out less than ``TRUSTED_IDLE_SECONDS`` ago; either way, it is stamped now.
+
+    The stamp is put at checkout, in the check hook, not by a reset hook at return: psycopg_pool
+    returns a connection through a background worker whenever a reset hook is set, so the
+    connection is not free for the next request at once (measured: a third of the API's
+    database CPU per GetTask went to that hand-off and to the waits it caused).
+    """
+    now = time.monotonic()
+    last = getattr(conn, _HANDED_OUT_AT, None)
+    setattr(conn, _HANDED_OUT_AT, now)
+    return last is not None and now - last <= TRUSTED_IDLE_SECONDS
 
 
 def _check_if_idle(conn: psycopg.Connection) -> None:
-    """Pool check hook: an empty query, unless the connection came back less than a second ago."""
-    last = getattr(conn, _RETURNED_AT, None)
-    if last is None or time.monotonic() - last > TRUSTED_IDLE_SECONDS:
+    """Pool check hook: an empty query, unless the connection was handed out less than a second ago."""
+    if not _trusted(conn):
         ConnectionPool.check_connection(conn)
 
 
-async def _stamp_async(conn: psycopg.AsyncConnection) -> None:
-    setattr(conn, _RETURNED_AT, time.monotonic())
-
-
 async def _check_if_idle_async(conn: psycopg.AsyncConnection) -> None:
-    last = getattr(conn, _RETURNED_AT, None)
-    if last is None or time.monotonic() - last > TRUSTED_IDLE_SECONDS:
+    if not _trusted(conn):
         await AsyncConnectionPool.check_connection(conn)
 
 
