@@ -13,7 +13,7 @@ import anyio.to_thread
 from generated.models import TesTask
 from poiesis import backend as backends
 from poiesis import lifecycle
-from poiesis.config import ServiceInfoSettings
+from poiesis.config import FeedSettings, ServiceInfoSettings
 from poiesis.config.security import SecuritySettings
 from poiesis.states import State
 from poiesis.store import AsyncStore
@@ -21,6 +21,12 @@ from poiesis.store import AsyncStore
 log = logging.getLogger(__name__)
 
 TES_VERSION = "1.1.0"
+#: The change feed (poiesis.api.feed) and the dashboard (poiesis.api.dashboard), as service-info names them.
+EVENTS_PATH = "/ga4gh/tes/v1/events"
+DASHBOARD_PATH = "/dashboard/"
+#: How service-info names them: in its description, as the TES schema has no member for extensions.
+EXTENSIONS = (f"Extensions (docs/api.md): task events as Server-Sent Events at {EVENTS_PATH};"
+              f" a web dashboard at {DASHBOARD_PATH}.")
 
 
 def service_info(settings: ServiceInfoSettings, backend: backends.Backend) -> dict[str, Any]:
@@ -30,7 +36,7 @@ def service_info(settings: ServiceInfoSettings, backend: backends.Backend) -> di
         "name": settings.name,
         "type": {"group": "org.ga4gh", "artifact": "tes", "version": TES_VERSION},
         "description": " ".join(
-            part for part in (settings.description, getattr(backend, "service_description", None)) if part
+            part for part in (settings.description, getattr(backend, "service_description", None), EXTENSIONS) if part
         ),
         "organization": {"name": settings.organization_name, "url": settings.organization_url},
         "version": settings.version,
@@ -57,6 +63,7 @@ class Context:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     #: PROMETHEUS_MULTIPROC_DIR: /metrics sums every worker's series
     metrics_dir: str | None = None
+    feed: FeedSettings = field(default_factory=FeedSettings)
 
     @property
     def service_info(self) -> dict[str, Any]:

@@ -132,15 +132,8 @@ class Operations:
 
 
 def _visible_owner() -> str | None:
-    """The owner whose tasks the caller may see: None (every task) for an administrator.
-
-    A non-administrator without an owner (cannot happen with authentication
-    on) sees nothing rather than everything.
-    """
-    caller = principal.current()
-    if caller.admin:
-        return None
-    return caller.owner if caller.owner is not None else "-"  # no owner is "-": owners are "basic:..." or "jwt:..."
+    """The owner whose tasks the caller of this request may see (``principal.visible_owner``)."""
+    return principal.visible_owner(principal.current())
 
 
 def _integer_problems(body: dict[str, Any]) -> list[str]:
