@@ -5,7 +5,8 @@ document; each operationId resolves to a method of ``Operations`` bound to
 the one ``Context``. In front, outermost first: ``Measure`` (every request
 counted, refusals too), the ``Guard`` (Host, hostile input, Origin,
 credentials, body bounds), ``Probes`` (health, readiness, metrics), the
-change feed (``feed``, an extension) and the TES 1.0 service-info route. Everything that is not a successful response
+change feed (``feed``, an extension), the dashboard's pages (``dashboard``,
+Flask) and the TES 1.0 service-info route. Everything that is not a successful response
 leaves as a problem+json document: Connexion's validation errors already
 are; database outages become 503 and anything unexpected 500, never an
 HTML page. The lifespan opens the store's async pool in the serving loop.
@@ -30,6 +31,7 @@ from connexion.validators import VALIDATOR_MAP
 from starlette.exceptions import HTTPException
 
 from poiesis.api import document, operation_cache, probes
+from poiesis.api.dashboard.mount import Dashboard
 from poiesis.api.document import spec_path
 from poiesis.api.errors import PROBLEM_JSON, problem_bytes
 from poiesis.api.feed.hub import Hub
@@ -120,6 +122,7 @@ def create_app(context: Context, *, authenticator: auth.Authenticator | None = N
     # The change feed, an extension beside TES (docs/api.md), also under the dashboard's path for its pages.
     app.add_middleware(Feed, position=MiddlewarePosition.BEFORE_EXCEPTION, store=context.store, hub=hub,
                        paths=(EVENTS_PATH, DASHBOARD_PATH + "events"))
+    app.add_middleware(Dashboard, position=MiddlewarePosition.BEFORE_EXCEPTION, context=context)
     app.add_middleware(compat.ServiceInfoV10, position=MiddlewarePosition.BEFORE_ROUTING,
                        path=BASE_PATH + compat.PATH, info=lambda: context.service_info)
     app.add_api(

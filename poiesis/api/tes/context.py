@@ -12,7 +12,7 @@ import anyio.to_thread
 
 from generated.models import TesTask
 from poiesis import backend as backends
-from poiesis import lifecycle
+from poiesis import lifecycle, logs
 from poiesis.config import FeedSettings, ServiceInfoSettings
 from poiesis.config.security import SecuritySettings
 from poiesis.states import State
@@ -89,6 +89,19 @@ class Context:
                 system_logs=[f"submission to the {self.backend.name} backend failed: {type(exc).__name__}"],
                 ended_by="api",
             )
+
+    async def cancel_task(self, task_id: str, *, owner: str | None) -> str | None:
+        """CancelTask: CANCELING (when the rules allow), then the backend stops it; the state after, None if no task.
+
+        ``owner``: only that owner's task (None: any, for administrators). The API's operation and
+        the dashboard's cancel button both come here.
+        """
+        current = await self.store.advance(task_id, State.CANCELING, owner=owner)
+        if current == State.CANCELING:
+            with logs.task(task_id):
+                log.info("cancel requested")
+                await self.cancel(task_id)
+        return current
 
     async def cancel(self, task_id: str) -> None:
         """Ask the backend to stop a CANCELING task (from a worker thread); write CANCELED if it will not."""

@@ -120,14 +120,8 @@ class Operations:
 
     async def CancelTask(self, id: str) -> Response:  # noqa: N802, A002
         """POST /tasks/{id}:cancel: CANCELING, then the backend stops it."""
-        ctx = self.ctx
-        current = await ctx.store.advance(id, states.State.CANCELING, owner=_visible_owner())
-        if current is None:
+        if await self.ctx.cancel_task(id, owner=_visible_owner()) is None:
             return problem_response(404, f"no task with id {id!r}")
-        if current == states.State.CANCELING:
-            with logs.task(id):
-                log.info("cancel requested")
-                await ctx.cancel(id)
         return json_response(b"{}")
 
 
