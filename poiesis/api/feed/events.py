@@ -94,6 +94,8 @@ def frame(event: Event) -> bytes:
     data: dict[str, object] = {"id": event.task_id, "state": event.state, "n": event.n, "time": event.time}
     if event.name is not None:
         data["name"] = event.name
+    if event.tags:
+        data["tags"] = event.tags
     body = json.dumps(data, separators=(",", ":"))
     return f"id: {event.position.seq}\nevent: {event.kind}\ndata: {body}\n\n".encode()
 

@@ -17,7 +17,7 @@
   source.onerror = function () { say("Reconnecting…", false); };
 
   var refreshCounts = debounce(function () {
-    fetch(root.dataset.counts, { credentials: "same-origin" })
+    fetch(here(root.dataset.counts), { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (counts) {
         if (!counts) return;
@@ -49,6 +49,19 @@
       var link = row.querySelector("a");
       link.href = "tasks/" + encodeURIComponent(ev.id);
       link.textContent = ev.name || ev.id;
+      if (ev.name) {
+        var short = document.createElement("span");
+        short.className = "id";
+        short.textContent = ev.id.slice(0, 8);
+        link.after(" ", short);
+      }
+      var tags = row.querySelector(".tags");
+      Object.keys(ev.tags || {}).forEach(function (key) {
+        var tag = document.createElement("span");
+        tag.className = "tag";
+        tag.textContent = ev.tags[key] ? key + "=" + ev.tags[key] : key;
+        tags.append(tag, " ");
+      });
       setState(row.querySelector(".state"), ev.state);
       var time = row.querySelector("time");
       time.dateTime = ev.time;
@@ -61,7 +74,7 @@
   }
 
   var refreshTask = debounce(function () {
-    fetch(window.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
+    fetch(here(window.location.pathname), { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (!html) return;
@@ -83,6 +96,10 @@
     if (root.dataset.page === "list") onListEvent(ev); else onTaskEvent(ev);
   });
   source.addEventListener("dropped", function () { /* the browser reconnects with Last-Event-ID */ });
+
+  // An absolute URL on this origin: fetch() refuses a relative one when the page's own URL
+  // carries credentials (http://user:password@host/...), as it may with Basic authentication.
+  function here(path) { return new URL(path, window.location.origin).href; }
 
   function debounce(fn, ms) {
     var timer = null;
