@@ -1,37 +1,20 @@
-"""A small Server-Sent Events reader for the feed's tests: frames as dicts, with a deadline."""
+"""Reading the feed in its tests: open it, read frames with a deadline (``poiesis.client.http``'s parser)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import requests
 
+from poiesis.client.http import Frame, sse_frames
 from tests.plugins.api import BASE
 
 
-@dataclass
-class Frame:
-    id: int | None
-    event: str
-    data: dict[str, Any]
-
-
 def frames(response: requests.Response) -> Iterator[Frame]:
-    """The frames of an open SSE response, comments and retry lines skipped."""
-    fields: dict[str, str] = {}
-    for raw in response.iter_lines(chunk_size=1, decode_unicode=True):
-        if raw == "":
-            if "data" in fields:
-                yield Frame(int(fields["id"]) if "id" in fields else None, fields.get("event", "message"),
-                            json.loads(fields["data"]))
-            fields = {}
-        elif not raw.startswith(":"):
-            name, _, value = raw.partition(":")
-            fields[name] = value.removeprefix(" ")
+    """The frames of an open SSE response (the client's parser), read byte by byte so none waits in a buffer."""
+    return sse_frames(response.iter_lines(chunk_size=1, decode_unicode=True))
 
 
 def open_feed(url: str, *, headers: dict[str, str] | None = None, **params: Any) -> requests.Response:
