@@ -21,7 +21,7 @@ from poiesis import states
 from poiesis.api.hardening import principal
 from poiesis.api.tes import tokens
 from poiesis.api.tes.context import DASHBOARD_PATH, Context
-from poiesis.store import TaskFilter
+from poiesis.store import TaskFilter, Unavailable
 
 T = TypeVar("T")
 Run = Callable[[Awaitable[Any]], Any]
@@ -92,6 +92,11 @@ def create(context: Context, run: Run) -> flask.Flask:
     @app.get("/dashboard")
     def bare() -> Any:
         return flask.redirect(DASHBOARD_PATH, code=308)
+
+    @app.errorhandler(Unavailable)
+    @app.errorhandler(TimeoutError)
+    def unavailable(_exc: Exception) -> Any:
+        return _error(503, "The task database does not answer just now; try again shortly.")
 
     @app.after_request
     def headers(response: flask.Response) -> flask.Response:

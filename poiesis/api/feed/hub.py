@@ -121,6 +121,9 @@ class Hub:
             except Unavailable as exc:
                 log.warning("change feed: the database is unavailable (%s); retrying", exc)
                 await asyncio.sleep(1.0)
+            except Exception:  # the hub outlives anything one read throws; its subscribers keep waiting
+                log.exception("change feed: reading events failed; retrying")
+                await asyncio.sleep(1.0)
 
     async def _read(self) -> None:
         assert self.position is not None
