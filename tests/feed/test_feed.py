@@ -176,3 +176,37 @@ def test_a_slow_subscriber_is_dropped_never_the_writer(server: str, db_url: str)
         tail = (tail + chunk)[-4096:]
     assert len(read(reader, 10)) == 10, "a subscriber that keeps up is unaffected"
     stalled.close()
+
+
+def test_a_stopping_server_ends_its_streams(start_api, db_url: str) -> None:
+    """SIGTERM with streams open: they end and the worker exits promptly instead of waiting for them for ever."""
+    url, proc = start_api(env=clean_env(POIESIS_DATABASE_URL=db_url))
+    port = int(url.rsplit(":", 1)[1])
+    streams = []
+    for _ in range(3):
+        stream = socket.create_connection(("127.0.0.1", port))
+        stream.sendall(f"GET {BASE}/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        stream.settimeout(10)
+        assert b"200" in stream.recv(4096)
+        streams.append(stream)
+    started = time.monotonic()
+    proc.terminate()
+    proc.wait(timeout=15)
+    assert time.monotonic() - started < 10
+    for stream in streams:
+        while stream.recv(4096):  # the rest of the stream, then its end
+            pass
+        stream.close()
+
+
+def test_a_second_replica_resumes_where_the_first_left_off(start_api, db_url: str, task_store: store.Store) -> None:
+    """Two API processes on one database: events read from one, the rest resumed from the other by since."""
+    first, _ = start_api(env=clean_env(POIESIS_DATABASE_URL=db_url))
+    second, _ = start_api(env=clean_env(POIESIS_DATABASE_URL=db_url))
+    feed = open_feed(first)
+    task_id = _create(first)
+    (seen,) = read(feed, 1)
+    feed.close()
+    _run_to(task_store, task_id, "RUNNING", "COMPLETE")
+    resumed = open_feed(second, since=seen.id)
+    assert _states(read(resumed, 2)) == [(task_id, "RUNNING", 2), (task_id, "COMPLETE", 3)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 
 from poiesis.api.feed import events
 from poiesis.store import AsyncStore, Event, Position, TaskFilter, Unavailable
@@ -24,6 +25,24 @@ from poiesis.store import AsyncStore, Event, Position, TaskFilter, Unavailable
 log = logging.getLogger(__name__)
 
 Item = tuple[Position, bytes]
+#: Every hub of this process, so that a server that begins to stop can end their streams (``stop_all``).
+_HUBS: weakref.WeakSet[Hub] = weakref.WeakSet()
+
+
+def stop_all() -> None:
+    """End every open stream of this process and take no new ones: the server is stopping.
+
+    uvicorn waits for open responses before it exits, and a stream never ends by itself; the
+    serving protocol calls this when uvicorn asks its connections to shut down
+    (``poiesis.api.serving``). Clients reconnect with their last id, to another replica or to
+    this one restarted.
+    """
+    for hub in list(_HUBS):
+        hub.stop_streams()
+
+
+#: Queued to wake a stream that waits for events when the server stops (position START: never sent).
+CLOSING: Item = (Position(0, 0), b"")
 
 
 class Full(Exception):
@@ -39,6 +58,8 @@ class Subscriber:
         #: the hub's position when this subscriber joined: the hub sends what comes after it
         self.joined_at = at
         self.dropped = False
+        #: the server is stopping: the stream ends after what is queued
+        self.closing = False
 
     def offer(self, event: Event, item: Item) -> None:
         """Queue ``item`` if wanted; a full queue drops the subscriber instead of waiting."""
@@ -62,6 +83,8 @@ class Hub:
         self.position: Position | None = None
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.stopping = False
+        _HUBS.add(self)
 
     def full(self) -> bool:
         return len(self.subscribers) >= self.max_subscribers
@@ -71,8 +94,8 @@ class Hub:
 
     async def subscribe(self, filters: TaskFilter, task_id: str | None, *, wait: float = 5.0) -> Subscriber:
         """Join: the hub offers the new subscriber every event after its position now."""
-        if self.full():
-            raise Full(self.full_detail())
+        if self.full() or self.stopping:
+            raise Full("the server is stopping" if self.stopping else self.full_detail())
         if self._task is None:
             self._ready.clear()
             self._task = asyncio.create_task(self._run(), name="poiesis-feed-hub")
@@ -86,6 +109,14 @@ class Hub:
         subscriber = Subscriber(filters, task_id, size=self.queue_size, at=self.position)
         self.subscribers.add(subscriber)
         return subscriber
+
+    def stop_streams(self) -> None:
+        """Every subscriber ends its stream once it has sent what is queued; nobody joins any more."""
+        self.stopping = True
+        for subscriber in self.subscribers:
+            subscriber.closing = True
+            with contextlib.suppress(asyncio.QueueFull):  # a full queue wakes its stream anyway
+                subscriber.queue.put_nowait(CLOSING)
 
     def leave(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)

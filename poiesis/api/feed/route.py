@@ -127,6 +127,8 @@ class Feed:
             if subscriber.dropped and subscriber.queue.empty():
                 yield events.DROPPED
                 return
+            if subscriber.closing and subscriber.queue.empty():
+                return
             try:
                 position, item = await asyncio.wait_for(subscriber.queue.get(), self.heartbeat)
             except TimeoutError:
