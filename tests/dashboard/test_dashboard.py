@@ -77,6 +77,13 @@ def test_a_row_goes_queued_running_complete_without_a_reload(served: Served, bro
     assert window.execute_script("return window.notReloaded === true"), "the page was not reloaded"
     assert _state(served, blocker) == "COMPLETE"
     WebDriverWait(window, 10).until(lambda w: _text(w, '[data-count="COMPLETE"]') == "3")
+    failing = _submit(served, "alice", "call-variants-chr2", "echo no reference >&2; exit 3", tags={"project": "demo"})
+    running = _submit(served, "alice", "merge-cohort", "sleep 30", tags={"project": "demo"})
+    waiting = _submit(served, "alice", "report", "true", tags={"project": "demo"})
+    WebDriverWait(window, 30).until(lambda w: (_row_state(w, failing), _row_state(w, running), _row_state(w, waiting))
+                                    == ("EXECUTOR_ERROR", "RUNNING", "QUEUED"))
+    WebDriverWait(window, 10).until(lambda w: _text(w, '[data-count="ALL"]') == "6")
+    time.sleep(2)  # the new rows' highlight fades
     window.save_screenshot(str(tmp_path / "dashboard-list.png"))
 
 

@@ -38,13 +38,16 @@
 
   function onListEvent(ev) {
     var row = document.getElementById("task-" + ev.id);
+    if (row && Number(row.dataset.n || 0) > ev.n) return; // an older event of the task, overtaken (docs/api.md)
     if (row) {
+      row.dataset.n = ev.n;
       row.dataset.state = ev.state;
       setState(row.querySelector(".state"), ev.state);
     } else if (ev.n === 1 && root.dataset.first === "true" &&
                (!root.dataset.stateFilter || root.dataset.stateFilter === ev.state)) {
       row = document.getElementById("row-template").content.firstElementChild.cloneNode(true);
       row.id = "task-" + ev.id;
+      row.dataset.n = ev.n;
       row.dataset.state = ev.state;
       var link = row.querySelector("a");
       link.href = "tasks/" + encodeURIComponent(ev.id);
@@ -85,7 +88,8 @@
   }, 150);
 
   function onTaskEvent(ev) {
-    if (ev.id !== root.dataset.task) return;
+    if (ev.id !== root.dataset.task || Number(root.dataset.n || 0) > ev.n) return;
+    root.dataset.n = ev.n;
     var badge = document.getElementById("task-state");
     if (badge) setState(badge, ev.state);
     refreshTask();
