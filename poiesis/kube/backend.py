@@ -137,22 +137,24 @@ class KubeBackend:
         A Job that exists already (a resubmission) is kept and its dependents made if missing.
         A failure after the Job exists deletes it (the dependents go with it), then raises.
         """
-        job: dict[str, Any] | None
         try:
-            job = self.kube.create_job(manifest)
+            metadata = self.kube.create_job(manifest)["metadata"]
+            suspended = bool(manifest["spec"].get("suspend"))
         except Conflict:
             job = self.kube.get_job(build.job_name(task_id))
             if job is None:
                 raise
+            metadata, suspended = job["metadata"], bool(job["spec"].get("suspend"))
         try:
-            self._create_dependents(task_id, task, job)
+            self._create_dependents(task_id, task, metadata, suspended=suspended)
         except Exception:
             self.kube.delete_job(build.job_name(task_id))
             raise
 
-    def _create_dependents(self, task_id: str, task: TesTask, job: Mapping[str, Any]) -> None:
+    def _create_dependents(self, task_id: str, task: TesTask, job: Mapping[str, Any], *, suspended: bool) -> None:
+        """The Secret (and PVC) owned by the Job whose metadata is ``job``; resume the Job if it was left suspended."""
         cfg = self.settings
-        owner = build.owner_reference(name=job["metadata"]["name"], uid=job["metadata"]["uid"])
+        owner = build.owner_reference(name=job["name"], uid=job["uid"])
         dependents = [(self.kube.create_secret, build.build_secret(task_id, task, cfg, owner=owner))]
         if cfg.transfer_volume == "pvc":
             dependents.append((self.kube.create_pvc, build.build_pvc(task_id, task, cfg, owner=owner)))
@@ -161,8 +163,8 @@ class KubeBackend:
                 create(body)
             except Conflict:
                 pass  # made by an earlier attempt, owned by this Job
-        if job["spec"].get("suspend"):
-            self.kube.resume_job(job["metadata"]["name"])  # a Job an older version left suspended
+        if suspended:
+            self.kube.resume_job(job["name"])  # a Job an older version left suspended
 
     def cancel(self, task_id: str) -> None:
         """Withdraw a waiting submission, then delete the task's Pod (short grace) and its Job.

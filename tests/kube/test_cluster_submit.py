@@ -145,6 +145,7 @@ def test_sweep_completes_a_submission_that_died_after_the_job(task_store, kube_s
     """A running Job without its Secret and PVC (the API died in between): TCtl makes them, owned by the Job."""
     task_id = task_store.create_task(tes_task(TASK))
     job = kube.create_job(build.build_job(task_id, tes_task(TASK), kube_settings, suspend=False))
+    assert job["kind"] == "PartialObjectMetadata", "a create asks only for the new object's metadata back"
     run_tctl()
     wait_for(lambda: _exists(kube, task_id), timeout=30, what="the Secret and PVC from TCtl's sweep")
     for obj in _dependents(kube, task_id):
