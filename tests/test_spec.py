@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import copy
 import importlib.machinery
-import json
 import importlib.util
+import json
 import pathlib
 import subprocess
 import sys
@@ -127,7 +127,7 @@ def test_every_version_is_generated_and_served_from_its_package(generate_script)
     for version in TES_VERSIONS:
         assert document.spec_path(version).read_text(encoding="utf-8") == DOCUMENTS[version].read_text(encoding="utf-8")
         assert document.service_type_version(version) == f"{version}.0"
-    assert generate_script.SERVER_MODELS == TES_VERSIONS[-1]
+    assert TES_VERSIONS[-1] == generate_script.SERVER_MODELS
 
 
 _INT32 = st.integers(-(2**31), 2**31 - 1)
