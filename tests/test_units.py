@@ -86,3 +86,4 @@ def test_podman_gets_cpus_and_memory_from_the_task(tmp_path) -> None:
     assert "--cpus=1.25" in with_limits and f"--memory={2**29}" in with_limits
     assert with_limits.index("--memory=536870912") < with_limits.index("--")
     assert not [a for a in argv(None) + argv(TesResources(zones=["z"])) if a.startswith(("--cpus", "--memory"))]
+    assert "--cpus=0.01" in argv(TesResources(cpu_cores=0.001))  # podman's least CFS quota, 1 ms a 100 ms period

@@ -175,11 +175,18 @@ def plan_container(
     )
 
 
+#: The least ``--cpus`` podman and docker take: a CFS quota of 1 ms a 100 ms period (0.001 is refused).
+LEAST_CPUS = 0.01
+
+
 def limit_options(resources: TesResources | None) -> list[str]:
-    """``--cpus`` and ``--memory`` of a container for the task's cpu_cores and ram_gb (none for what it does not ask)."""
+    """``--cpus`` and ``--memory`` of a container for the task's cpu_cores and ram_gb (none for what it does not ask).
+
+    Fewer cores than ``LEAST_CPUS`` are rounded up to it, as TES allows for what a scheduler cannot give.
+    """
     options = []
     if resources is not None and resources.cpu_cores:
-        options.append(f"--cpus={units.cpus_option(resources.cpu_cores)}")
+        options.append(f"--cpus={units.cpus_option(max(resources.cpu_cores, LEAST_CPUS))}")
     if resources is not None and resources.ram_gb:
         options.append(f"--memory={units.gib_bytes(resources.ram_gb)}")
     return options
