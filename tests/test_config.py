@@ -107,6 +107,7 @@ EACH = [
     ("POIESIS_HOST", "0.0.0.0", lambda s: s.api.host, "0.0.0.0"),
     ("POIESIS_PORT", "9000", lambda s: s.api.port, 9000),
     ("POIESIS_ACCESS_LOG", "false", lambda s: s.api.access_log, False),
+    ("POIESIS_TES_VERSION", "1.2", lambda s: s.api.tes_version, "1.2"),
     ("POIESIS_DATABASE_URL", "postgresql://db/x", lambda s: s.database.url, "postgresql://db/x"),
     ("POIESIS_DATA_DIR", "/srv/pg", lambda s: s.database.data_dir, Path("/srv/pg")),
     ("XDG_DATA_HOME", "/xdg", lambda s: (s.database.data_dir, s.local.work_dir),
@@ -269,6 +270,7 @@ def test_precedence_between_variables() -> None:
         ({"POIESIS_PORT": "eighty"}, "POIESIS_PORT must be a whole number, not 'eighty'"),
         ({"POIESIS_DB_TIMEOUT": "soon"}, "POIESIS_DB_TIMEOUT must be a number"),
         ({"POIESIS_BACKEND": "slurm"}, "POIESIS_BACKEND must be one of none, local, kubernetes, not 'slurm'"),
+        ({"POIESIS_TES_VERSION": "1.0"}, "POIESIS_TES_VERSION must be one of 1.1, 1.2, not '1.0'"),
         ({"POIESIS_LOG_FORMAT": "xml"}, "POIESIS_LOG_FORMAT must be one of text, json"),
         ({"POIESIS_AUTH": "kerberos"}, "POIESIS_AUTH must be one of none, basic, jwt"),
         ({"POIESIS_AUTH": "basic"}, "POIESIS_AUTH=basic needs POIESIS_AUTH_BASIC_FILE"),
@@ -310,6 +312,11 @@ def test_flags_override_the_tree() -> None:
     args = cli.build_parser().parse_args(["migrate", "--database-url", "pg://b", "--data-dir", "/d"])
     applied = cli.with_flags(settings, args)
     assert (applied.database.url, applied.database.data_dir, applied.api.port) == ("pg://b", Path("/d"), 9000)
+    for command in ("api", "serve"):
+        args = cli.build_parser().parse_args([command, "--tes-version", "1.2"])
+        assert cli.with_flags(settings, args).api.tes_version == "1.2"
+    assert cli.with_flags(Settings.from_env({"POIESIS_TES_VERSION": "1.2"}),
+                          cli.build_parser().parse_args(["serve"])).api.tes_version == "1.2"
 
 
 def test_trec_and_tctl_flags_override_the_tree() -> None:

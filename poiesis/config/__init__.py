@@ -38,10 +38,13 @@ from poiesis.config.security import SecuritySettings
 
 BACKENDS = ("none", "local", "kubernetes")
 LOG_FORMATS = ("text", "json")
+#: The TES versions the API can serve, oldest first (each has openapi/v<version>/ and generated/v<major>_<minor>/).
+TES_VERSIONS = ("1.1", "1.2")
 
 __all__ = [
     "BACKENDS",
     "LOG_FORMATS",
+    "TES_VERSIONS",
     "ApiSettings",
     "ClientSettings",
     "DatabaseSettings",
@@ -77,11 +80,14 @@ class ApiSettings:
     port: int = 8000
     #: uvicorn's line per request (about 6% of a GetTask's CPU); /metrics counts requests either way
     access_log: bool = True
+    #: the TES version served: its document, validation and service-info's type.version (docs/api.md)
+    tes_version: str = "1.1"
 
     @classmethod
     def from_env(cls, env: Env) -> ApiSettings:
         return cls(host=string(env, "POIESIS_HOST", cls.host), port=integer(env, "POIESIS_PORT", cls.port),
-                   access_log=flag(env, "POIESIS_ACCESS_LOG", cls.access_log))
+                   access_log=flag(env, "POIESIS_ACCESS_LOG", cls.access_log),
+                   tes_version=choice(env, "POIESIS_TES_VERSION", cls.tes_version, TES_VERSIONS))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from generated.models import TesExecutor, TesResources, TesTask
-from poiesis import layout
+from poiesis import layout, units
 from poiesis.config.kube import KubeSettings
 
 TASK_LABEL = "poiesis.io/task"
@@ -285,16 +285,18 @@ def executor_command(executor: TesExecutor) -> tuple[list[str], list[dict[str, s
 
 
 def executor_resources(resources: TesResources | None) -> dict[str, Any]:
-    """TES cpu_cores -> CPU request; ram_gb (GiB) -> memory request and limit."""
+    """TES cpu_cores -> CPU request (millicores when fractional); ram_gb (GiB) -> memory request and limit, in bytes.
+
+    Both rounded up, exactly (``poiesis.units``): 0.5 cores is ``500m``, 0.1 GiB 107374183 bytes.
+    """
     requests: dict[str, str] = {}
     limits: dict[str, str] = {}
     if resources is None:
         return {}
     if resources.cpu_cores:
-        requests["cpu"] = str(int(resources.cpu_cores))
+        requests["cpu"] = units.cpu_quantity(resources.cpu_cores)
     if resources.ram_gb:
-        memory = str(int(float(resources.ram_gb) * 2**30))
-        requests["memory"] = limits["memory"] = memory
+        requests["memory"] = limits["memory"] = str(units.gib_bytes(resources.ram_gb))
     out: dict[str, Any] = {}
     if requests:
         out["requests"] = requests
@@ -366,9 +368,9 @@ def build_secret(task_id: str, task: TesTask, cfg: KubeSettings, *, owner: Mappi
 
 
 def disk_bytes(task: TesTask, cfg: KubeSettings) -> int:
-    """PVC size: the task's disk_gb (GiB) or the configured default."""
+    """PVC size: the task's disk_gb (GiB) or the configured default, in bytes rounded up (``poiesis.units``)."""
     disk = (task.resources.disk_gb if task.resources else None) or cfg.default_disk_gb
-    return int(float(disk) * 2**30)
+    return units.gib_bytes(disk)
 
 
 def build_pvc(task_id: str, task: TesTask, cfg: KubeSettings, *, owner: Mapping[str, Any]) -> dict[str, Any]:

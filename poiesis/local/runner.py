@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from generated.models import TesExecutor, TesTask
+from generated.models import TesExecutor, TesResources, TesTask
 from poiesis import beneath, filer, images, layout, lifecycle
 from poiesis.config.local import LocalSettings
 from poiesis.lifecycle import NO_PRIVATE_MOUNTS_LOG, PROCESS_MODE_LOG, End
@@ -126,7 +126,8 @@ class Runner:
         self._fetch_inputs(task, root)
         for index, ex in enumerate(task.executors):
             self._check_cancel(handle)
-            result = self._run_executor(handle, task_id=task_id, index=index, executor_spec=ex, root=root, mapped=mapped)
+            result = self._run_executor(handle, task_id=task_id, index=index, executor_spec=ex, root=root, mapped=mapped,
+                                        resources=task.resources)
             if result.cancelled or handle.cancelled.is_set():
                 raise Stop(lifecycle.cancelled())
             if result.exit_code != 0 and not ex.ignore_error:
@@ -192,8 +193,9 @@ class Runner:
         executor_spec: TesExecutor,
         root: Path,
         mapped: list[layout.Mount],
+        resources: TesResources | None = None,
     ) -> executor.Result:
-        launch = self._plan(executor_spec, task_id=task_id, index=index, root=root, mapped=mapped)
+        launch = self._plan(executor_spec, task_id=task_id, index=index, root=root, mapped=mapped, resources=resources)
         first = index == 0
 
         def started(running: executor.Running) -> None:
@@ -224,13 +226,15 @@ class Runner:
         return result
 
     def _plan(
-        self, spec: TesExecutor, *, task_id: str, index: int, root: Path, mapped: list[layout.Mount]
+        self, spec: TesExecutor, *, task_id: str, index: int, root: Path, mapped: list[layout.Mount],
+        resources: TesResources | None = None,
     ) -> engine.Launch:
         stdio = self._stdio(spec, root=root, index=index)
         if self.mode.isolated:
             try:
                 return engine.plan_container(
-                    spec, mode=self.mode, task_id=task_id, index=index, root=root, mapped=mapped, stdio=stdio
+                    spec, mode=self.mode, task_id=task_id, index=index, root=root, mapped=mapped, stdio=stdio,
+                    resources=resources,
                 )
             except (engine.ImageRefused, engine.EnvRefused) as exc:
                 log.warning("task %s executor #%d: %s", task_id, index, exc)

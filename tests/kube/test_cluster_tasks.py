@@ -276,3 +276,17 @@ def test_service_info_and_unsupported_backend_parameters(tes, kube: Kube, kube_s
     assert spec["priorityClassName"] == "p"
     settings = Settings.from_env({"POIESIS_BACKEND": "kubernetes", "POIESIS_KUBE_KUBECONFIG": kube_settings.kubeconfig})
     assert make_backend(settings).name == "kubernetes"
+
+
+def test_a_tes_1_2_task_asks_for_fractional_cores_in_its_pod(serve_app, kube_backend, kube: Kube) -> None:
+    """On a 1.2 server, cpu_cores 0.5 is a 500m CPU request of the Pod's executor; 0.1 GiB of RAM 107374183 bytes."""
+    tes = serve_app(backend=kube_backend, tes_version="1.2")
+    assert tes.get("/service-info").json()["type"]["version"] == "1.2.0"
+    task_id = create(tes, executor(), resources={"cpu_cores": 0.5, "ram_gb": 0.1, "disk_gb": 0.5})
+    assert full(tes, task_id)["resources"] == {"cpu_cores": 0.5, "ram_gb": 0.1, "disk_gb": 0.5}
+    pod = wait_for(lambda: task_pod(kube, task_id), timeout=60, what=f"the Pod of task {task_id}")
+    executors = [c for c in pod["spec"]["initContainers"] if c["name"].startswith("executor-")]
+    assert [c["resources"] for c in executors] == [
+        {"requests": {"cpu": "500m", "memory": "107374183"}, "limits": {"memory": "107374183"}}]
+    pvc = kube.core.read_namespaced_persistent_volume_claim(build.job_name(task_id), kube.namespace)
+    assert pvc.spec.resources.requests["storage"] == str(2**29)

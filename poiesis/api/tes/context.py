@@ -13,6 +13,7 @@ import anyio.to_thread
 from generated.models import TesTask
 from poiesis import backend as backends
 from poiesis import lifecycle
+from poiesis.api import document
 from poiesis.config import ServiceInfoSettings
 from poiesis.config.security import SecuritySettings
 from poiesis.states import State
@@ -20,15 +21,14 @@ from poiesis.store import AsyncStore
 
 log = logging.getLogger(__name__)
 
-TES_VERSION = "1.1.0"
 
-
-def service_info(settings: ServiceInfoSettings, backend: backends.Backend) -> dict[str, Any]:
-    """The GET /service-info body for this deployment."""
+def service_info(settings: ServiceInfoSettings, backend: backends.Backend,
+                 tes_version: str = document.DEFAULT_VERSION) -> dict[str, Any]:
+    """The GET /service-info body for this deployment; ``type.version`` is the served document's (1.1.0, 1.2.0)."""
     info: dict[str, Any] = {
         "id": settings.id,
         "name": settings.name,
-        "type": {"group": "org.ga4gh", "artifact": "tes", "version": TES_VERSION},
+        "type": {"group": "org.ga4gh", "artifact": "tes", "version": document.service_type_version(tes_version)},
         "description": " ".join(
             part for part in (settings.description, getattr(backend, "service_description", None)) if part
         ),
@@ -57,10 +57,12 @@ class Context:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     #: PROMETHEUS_MULTIPROC_DIR: /metrics sums every worker's series
     metrics_dir: str | None = None
+    #: the TES version served (POIESIS_TES_VERSION): its document and service-info's type.version
+    tes_version: str = document.DEFAULT_VERSION
 
     @property
     def service_info(self) -> dict[str, Any]:
-        return service_info(self.service, self.backend)
+        return service_info(self.service, self.backend, self.tes_version)
 
     @cached_property
     def service_info_json(self) -> bytes:

@@ -54,7 +54,8 @@ class Operations:
         if not isinstance(body, dict):
             return problem_response(400, "the request body must be a JSON object (tesTask)")
         ctx = self.ctx
-        found = limits.problems(body, ctx.security.limits) or _integer_problems(body) or validate.problems(body)
+        found = (limits.problems(body, ctx.security.limits) or _integer_problems(body, ctx.tes_version)
+                 or validate.problems(body))
         if found:
             return problem_response(400, "; ".join(found))
         task = models.TesTask.model_validate(body)
@@ -143,9 +144,9 @@ def _visible_owner() -> str | None:
     return caller.owner if caller.owner is not None else "-"  # no owner is "-": owners are "basic:..." or "jwt:..."
 
 
-def _integer_problems(body: dict[str, Any]) -> list[str]:
-    """Integers outside their OpenAPI format's range (cpu_cores is int32)."""
-    return limits.integer_problems(body, {"$ref": "#/components/schemas/tesTask"}, document.component_schemas())
+def _integer_problems(body: dict[str, Any], version: str) -> list[str]:
+    """Integers outside their OpenAPI format's range in the served document (cpu_cores is int32 in TES 1.1)."""
+    return limits.integer_problems(body, {"$ref": "#/components/schemas/tesTask"}, document.component_schemas(version))
 
 
 def _resolve_backend_parameters(
