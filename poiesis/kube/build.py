@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from generated.models import TesExecutor, TesResources, TesTask
-from poiesis import layout
+from poiesis import layout, parameters
 from poiesis.config.kube import KubeSettings
 
 TASK_LABEL = "poiesis.io/task"
@@ -40,10 +40,6 @@ TMP_DIR = "/tmp"
 TREC_STARTUP_S = 120
 #: what the ignore_error wrapper writes to the termination message
 EXIT_CODE_PREFIX = "poiesis-exit-code="
-#: backend_parameters keys this backend understands (docs/kubernetes.md)
-BACKEND_PARAMETERS = frozenset(
-    {"node_selector", "priority_class", "runtime_class", "active_deadline_seconds"}
-)
 #: tesTask members the server sets: never part of the task file the filers read
 READ_ONLY = frozenset({"id", "state", "logs", "creation_time"})
 _POIESIS_RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
@@ -68,8 +64,11 @@ def owner_reference(*, name: str, uid: str) -> dict[str, Any]:
 
 
 def build_job(task_id: str, task: TesTask, cfg: KubeSettings, *, suspend: bool = False) -> dict[str, Any]:
-    """The task's Job: one Pod, never retried; created running (its Pod waits for its Secret and PVC anyway)."""
-    params = _backend_parameters(task)
+    """The task's Job: one Pod, never retried; created running (its Pod waits for its Secret and PVC anyway).
+
+    Raises ``parameters.Refused`` when the task's backend_parameters are not allowed by ``cfg``.
+    """
+    params = backend_parameters(task, cfg)
     spec: dict[str, Any] = {
         "backoffLimit": 0,
         "suspend": suspend,
@@ -314,27 +313,33 @@ def volume_mounts(task: TesTask) -> list[dict[str, Any]]:
 # -- placement and parameters ----------------------------------------------------
 
 
-def _backend_parameters(task: TesTask) -> dict[str, str]:
-    params = (task.resources.backend_parameters if task.resources else None) or {}
-    return {k: str(v) for k, v in params.items() if k in BACKEND_PARAMETERS}
+def parameter_policy(cfg: KubeSettings) -> parameters.Policy:
+    """The backend_parameters this backend implements, each under its setting (docs/kubernetes.md)."""
+    return parameters.Policy((
+        parameters.Allowance("node_selector", "POIESIS_KUBE_ALLOWED_NODE_SELECTORS", "selector",
+                             allowed=cfg.allowed_node_selectors),
+        parameters.Allowance("priority_class", "POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES",
+                             allowed=cfg.allowed_priority_classes),
+        parameters.Allowance("runtime_class", "POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES",
+                             allowed=cfg.allowed_runtime_classes),
+        parameters.Allowance("active_deadline_seconds", "POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS", "count",
+                             maximum=cfg.max_active_deadline_seconds),
+    ))
 
 
-def parse_node_selector(value: str) -> dict[str, str]:
-    """'k=v,k2=v2' -> {'k': 'v', 'k2': 'v2'}."""
-    out = {}
-    for pair in filter(None, (p.strip() for p in value.split(","))):
-        key, sep, val = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"node_selector entry {pair!r} is not key=value")
-        out[key.strip()] = val.strip()
-    return out
+def backend_parameters(task: TesTask, cfg: KubeSettings) -> dict[str, str]:
+    """The task's backend_parameters this backend implements; raises ``parameters.Refused`` for any not allowed.
+
+    CreateTask refused these already; this second check keeps the builder from ever
+    writing what the settings (perhaps narrowed since the task was stored) do not allow.
+    """
+    return parameter_policy(cfg).check(task.resources.backend_parameters if task.resources else None)
 
 
 def _placement(spec: dict[str, Any], task: TesTask, cfg: KubeSettings) -> None:
-    params = _backend_parameters(task)
-    selector = dict(cfg.node_selector)
-    if "node_selector" in params:
-        selector.update(parse_node_selector(params["node_selector"]))
+    params = backend_parameters(task, cfg)
+    # the operator's node selector last: a task never overrides it (the settings refuse to allow its keys)
+    selector = {**parameters.parse_selector(params.get("node_selector", "")), **cfg.node_selector}
     if selector:
         spec["nodeSelector"] = selector
     if cfg.tolerations:

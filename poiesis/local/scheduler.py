@@ -22,6 +22,7 @@ from poiesis.config.security import is_loopback
 from poiesis.lifecycle import RESTART_LOG, SHUTDOWN_LOG
 from poiesis.local import engine
 from poiesis.local.runner import Handle, Runner
+from poiesis.parameters import Policy
 from poiesis.states import State
 from poiesis.store import Store
 
@@ -56,7 +57,8 @@ class LocalBackend:
     """Runs tasks on this machine (see the package docstring)."""
 
     name = "local"
-    backend_parameters: frozenset[str] = frozenset()
+    #: no backend_parameters: every key is TES's "unsupported" here
+    parameters = Policy()
     writes_cancel = True
     submit_blocks = False  # a queue hand-off
 

@@ -137,6 +137,18 @@ def test_api_and_tctl_settings(helm) -> None:
     assert storage["stringData"] == {"AWS_ACCESS_KEY_ID": "k"}
 
 
+def test_backend_parameter_allowlists_are_values(helm) -> None:
+    """tasks.allowed* and tasks.maxActiveDeadlineSeconds become the settings; unset, none is given (all refused)."""
+    values = {"tasks": {"allowedPriorityClasses": ["batch-low", "batch-high"], "allowedRuntimeClasses": ["gvisor"],
+                        "allowedNodeSelectors": ["pool=batch", "disk"], "maxActiveDeadlineSeconds": 86400}}
+    env = env_of(pod_specs(helm.render(*BASE, values=values))["t-poiesis-api"]["containers"][0])
+    assert (env["POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES"], env["POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES"],
+            env["POIESIS_KUBE_ALLOWED_NODE_SELECTORS"], env["POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS"]) == (
+        "batch-low,batch-high", "gvisor", "pool=batch,disk", "86400")
+    bare = env_of(pod_specs(helm.render(*BASE))["t-poiesis-api"]["containers"][0])
+    assert not [name for name in bare if name.startswith(("POIESIS_KUBE_ALLOWED_", "POIESIS_KUBE_MAX_"))]
+
+
 def test_every_documented_setting_can_be_set(helm) -> None:
     """Each POIESIS_* variable of the docs' settings tables reaches the API and TCtl through `env`."""
     names = set()

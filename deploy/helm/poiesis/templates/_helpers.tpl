@@ -107,6 +107,22 @@ app.kubernetes.io/component: {{ .component }}
 - name: POIESIS_KUBE_TOLERATIONS
   value: {{ toJson . | quote }}
 {{- end }}
+{{- with .Values.tasks.allowedPriorityClasses }}
+- name: POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.tasks.allowedRuntimeClasses }}
+- name: POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.tasks.allowedNodeSelectors }}
+- name: POIESIS_KUBE_ALLOWED_NODE_SELECTORS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.tasks.maxActiveDeadlineSeconds }}
+- name: POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS
+  value: {{ int64 . | toString | quote }}
+{{- end }}
 - name: POIESIS_KUBE_LEASE_NAME
   value: {{ default (printf "%s-tctl" (include "poiesis.fullname" .)) .Values.tctl.leaseName | quote }}
 {{- range $key, $value := .Values.env }}
