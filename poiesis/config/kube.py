@@ -99,6 +99,12 @@ class KubeSettings:
     #: node_selector entries: "key" (any value) or "key=value" (that pair only)
     allowed_node_selectors: tuple[str, ...] = ()
     max_active_deadline_seconds: int = 0
+    #: GPUs: the most a task may ask for with ``gpu`` (0: refused), the executors' extended resource,
+    #: ``gpu_type`` names and the node labels each selects, tolerations a GPU task's Pod gets
+    max_gpus: int = 0
+    gpu_resource: str = "nvidia.com/gpu"
+    gpu_types: dict[str, dict[str, str]] = field(default_factory=dict)
+    gpu_tolerations: list[dict[str, Any]] = field(default_factory=list)
     #: a shared filesystem for file:// inputs and outputs, mounted into tif and tof
     shared_host_path: str | None = None
     shared_claim: str | None = None
@@ -128,6 +134,8 @@ class KubeSettings:
                 )
         if self.max_active_deadline_seconds < 0:
             raise SettingsError("POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS must be 0 (refused) or more")
+        if self.max_gpus < 0:
+            raise SettingsError("POIESIS_KUBE_MAX_GPUS must be 0 (refused) or more")
 
     @property
     def shared_mount(self) -> str | None:
@@ -189,7 +197,21 @@ class KubeSettings:
             allowed_runtime_classes=words(e, "POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES", spaces=True),
             allowed_node_selectors=words(e, "POIESIS_KUBE_ALLOWED_NODE_SELECTORS", spaces=True),
             max_active_deadline_seconds=integer(e, "POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS", 0),
+            max_gpus=integer(e, "POIESIS_KUBE_MAX_GPUS", 0),
+            gpu_resource=string(e, "POIESIS_KUBE_GPU_RESOURCE", d.gpu_resource),
+            gpu_types=_gpu_types(json_object(e, "POIESIS_KUBE_GPU_TYPES") or {}),
+            gpu_tolerations=json_array(e, "POIESIS_KUBE_GPU_TOLERATIONS"),
             shared_host_path=text(e, "POIESIS_KUBE_SHARED_HOST_PATH"),
             shared_claim=text(e, "POIESIS_KUBE_SHARED_CLAIM"),
             shared_mount_path=text(e, "POIESIS_KUBE_SHARED_MOUNT_PATH"),
         )
+
+
+def _gpu_types(value: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """POIESIS_KUBE_GPU_TYPES: {"<gpu_type>": {"<node label>": "<value>", ...}, ...}."""
+    out = {}
+    for name, labels in value.items():
+        if not isinstance(labels, dict) or not labels:
+            raise SettingsError(f"POIESIS_KUBE_GPU_TYPES: {name!r} must map to a JSON object of node labels")
+        out[str(name)] = {str(k): str(v) for k, v in labels.items()}
+    return out

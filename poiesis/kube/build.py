@@ -88,6 +88,8 @@ def build_job(task_id: str, task: TesTask, cfg: KubeSettings, *, suspend: bool =
 
 def build_pod_spec(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, Any]:
     """The Pod: recorder sidecar, input filer, executors, output filer."""
+    params = backend_parameters(task, cfg)
+    gpus = int(params["gpu"]) if "gpu" in params else 0
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
@@ -95,7 +97,7 @@ def build_pod_spec(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, 
         "initContainers": [
             _trec(task_id, cfg),
             _filer("tif", "in", cfg),
-            *(_executor(i, x, task, cfg) for i, x in enumerate(task.executors)),
+            *(_executor(i, x, task, cfg, gpus=gpus) for i, x in enumerate(task.executors)),
         ],
         "containers": [_filer("tof", "out", cfg)],
         "volumes": _volumes(task_id, task, cfg),
@@ -104,7 +106,7 @@ def build_pod_spec(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, 
         spec["serviceAccountName"] = cfg.service_account
     if cfg.pod_security_context:
         spec["securityContext"] = json.loads(json.dumps(cfg.pod_security_context))
-    _placement(spec, task, cfg)
+    _placement(spec, task, cfg, params)
     return spec
 
 
@@ -227,7 +229,7 @@ def _poiesis_container(name: str, command: list[str], cfg: KubeSettings, **extra
 # -- executors -------------------------------------------------------------------
 
 
-def _executor(index: int, executor: TesExecutor, task: TesTask, cfg: KubeSettings) -> dict[str, Any]:
+def _executor(index: int, executor: TesExecutor, task: TesTask, cfg: KubeSettings, *, gpus: int) -> dict[str, Any]:
     command, wrapper_env = executor_command(executor)
     env = [{"name": k, "value": str(v)} for k, v in (executor.env or {}).items()]
     container: dict[str, Any] = {
@@ -243,6 +245,8 @@ def _executor(index: int, executor: TesExecutor, task: TesTask, cfg: KubeSetting
     if executor.workdir:
         container["workingDir"] = executor.workdir
     resources = executor_resources(task.resources)
+    if gpus:  # an extended resource: a limit only (its request is the same); init containers run one at a time
+        resources.setdefault("limits", {})[cfg.gpu_resource] = str(gpus)
     if resources:
         container["resources"] = resources
     if cfg.executor_security_context:
@@ -324,6 +328,8 @@ def parameter_policy(cfg: KubeSettings) -> parameters.Policy:
                              allowed=cfg.allowed_runtime_classes),
         parameters.Allowance("active_deadline_seconds", "POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS", "count",
                              maximum=cfg.max_active_deadline_seconds),
+        parameters.Allowance("gpu", "POIESIS_KUBE_MAX_GPUS", "count", maximum=cfg.max_gpus),
+        parameters.Allowance("gpu_type", "POIESIS_KUBE_GPU_TYPES", allowed=tuple(sorted(cfg.gpu_types)), needs="gpu"),
     ))
 
 
@@ -336,14 +342,19 @@ def backend_parameters(task: TesTask, cfg: KubeSettings) -> dict[str, str]:
     return parameter_policy(cfg).check(task.resources.backend_parameters if task.resources else None)
 
 
-def _placement(spec: dict[str, Any], task: TesTask, cfg: KubeSettings) -> None:
-    params = backend_parameters(task, cfg)
-    # the operator's node selector last: a task never overrides it (the settings refuse to allow its keys)
-    selector = {**parameters.parse_selector(params.get("node_selector", "")), **cfg.node_selector}
+def _placement(spec: dict[str, Any], task: TesTask, cfg: KubeSettings, params: Mapping[str, str]) -> None:
+    """Where the Pod may run: the task's node_selector, its gpu_type's labels, then the operator's selector
+    (last: a task never overrides it; the settings refuse to allow its keys); the tolerations."""
+    selector = {
+        **parameters.parse_selector(params.get("node_selector", "")),
+        **cfg.gpu_types.get(params.get("gpu_type", ""), {}),
+        **cfg.node_selector,
+    }
     if selector:
         spec["nodeSelector"] = selector
-    if cfg.tolerations:
-        spec["tolerations"] = [dict(t) for t in cfg.tolerations]
+    tolerations = [*cfg.tolerations, *(cfg.gpu_tolerations if "gpu" in params else ())]
+    if tolerations:
+        spec["tolerations"] = [dict(t) for t in tolerations]
     if "priority_class" in params:
         spec["priorityClassName"] = params["priority_class"]
     if "runtime_class" in params:

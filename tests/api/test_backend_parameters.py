@@ -97,8 +97,21 @@ def test_strict_names_only_the_allowed_keys_as_supported(serve_app):
      ({"POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES": "gvisor"}, ["runtime_class"]),
      ({"POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES": "low", "POIESIS_KUBE_ALLOWED_NODE_SELECTORS": "pool",
        "POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS": "60"},
-      ["active_deadline_seconds", "node_selector", "priority_class"])],
+      ["active_deadline_seconds", "node_selector", "priority_class"]),
+     ({"POIESIS_KUBE_MAX_GPUS": "2"}, ["gpu"]),
+     ({"POIESIS_KUBE_MAX_GPUS": "2", "POIESIS_KUBE_GPU_TYPES": '{"a100": {"m": "A100"}}'}, ["gpu", "gpu_type"])],
 )
 def test_service_info_lists_only_the_allowed_parameters(serve_app, env, listed):
     """tesResources_backend_parameters follows the settings: a key whose allowlist is empty is not listed."""
     assert _serve(serve_app, **env).get("/service-info").json()["tesResources_backend_parameters"] == listed
+
+
+def test_gpus_over_http(serve_app):
+    """gpu refused until allowed, naming POIESIS_KUBE_MAX_GPUS; above the maximum, or gpu_type alone, a 400 too."""
+    (entry,) = _refused(_post(_serve(serve_app), {"gpu": "1"}), "POIESIS_KUBE_MAX_GPUS")
+    assert entry["parameter"] == "gpu"
+    client = _serve(serve_app, POIESIS_KUBE_MAX_GPUS="2", POIESIS_KUBE_GPU_TYPES='{"a100": {"m": "A100"}}')
+    _refused(_post(client, {"gpu": "3"}), "'3' is not a whole number from 1 to 2")
+    _refused(_post(client, {"gpu_type": "a100"}), "needs resources.backend_parameters.gpu too")
+    _refused(_post(client, {"gpu": "1", "gpu_type": "h100"}), "POIESIS_KUBE_GPU_TYPES allows a100")
+    assert _post(client, {"gpu": "2", "gpu_type": "a100"}).status_code == 200

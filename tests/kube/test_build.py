@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -335,3 +336,50 @@ def test_shared_volume_settings_that_cannot_work_are_refused() -> None:
                 {"POIESIS_KUBE_SHARED_HOST_PATH": "/a", "POIESIS_KUBE_SHARED_MOUNT_PATH": "data"}):
         with pytest.raises(ValueError):
             KubeSettings.from_env(env)
+
+
+GPU_CFG = dataclasses.replace(
+    CFG, max_gpus=4, gpu_types={"a100": {"gpu.example/model": "A100"}},
+    gpu_tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+)
+
+
+def test_gpus_are_each_executors_extended_resource_with_type_labels_and_tolerations() -> None:
+    """gpu -> every executor's limit on the configured resource; gpu_type -> its node labels; the GPU tolerations."""
+    task = {"executors": TASK["executors"], "resources": {"ram_gb": 1, "backend_parameters": {
+        "GPU": "2", "gpu_type": "a100", "node_selector": "disk=ssd"}}}
+    pod = build.build_pod_spec("t1", tes_task(task), dataclasses.replace(GPU_CFG, gpu_resource="amd.com/gpu"))
+    executors = [c for c in pod["initContainers"] if c["name"].startswith("executor-")]
+    assert [c["resources"]["limits"] for c in executors] == [{"memory": str(2**30), "amd.com/gpu": "2"}] * 3
+    assert all("amd.com/gpu" not in c.get("resources", {}).get("limits", {})
+               for c in pod["initContainers"][:2] + pod["containers"])
+    assert pod["nodeSelector"] == {"disk": "ssd", "gpu.example/model": "A100"}
+    assert pod["tolerations"] == GPU_CFG.gpu_tolerations
+
+
+def test_no_gpu_no_gpu_resource_nor_tolerations() -> None:
+    """A task without gpu gets neither the resource nor the GPU tolerations, whatever the settings."""
+    pod = build.build_pod_spec("t1", tes_task({"executors": TASK["executors"]}), GPU_CFG)
+    assert "tolerations" not in pod
+    assert not any("nvidia.com/gpu" in json.dumps(c.get("resources", {})) for c in pod["initContainers"])
+
+
+@pytest.mark.parametrize(
+    ("params", "refused"),
+    [({"gpu": "1"}, "not allowed on this server (enabled by POIESIS_KUBE_MAX_GPUS)"),
+     ({"gpu": "1", "gpu_type": "a100"}, "enabled by POIESIS_KUBE_GPU_TYPES")],
+)
+def test_gpus_are_refused_by_default(params, refused) -> None:
+    with pytest.raises(parameters.Refused, match=re.escape(refused)):
+        build.build_pod_spec("t1", tes_task(_with(params)), CFG)
+
+
+@pytest.mark.parametrize(
+    ("params", "refused"),
+    [({"gpu": "5"}, "'5' is not a whole number from 1 to 4 (the maximum is POIESIS_KUBE_MAX_GPUS)"),
+     ({"gpu": "1", "gpu_type": "h100"}, "'h100' is not allowed (POIESIS_KUBE_GPU_TYPES allows a100)"),
+     ({"gpu_type": "a100"}, "gpu_type: needs resources.backend_parameters.gpu too")],
+)
+def test_gpu_values_outside_the_settings_are_refused(params, refused) -> None:
+    with pytest.raises(parameters.Refused, match=re.escape(refused)):
+        build.build_pod_spec("t1", tes_task(_with(params)), GPU_CFG)
