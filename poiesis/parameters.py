@@ -61,6 +61,8 @@ class Allowance:
     ``k=v,k2=v2`` and each pair must match an entry of ``allowed``, either
     ``k`` (any label value) or ``k=v`` (that pair only). ``count``: a whole
     number from 1 to ``maximum``. ``needs``: another key that must be given too.
+    ``off``: why the key is refused while the allowance is empty (default: the
+    setting that would enable it).
     """
 
     key: str
@@ -69,6 +71,7 @@ class Allowance:
     allowed: tuple[str, ...] = ()
     maximum: int = 0
     needs: str | None = None
+    off: str | None = None
 
     @property
     def enabled(self) -> bool:
@@ -77,7 +80,8 @@ class Allowance:
     def refusal(self, value: str) -> Refusal | None:
         """Why ``value`` may not be used for this key; None when it may."""
         if not self.enabled:
-            return Refusal(self.key, value, self.setting, f"not allowed on this server (enabled by {self.setting})")
+            return Refusal(self.key, value, self.setting,
+                           self.off or f"not allowed on this server (enabled by {self.setting})")
         reason = {"name": self._name, "selector": self._selector, "count": self._count}[self.kind](value)
         return Refusal(self.key, value, self.setting, reason) if reason else None
 
