@@ -12,14 +12,16 @@ from typing import Protocol
 
 from generated.models import TesTask
 from poiesis.filer import FilerConfig, storage_prefixes
+from poiesis.parameters import Policy
 
 
 class Backend(Protocol):
     """A place where tasks run."""
 
     name: str
-    #: backend_parameters keys this backend understands (listed in service-info).
-    backend_parameters: frozenset[str]
+    #: the backend_parameters keys this backend implements, each under the operator's allowlist:
+    #: service-info lists ``parameters.enabled``; CreateTask refuses what ``parameters.refusals`` names
+    parameters: Policy
 
     @property
     def file_roots(self) -> tuple[Path | str, ...]:
@@ -59,7 +61,7 @@ class NoBackend:
     """
 
     name = "none"
-    backend_parameters: frozenset[str] = frozenset()
+    parameters = Policy()
     writes_cancel = False
     submit_blocks = False
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, cast
 
+from poiesis.parameters import Refused
 from poiesis.sanitize import storable
 from poiesis.states import State, is_terminal
 
@@ -157,6 +158,14 @@ def engine_failed(index: int, engine: str, error: str) -> End:
 def backend_failed(error: BaseException) -> End:
     """An unexpected exception in the backend (its type only: the message may hold secrets)."""
     return _error(State.SYSTEM_ERROR, f"local backend failure: {type(error).__name__}")
+
+
+def submission_failed(backend: str, error: BaseException) -> End:
+    """Handing a stored task to its backend failed: the backend's own check of its backend_parameters
+    (the settings narrowed since CreateTask) says which; anything else only its type (secrets)."""
+    if isinstance(error, Refused):
+        return _error(State.SYSTEM_ERROR, f"not run: {error}")
+    return _error(State.SYSTEM_ERROR, f"submission to the {backend} backend failed: {type(error).__name__}")
 
 
 #: every task of a server that stopped with tasks running ends SYSTEM_ERROR with this line at the next start

@@ -10,6 +10,25 @@ from typing import Annotated
 from pydantic import AnyUrl, AwareDatetime, BaseModel, Field
 
 
+class BackendParameter(BaseModel):
+    parameter: Annotated[str, Field(examples=["priority_class"])]
+    """
+    The key, lower case.
+    """
+    value: Annotated[str | None, Field(examples=["system-node-critical"])] = None
+    """
+    The value the task gave.
+    """
+    setting: Annotated[str, Field(examples=["POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES"])]
+    """
+    The server setting that allows this key and its values.
+    """
+    reason: str
+    """
+    Why the entry is refused.
+    """
+
+
 class ErrorResponse(BaseModel):
     """
     An error, as an RFC 7807 problem document. Connexion's own validation
@@ -38,6 +57,11 @@ class ErrorResponse(BaseModel):
     instance: str | None = None
     """
     URI of this occurrence of the problem, when the server sets one.
+    """
+    backend_parameters: list[BackendParameter] | None = None
+    """
+    CreateTask only: each `resources.backend_parameters` entry the server's
+    settings do not allow, with the setting that would allow it.
     """
 
 

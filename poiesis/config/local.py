@@ -34,6 +34,8 @@ class LocalSettings:
     keep_work_dirs: bool = False
     #: Process mode: the PATH executors get (None: the standard one, never the server's).
     process_path: str | None = None
+    #: GPUs tasks may use (``gpu`` backend parameter); None: found at start (local/gpus.py), 0: none
+    gpus: int | None = None
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -42,6 +44,8 @@ class LocalSettings:
             raise SettingsError(f"POIESIS_LOCAL_PULL must be one of {', '.join(PULL_POLICIES)}, not {self.pull!r}")
         if self.max_tasks < 1:
             raise SettingsError("POIESIS_LOCAL_MAX_TASKS must be at least 1")
+        if self.gpus is not None and self.gpus < 0:
+            raise SettingsError("POIESIS_LOCAL_GPUS must be auto, 0 (none) or more")
 
     @classmethod
     def from_env(cls, env: Env) -> LocalSettings:
@@ -57,4 +61,6 @@ class LocalSettings:
             tail_bytes=integer(env, "POIESIS_LOCAL_TAIL_BYTES", cls.tail_bytes),
             keep_work_dirs=flag(env, "POIESIS_LOCAL_KEEP_WORK_DIRS"),
             process_path=text(env, "POIESIS_LOCAL_PATH"),
+            gpus=None if string(env, "POIESIS_LOCAL_GPUS", "auto").lower() == "auto"
+            else integer(env, "POIESIS_LOCAL_GPUS", 0),
         )

@@ -48,12 +48,13 @@ class KubeBackend:
     """Runs each task as one Job on a Kubernetes cluster."""
 
     name = "kubernetes"
-    backend_parameters: frozenset[str] = build.BACKEND_PARAMETERS
     writes_cancel = True
 
     def __init__(self, settings: KubeSettings, kube: Kube | None = None, *, store: Store | None = None,
                  ended_by: str = "api", s3_buckets: tuple[str, ...] = ()) -> None:
         self.settings = settings
+        #: backend_parameters under the settings' allowlists (CreateTask and ``build`` both check them)
+        self.parameters = build.parameter_policy(settings)
         self.kube = kube or Kube(
             api_client(settings.kubeconfig, connections=settings.submit_workers + 4), settings.namespace
         )
@@ -126,10 +127,8 @@ class KubeBackend:
         except KubeError as cleanup:
             log.warning("could not delete the Job of refused task %s: %s", task_id, cleanup)
         assert self.store is not None
-        self.store.write_terminal_state(
-            task_id, State.SYSTEM_ERROR, ended_by=self.ended_by,
-            system_logs=[f"submission to the {self.name} backend failed: {type(exc).__name__}"],
-        )
+        lines = lifecycle.submission_failed(self.name, exc).lines
+        self.store.write_terminal_state(task_id, State.SYSTEM_ERROR, ended_by=self.ended_by, system_logs=list(lines))
 
     def create(self, task_id: str, task: TesTask, manifest: dict[str, Any]) -> None:
         """Create a built Job manifest, then its dependents owned by it; repeating it is harmless.

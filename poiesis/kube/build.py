@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from generated.models import TesExecutor, TesResources, TesTask
-from poiesis import layout, units
+from poiesis import layout, parameters, units
 from poiesis.config.kube import KubeSettings
 
 TASK_LABEL = "poiesis.io/task"
@@ -40,10 +40,6 @@ TMP_DIR = "/tmp"
 TREC_STARTUP_S = 120
 #: what the ignore_error wrapper writes to the termination message
 EXIT_CODE_PREFIX = "poiesis-exit-code="
-#: backend_parameters keys this backend understands (docs/kubernetes.md)
-BACKEND_PARAMETERS = frozenset(
-    {"node_selector", "priority_class", "runtime_class", "active_deadline_seconds"}
-)
 #: tesTask members the server sets: never part of the task file the filers read
 READ_ONLY = frozenset({"id", "state", "logs", "creation_time"})
 _POIESIS_RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
@@ -68,8 +64,11 @@ def owner_reference(*, name: str, uid: str) -> dict[str, Any]:
 
 
 def build_job(task_id: str, task: TesTask, cfg: KubeSettings, *, suspend: bool = False) -> dict[str, Any]:
-    """The task's Job: one Pod, never retried; created running (its Pod waits for its Secret and PVC anyway)."""
-    params = _backend_parameters(task)
+    """The task's Job: one Pod, never retried; created running (its Pod waits for its Secret and PVC anyway).
+
+    Raises ``parameters.Refused`` when the task's backend_parameters are not allowed by ``cfg``.
+    """
+    params = backend_parameters(task, cfg)
     spec: dict[str, Any] = {
         "backoffLimit": 0,
         "suspend": suspend,
@@ -89,6 +88,8 @@ def build_job(task_id: str, task: TesTask, cfg: KubeSettings, *, suspend: bool =
 
 def build_pod_spec(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, Any]:
     """The Pod: recorder sidecar, input filer, executors, output filer."""
+    params = backend_parameters(task, cfg)
+    gpus = int(params["gpu"]) if "gpu" in params else 0
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
@@ -96,7 +97,7 @@ def build_pod_spec(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, 
         "initContainers": [
             _trec(task_id, cfg),
             _filer("tif", "in", cfg),
-            *(_executor(i, x, task, cfg) for i, x in enumerate(task.executors)),
+            *(_executor(i, x, task, cfg, gpus=gpus) for i, x in enumerate(task.executors)),
         ],
         "containers": [_filer("tof", "out", cfg)],
         "volumes": _volumes(task_id, task, cfg),
@@ -105,7 +106,7 @@ def build_pod_spec(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, 
         spec["serviceAccountName"] = cfg.service_account
     if cfg.pod_security_context:
         spec["securityContext"] = json.loads(json.dumps(cfg.pod_security_context))
-    _placement(spec, task, cfg)
+    _placement(spec, task, cfg, params)
     return spec
 
 
@@ -228,7 +229,7 @@ def _poiesis_container(name: str, command: list[str], cfg: KubeSettings, **extra
 # -- executors -------------------------------------------------------------------
 
 
-def _executor(index: int, executor: TesExecutor, task: TesTask, cfg: KubeSettings) -> dict[str, Any]:
+def _executor(index: int, executor: TesExecutor, task: TesTask, cfg: KubeSettings, *, gpus: int) -> dict[str, Any]:
     command, wrapper_env = executor_command(executor)
     env = [{"name": k, "value": str(v)} for k, v in (executor.env or {}).items()]
     container: dict[str, Any] = {
@@ -244,6 +245,8 @@ def _executor(index: int, executor: TesExecutor, task: TesTask, cfg: KubeSetting
     if executor.workdir:
         container["workingDir"] = executor.workdir
     resources = executor_resources(task.resources)
+    if gpus:  # an extended resource: a limit only (its request is the same); init containers run one at a time
+        resources.setdefault("limits", {})[cfg.gpu_resource] = str(gpus)
     if resources:
         container["resources"] = resources
     if cfg.executor_security_context:
@@ -316,31 +319,44 @@ def volume_mounts(task: TesTask) -> list[dict[str, Any]]:
 # -- placement and parameters ----------------------------------------------------
 
 
-def _backend_parameters(task: TesTask) -> dict[str, str]:
-    params = (task.resources.backend_parameters if task.resources else None) or {}
-    return {k: str(v) for k, v in params.items() if k in BACKEND_PARAMETERS}
+def parameter_policy(cfg: KubeSettings) -> parameters.Policy:
+    """The backend_parameters this backend implements, each under its setting (docs/kubernetes.md)."""
+    return parameters.Policy((
+        parameters.Allowance("node_selector", "POIESIS_KUBE_ALLOWED_NODE_SELECTORS", "selector",
+                             allowed=cfg.allowed_node_selectors),
+        parameters.Allowance("priority_class", "POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES",
+                             allowed=cfg.allowed_priority_classes),
+        parameters.Allowance("runtime_class", "POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES",
+                             allowed=cfg.allowed_runtime_classes),
+        parameters.Allowance("active_deadline_seconds", "POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS", "count",
+                             maximum=cfg.max_active_deadline_seconds),
+        parameters.Allowance("gpu", "POIESIS_KUBE_MAX_GPUS", "count", maximum=cfg.max_gpus),
+        parameters.Allowance("gpu_type", "POIESIS_KUBE_GPU_TYPES", allowed=tuple(sorted(cfg.gpu_types)), needs="gpu"),
+    ))
 
 
-def parse_node_selector(value: str) -> dict[str, str]:
-    """'k=v,k2=v2' -> {'k': 'v', 'k2': 'v2'}."""
-    out = {}
-    for pair in filter(None, (p.strip() for p in value.split(","))):
-        key, sep, val = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"node_selector entry {pair!r} is not key=value")
-        out[key.strip()] = val.strip()
-    return out
+def backend_parameters(task: TesTask, cfg: KubeSettings) -> dict[str, str]:
+    """The task's backend_parameters this backend implements; raises ``parameters.Refused`` for any not allowed.
+
+    CreateTask refused these already; this second check keeps the builder from ever
+    writing what the settings (perhaps narrowed since the task was stored) do not allow.
+    """
+    return parameter_policy(cfg).check(task.resources.backend_parameters if task.resources else None)
 
 
-def _placement(spec: dict[str, Any], task: TesTask, cfg: KubeSettings) -> None:
-    params = _backend_parameters(task)
-    selector = dict(cfg.node_selector)
-    if "node_selector" in params:
-        selector.update(parse_node_selector(params["node_selector"]))
+def _placement(spec: dict[str, Any], task: TesTask, cfg: KubeSettings, params: Mapping[str, str]) -> None:
+    """Where the Pod may run: the task's node_selector, its gpu_type's labels, then the operator's selector
+    (last: a task never overrides it; the settings refuse to allow its keys); the tolerations."""
+    selector = {
+        **parameters.parse_selector(params.get("node_selector", "")),
+        **cfg.gpu_types.get(params.get("gpu_type", ""), {}),
+        **cfg.node_selector,
+    }
     if selector:
         spec["nodeSelector"] = selector
-    if cfg.tolerations:
-        spec["tolerations"] = [dict(t) for t in cfg.tolerations]
+    tolerations = [*cfg.tolerations, *(cfg.gpu_tolerations if "gpu" in params else ())]
+    if tolerations:
+        spec["tolerations"] = [dict(t) for t in tolerations]
     if "priority_class" in params:
         spec["priorityClassName"] = params["priority_class"]
     if "runtime_class" in params:

@@ -17,6 +17,7 @@ from pathlib import Path
 from generated.models import TesExecutor, TesResources
 from poiesis import images, layout, units
 from poiesis.local import paths
+from poiesis.local.gpus import options as gpus_options
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +129,9 @@ def plan_container(
     mapped: Sequence[layout.Mount],
     stdio: tuple[Path | None, Path, Path],
     resources: TesResources | None = None,
+    gpus: int = 0,
 ) -> Launch:
-    """``podman|docker run`` for one executor: the image, its argv, mounts, workdir, env (through a file), limits.
+    """``podman|docker run`` for one executor: the image, its argv, mounts, workdir, env (through a file), limits, GPUs.
 
     Every value taken from the task is given as ``--option=value`` (never as a
     separate argument that could itself read as an option), and ``--`` ends the
@@ -166,6 +168,7 @@ def plan_container(
     stdin = stdio[0]
     if stdin is not None:
         argv.append("--interactive")
+    argv += gpus_options(mode.name, gpus)  # the count was checked against the machine's (local/gpus.py)
     command = executor.command
     argv += [f"--entrypoint={command[0]}", "--", executor.image, *command[1:]]
     # env None: the container CLI inherits this process's environment (its socket, XDG_RUNTIME_DIR, ...)

@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from poiesis import beneath, filer, images, layout, lifecycle
 from poiesis.config.local import LocalSettings
 from poiesis.lifecycle import NO_PRIVATE_MOUNTS_LOG, PROCESS_MODE_LOG, End
 from poiesis.local import engine, executor
+from poiesis.parameters import Policy, Refused
 from poiesis.retry import Backoff
 from poiesis.states import State
 from poiesis.store import Store, Unavailable, WriteRetry
@@ -86,6 +87,8 @@ class Runner:
     settings: LocalSettings
     mode: engine.Mode
     filer_config: filer.FilerConfig
+    #: the backend_parameters allowed here (``gpu``); checked again before a task runs
+    parameters: Policy = field(default_factory=Policy)
 
     def run(self, handle: Handle) -> str | None:
         """Run the task to a terminal state; returns the state that landed."""
@@ -117,6 +120,7 @@ class Runner:
             mapped = layout.mounts(task)
         except layout.LayoutError as exc:
             raise Stop(lifecycle.unmappable(str(exc))) from exc
+        gpus = self._gpus(task)
         if self.mode.isolated:
             self._check_executors(task_id, task)
         self._prepare(root, mapped)
@@ -127,7 +131,7 @@ class Runner:
         for index, ex in enumerate(task.executors):
             self._check_cancel(handle)
             result = self._run_executor(handle, task_id=task_id, index=index, executor_spec=ex, root=root, mapped=mapped,
-                                        resources=task.resources)
+                                        resources=task.resources, gpus=gpus)
             if result.cancelled or handle.cancelled.is_set():
                 raise Stop(lifecycle.cancelled())
             if result.exit_code != 0 and not ex.ignore_error:
@@ -135,6 +139,14 @@ class Runner:
         self._check_cancel(handle)
         self._upload_outputs(task_id, task, root)
         return lifecycle.completed()
+
+    def _gpus(self, task: TesTask) -> int:
+        """The GPUs the task asked for; the settings are checked again (they may have changed since CreateTask)."""
+        try:
+            params = self.parameters.check(task.resources.backend_parameters if task.resources else None)
+        except Refused as exc:
+            raise Stop(lifecycle.submission_failed("local", exc)) from exc
+        return int(params.get("gpu", 0))
 
     def _check_executors(self, task_id: str, task: TesTask) -> None:
         """Container mode: refuse the task before anything runs if an executor cannot be given to the engine.
@@ -194,8 +206,10 @@ class Runner:
         root: Path,
         mapped: list[layout.Mount],
         resources: TesResources | None = None,
+        gpus: int = 0,
     ) -> executor.Result:
-        launch = self._plan(executor_spec, task_id=task_id, index=index, root=root, mapped=mapped, resources=resources)
+        launch = self._plan(executor_spec, task_id=task_id, index=index, root=root, mapped=mapped,
+                            resources=resources, gpus=gpus)
         first = index == 0
 
         def started(running: executor.Running) -> None:
@@ -227,14 +241,14 @@ class Runner:
 
     def _plan(
         self, spec: TesExecutor, *, task_id: str, index: int, root: Path, mapped: list[layout.Mount],
-        resources: TesResources | None = None,
+        resources: TesResources | None = None, gpus: int = 0,
     ) -> engine.Launch:
         stdio = self._stdio(spec, root=root, index=index)
         if self.mode.isolated:
             try:
                 return engine.plan_container(
                     spec, mode=self.mode, task_id=task_id, index=index, root=root, mapped=mapped, stdio=stdio,
-                    resources=resources,
+                    resources=resources, gpus=gpus,
                 )
             except (engine.ImageRefused, engine.EnvRefused) as exc:
                 log.warning("task %s executor #%d: %s", task_id, index, exc)

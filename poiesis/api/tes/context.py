@@ -35,7 +35,7 @@ def service_info(settings: ServiceInfoSettings, backend: backends.Backend,
         "organization": {"name": settings.organization_name, "url": settings.organization_url},
         "version": settings.version,
         "storage": list(backend.storage),
-        "tesResources_backend_parameters": sorted(backend.backend_parameters),
+        "tesResources_backend_parameters": sorted(backend.parameters.enabled),
     }
     for key, value in (
         ("contactUrl", settings.contact_url),
@@ -78,12 +78,8 @@ class Context:
                 self.backend.submit(task_id, task)
         except Exception as exc:  # any failure ends the task, visibly
             log.exception("submitting task %s to %s failed", task_id, self.backend.name)
-            await self.store.write_terminal_state(
-                task_id,
-                State.SYSTEM_ERROR,
-                system_logs=[f"submission to the {self.backend.name} backend failed: {type(exc).__name__}"],
-                ended_by="api",
-            )
+            lines = list(lifecycle.submission_failed(self.backend.name, exc).lines)
+            await self.store.write_terminal_state(task_id, State.SYSTEM_ERROR, system_logs=lines, ended_by="api")
 
     async def cancel(self, task_id: str) -> None:
         """Ask the backend to stop a CANCELING task (from a worker thread); write CANCELED if it will not."""

@@ -63,9 +63,10 @@ class Operations:
         if found:
             return problem_response(400, "; ".join(found))
         caller = principal.current()
-        task, warnings = _resolve_backend_parameters(task, ctx)
-        if warnings is None:
-            return problem_response(400, _strict_message(body, ctx))
+        resolved = _resolve_backend_parameters(task, ctx)
+        if isinstance(resolved, Response):
+            return resolved
+        task, warnings = resolved
         task_id = await ctx.store.create_task(task, owner=caller.owner)
         metrics.TASKS_CREATED.inc()
         with logs.task(task_id):
@@ -151,28 +152,28 @@ def _integer_problems(body: dict[str, Any], version: str) -> list[str]:
 
 def _resolve_backend_parameters(
     task: models.TesTask, ctx: Context
-) -> tuple[models.TesTask, list[str] | None]:
-    """Drop unsupported backend_parameters with a warning (a copy of the task), or None when strict forbids it."""
+) -> tuple[models.TesTask, list[str]] | Response:
+    """The task with the backend_parameters the backend keeps (lower-case keys), and the warnings to log; or a 400.
+
+    TES: keys the backend does not implement are dropped with a warning, or refused with
+    backend_parameters_strict. Keys it implements are checked against the operator's
+    allowlists whether strict or not: a refusal names the key, the value and the setting
+    (docs/security.md). The backend checks them again before anything runs.
+    """
     resources = task.resources
-    if resources is None:
+    if resources is None or not resources.backend_parameters:
         return task, []
-    kept, unsupported = validate.split_backend_parameters(resources.backend_parameters, ctx.backend.backend_parameters)
-    if not unsupported:
+    policy = ctx.backend.parameters
+    kept, unsupported = validate.split_backend_parameters(resources.backend_parameters, policy.known)
+    if unsupported and resources.backend_parameters_strict:
+        supported = ", ".join(sorted(policy.enabled)) or "none"
+        return problem_response(400, f"resources.backend_parameters: unsupported keys {', '.join(sorted(unsupported))}"
+                                     f" with backend_parameters_strict=true (supported: {supported})")
+    if refusals := policy.refusals(kept):
+        return problem_response(400, "; ".join(r.message for r in refusals),
+                                backend_parameters=[r.as_json() for r in refusals])
+    if kept == resources.backend_parameters:
         return task, []
-    if resources.backend_parameters_strict:
-        return task, None
     resources = resources.model_copy(update={"backend_parameters": kept or None})
-    return (
-        task.model_copy(update={"resources": resources}),
-        [f"warning: backend_parameters not supported and ignored: {', '.join(sorted(unsupported))}"],
-    )
-
-
-def _strict_message(body: dict[str, Any], ctx: Context) -> str:
-    params = (body.get("resources") or {}).get("backend_parameters") or {}
-    _, unsupported = validate.split_backend_parameters(params, ctx.backend.backend_parameters)
-    supported = ", ".join(sorted(ctx.backend.backend_parameters)) or "none"
-    return (
-        f"resources.backend_parameters: unsupported keys {', '.join(sorted(unsupported))}"
-        f" with backend_parameters_strict=true (supported: {supported})"
-    )
+    warnings = [f"warning: backend_parameters not supported and ignored: {', '.join(sorted(unsupported))}"]
+    return task.model_copy(update={"resources": resources}), warnings if unsupported else []

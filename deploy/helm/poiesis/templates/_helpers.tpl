@@ -107,6 +107,38 @@ app.kubernetes.io/component: {{ .component }}
 - name: POIESIS_KUBE_TOLERATIONS
   value: {{ toJson . | quote }}
 {{- end }}
+{{- with .Values.tasks.allowedPriorityClasses }}
+- name: POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.tasks.allowedRuntimeClasses }}
+- name: POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.tasks.allowedNodeSelectors }}
+- name: POIESIS_KUBE_ALLOWED_NODE_SELECTORS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.tasks.maxActiveDeadlineSeconds }}
+- name: POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS
+  value: {{ int64 . | toString | quote }}
+{{- end }}
+{{- with .Values.tasks.gpu.max }}
+- name: POIESIS_KUBE_MAX_GPUS
+  value: {{ int64 . | toString | quote }}
+{{- end }}
+{{- with .Values.tasks.gpu.resource }}
+- name: POIESIS_KUBE_GPU_RESOURCE
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.tasks.gpu.types }}
+- name: POIESIS_KUBE_GPU_TYPES
+  value: {{ toJson . | quote }}
+{{- end }}
+{{- with .Values.tasks.gpu.tolerations }}
+- name: POIESIS_KUBE_GPU_TOLERATIONS
+  value: {{ toJson . | quote }}
+{{- end }}
 - name: POIESIS_KUBE_LEASE_NAME
   value: {{ default (printf "%s-tctl" (include "poiesis.fullname" .)) .Values.tctl.leaseName | quote }}
 {{- range $key, $value := .Values.env }}
