@@ -137,10 +137,14 @@ class Store:
         end_time: datetime | None = None,
         system_logs: Sequence[str] = (),
         ended_by: str | None = None,
+        outputs: Sequence[Mapping[str, Any]] = (),
     ) -> str | None:
-        """Write a terminal state once; returns the state that holds afterwards (``plans.write_terminal_state``)."""
+        """Write a terminal state once, with its lines and output file logs; the state that holds afterwards.
+
+        ``plans.write_terminal_state``: the lines and outputs land only with the end.
+        """
         op = plans.write_terminal_state(task_id, state, start_time=start_time, end_time=end_time,
-                                        system_logs=system_logs, ended_by=ended_by)
+                                        system_logs=system_logs, ended_by=ended_by, outputs=outputs)
         return count_end(self._run(op), ended_by)
 
     # -- logs ------------------------------------------------------------------
@@ -156,17 +160,13 @@ class Store:
         stdout: str | None = None,
         stderr: str | None = None,
     ) -> bool:
-        """Record one executor's end; True when new, False when it was already there."""
+        """Record one executor's end; True when new, False when it was already there or the task ended."""
         return self._run(plans.add_executor_log(task_id, index=index, exit_code=exit_code, start_time=start_time,
                                                 end_time=end_time, stdout=stdout, stderr=stderr))
 
-    def add_system_logs(self, task_id: str, lines: Sequence[str]) -> None:
-        """Append lines to the task's system log."""
-        self._run(plans.add_system_logs(task_id, lines))
-
-    def add_output_file_logs(self, task_id: str, outputs: Sequence[Mapping[str, Any]]) -> None:
-        """Record the files uploaded for the task; writing the same list again is a no-op."""
-        self._run(plans.add_output_file_logs(task_id, outputs))
+    def add_system_logs(self, task_id: str, lines: Sequence[str]) -> bool:
+        """Append lines to the task's system log; False, writing nothing, when the task ended."""
+        return self._run(plans.add_system_logs(task_id, lines))
 
     # -- health and reconcilers -------------------------------------------------
 
