@@ -40,7 +40,7 @@ from poiesis.kube.outcome import (
     Working,
 )
 from poiesis.sanitize import storable
-from poiesis.store import Store, Unavailable, WriteRetry
+from poiesis.store import RunWriter, Unavailable, WriteRetry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -138,7 +138,7 @@ def parse_outputs(data: bytes) -> list[dict[str, str]]:
 class Recorder:
     """Writes what Pods say about their tasks; remembers what it already wrote."""
 
-    store: Store
+    store: RunWriter
     kube: Kube | None = None
     transfer_dir: Path | None = None
     log_tail_bytes: int = 10_000
@@ -285,8 +285,7 @@ class Recorder:
         if outcome.end.state is not states.State.COMPLETE:
             return []
         if self.transfer_dir is None:
-            task = self.retry(functools.partial(self.store.get_task, task_id, view="BASIC"))
-            if task and task.get("outputs"):
+            if self.retry(functools.partial(self.store.declares_outputs, task_id)):
                 lines.append(lifecycle.OUTPUTS_NOT_RECORDED)
             return []
         try:

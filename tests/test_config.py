@@ -214,6 +214,7 @@ EACH = [
     ("POIESIS_POD_NAMESPACE", "tes", lambda s: s.pod.namespace, "tes"),
     ("POIESIS_TASK_ID", "t1", lambda s: s.pod.task_id, "t1"),
     ("POIESIS_TRANSFER_DIR", "/x", lambda s: s.pod.transfer_dir, "/x"),
+    ("POIESIS_TASK_SECRET", "abc123", lambda s: s.pod.task_secret, "abc123"),
     ("POIESIS_TREC_READY_FILE", "/r", lambda s: s.trec.ready_file, Path("/r")),
     ("POIESIS_TREC_READY_PORT", "9999", lambda s: s.trec.ready_port, 9999),
     ("POIESIS_TCTL_HTTP_PORT", "8080", lambda s: s.tctl.http_port, 8080),

@@ -141,6 +141,9 @@ class PodSettings:
     task_id: str | None = None
     #: the task volume
     transfer_dir: str = "/transfer"
+    #: the task's secret (from its Secret): TRec records the task through the functions a task's own
+    #: database credential may call (docs/security.md); None: through the API's (tests, tools)
+    task_secret: str | None = None
 
     @classmethod
     def from_env(cls, env: Env) -> PodSettings:
@@ -149,6 +152,7 @@ class PodSettings:
             namespace=text(env, "POIESIS_POD_NAMESPACE"),
             task_id=text(env, "POIESIS_TASK_ID"),
             transfer_dir=string(env, "POIESIS_TRANSFER_DIR", cls.transfer_dir),
+            task_secret=text(env, "POIESIS_TASK_SECRET"),
         )
 
 

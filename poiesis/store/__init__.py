@@ -11,13 +11,15 @@ from poiesis.store.aio import AsyncStore
 from poiesis.store.db import Unavailable, migrate, open_async_pool, open_pool, start_embedded
 from poiesis.store.plans import Page, TaskFilter
 from poiesis.store.retry import WriteRetry
-from poiesis.store.tasks import Store
+from poiesis.store.tasks import RunWriter, Store, TaskStore
 
 __all__ = [
     "AsyncStore",
     "Page",
+    "RunWriter",
     "Store",
     "TaskFilter",
+    "TaskStore",
     "Unavailable",
     "WriteRetry",
     "migrate",

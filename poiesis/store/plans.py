@@ -309,21 +309,84 @@ def write_terminal_state(task_id: str, state: str, *, start_time: datetime | Non
     such task. A write that lands CANCELED because a cancel came first says
     so: ``lifecycle.cancelled``'s line, then this write's.
     """
+    return _ended("SELECT landed_state, landed FROM task_end(%s, %s, %s::timestamptz, %s::timestamptz, %s,"
+                  " %s::text[], %s::text[], %s)",
+                  (task_id, state, start_time, end_time, ended_by, *_end_args(state, system_logs, outputs)))
+
+
+def _ended(sql: str, params: tuple[Any, ...]) -> Op[Ended]:
+    """Run a terminal write that returns (landed_state, landed)."""
+
+    def plan() -> Plan[Ended]:
+        row = yield Statement(sql, params, fetch="one")
+        return Ended(row[0], landed=bool(row[1]))
+
+    return Op(plan())
+
+
+def _end_args(state: str, system_logs: Sequence[str], outputs: Sequence[Mapping[str, Any]]) -> tuple[Any, ...]:
+    """``task_end``'s lines, lines when it lands CANCELED instead (``lifecycle.cancelled``), and outputs."""
     if states.State(state) not in states.TERMINAL:
         raise ValueError(f"{state} is not a terminal state")
     lines = list(system_logs)
     cancelled = lines if state == states.State.CANCELED else list(
         lifecycle.cancelled(lifecycle.End(state, tuple(lines))).lines)  # type: ignore[arg-type]
     rows = [{"url": o["url"], "path": o["path"], "size_bytes": str(o["size_bytes"])} for o in outputs]
+    return lines, cancelled, Jsonb(rows)
 
-    def plan() -> Plan[Ended]:
-        row = yield Statement(
-            "SELECT landed_state, landed FROM task_end(%s, %s, %s::timestamptz, %s::timestamptz, %s, %s::text[], %s::text[], %s)",
-            (task_id, state, start_time, end_time, ended_by, lines, cancelled, Jsonb(rows)), fetch="one",
-        )
-        return Ended(row[0], landed=bool(row[1]))
+
+def declares_outputs(task_id: str) -> Op[bool]:
+    """Whether the task declared outputs."""
+    return Op(_one_value("SELECT EXISTS (SELECT 1 FROM task_outputs WHERE task_id = %s)", (task_id,)))
+
+
+def task_secret(task_id: str) -> Op[str]:
+    """The task's secret (``task_secret``, migration 0007): what its Pod's recorder proves itself with."""
+    return Op(_one_value("SELECT task_secret(%s)", (task_id,)))
+
+
+# -- a task Pod's writes (migration 0007) --------------------------------------
+# The same writes as above, for one task, through the functions a task's credential may call: each
+# checks the task's secret and then runs the same SQL function as the API's and TCtl's write.
+
+
+def record_task(task_id: str, secret: str) -> Op[tuple[str | None, bool]]:
+    """The task's state and whether it declared outputs, read with its secret."""
+
+    def plan() -> Plan[tuple[str | None, bool]]:
+        row = yield Statement("SELECT state, declares_outputs FROM task_record_task(%s, %s)", (task_id, secret),
+                              fetch="one")
+        return row[0], bool(row[1])
 
     return Op(plan())
+
+
+def record_advance(task_id: str, secret: str, target: str, *, at: datetime | None) -> Op[str | None]:
+    """``advance`` (INITIALIZING, RUNNING) with the task's secret."""
+    allowed = [s.value for s in states.sources(states.State(target))]
+    return Op(_one_value("SELECT task_record_advance(%s, %s, %s, %s::text[], %s::timestamptz)",
+                         (task_id, secret, states.State(target).value, allowed, at)))
+
+
+def record_executor_log(task_id: str, secret: str, *, index: int, exit_code: int, start_time: datetime | None,
+                        end_time: datetime | None, stdout: str | None, stderr: str | None) -> Op[bool]:
+    """``add_executor_log`` with the task's secret."""
+    return Op(_one_value(
+        "SELECT task_record_executor_log(%s, %s, %s::integer, %s::integer, %s::timestamptz, %s::timestamptz, %s, %s)",
+        (task_id, secret, index, exit_code, start_time, end_time, stdout, stderr)))
+
+
+def record_system_logs(task_id: str, secret: str, lines: Sequence[str]) -> Op[bool]:
+    """``add_system_logs`` with the task's secret."""
+    return Op(_one_value("SELECT task_record_system_logs(%s, %s, %s::text[])", (task_id, secret, list(lines))))
+
+
+def record_end(task_id: str, secret: str, state: str, *, start_time: datetime | None, end_time: datetime | None,
+               system_logs: Sequence[str], outputs: Sequence[Mapping[str, Any]]) -> Op[Ended]:
+    """``write_terminal_state`` (ended_by 'trec') with the task's secret: the same ``task_end``."""
+    return _ended("SELECT landed_state, landed FROM task_record_end(%s, %s, %s, %s::timestamptz, %s::timestamptz,"
+                  " %s::text[], %s::text[], %s)",
+                  (task_id, secret, state, start_time, end_time, *_end_args(state, system_logs, outputs)))
 
 
 # -- logs ----------------------------------------------------------------------
