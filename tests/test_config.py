@@ -108,6 +108,7 @@ EACH = [
     ("POIESIS_PORT", "9000", lambda s: s.api.port, 9000),
     ("POIESIS_ACCESS_LOG", "false", lambda s: s.api.access_log, False),
     ("POIESIS_DATABASE_URL", "postgresql://db/x", lambda s: s.database.url, "postgresql://db/x"),
+    ("POIESIS_TASK_DATABASE_URL", "postgresql://t:p@db/x", lambda s: s.database.task_url, "postgresql://t:p@db/x"),
     ("POIESIS_DATA_DIR", "/srv/pg", lambda s: s.database.data_dir, Path("/srv/pg")),
     ("XDG_DATA_HOME", "/xdg", lambda s: (s.database.data_dir, s.local.work_dir),
      (Path("/xdg/poiesis/postgres"), Path("/xdg/poiesis/tasks"))),

@@ -40,9 +40,15 @@ def task_role_url(pg_admin_url: str, db_url: str) -> Iterator[str]:
     try:
         yield make_conninfo(db_url, user=role, password=password)
     finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+        drop_role(pg_admin_url, db_url, role)
+
+
+def drop_role(admin_url: str, db_url: str, role: str) -> None:
+    """Drop the test's role and what it holds in the test's database."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
 @pytest.fixture
@@ -172,3 +178,26 @@ def test_each_task_has_its_own_secret(task_store, two_tasks) -> None:
     assert task_store.task_secret(a) != task_store.task_secret(b)
     assert len(task_store.task_secret(a)) == 64
     assert task_store.task_secret(a) == task_store.task_secret(a)
+
+
+def test_migrate_makes_the_task_role_with_no_privileges(pg_admin_url, db_url, task_store, two_tasks) -> None:
+    """``poiesis migrate`` with POIESIS_TASK_DATABASE_URL makes the role: it logs in, records its task, reads nothing."""
+    from poiesis import compose
+    from poiesis.config import Settings
+
+    a, b = two_tasks
+    role, password = f"poiesis_task_{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    task_url = make_conninfo(db_url, user=role, password=password)
+    settings = Settings.from_env({"POIESIS_DATABASE_URL": db_url, "POIESIS_TASK_DATABASE_URL": task_url})
+    try:
+        compose.migrate(settings)
+        compose.migrate(settings)  # again: the role is kept, its password set again
+        refused(task_url, "SELECT * FROM tasks")
+        refused(task_url, "SELECT * FROM task_record_task(%s, %s)", (b, task_store.task_secret(a)))
+        with psycopg.connect(task_url) as conn:
+            assert conn.execute("SELECT state FROM task_record_task(%s, %s)",
+                                (a, task_store.task_secret(a))).fetchone() == ("QUEUED",)
+        with pytest.raises(ValueError, match="API's own"):
+            store.ensure_task_role(db_url, db_url)
+    finally:
+        drop_role(pg_admin_url, db_url, role)

@@ -89,6 +89,8 @@ class DatabaseSettings:
     """The PostgreSQL every role uses (none given: the embedded server keeping its data in ``data_dir``)."""
 
     url: str | None = None
+    #: the task Pods' credential (its user and password): ``poiesis migrate`` makes its role (docs/security.md)
+    task_url: str | None = None
     data_dir: Path = field(default_factory=lambda: default_data_dir({}))
     #: connections per API worker, and seconds to wait for one before answering 503
     pool_size: int = 10
@@ -98,6 +100,7 @@ class DatabaseSettings:
     def from_env(cls, env: Env) -> DatabaseSettings:
         return cls(
             url=text(env, "POIESIS_DATABASE_URL"),
+            task_url=text(env, "POIESIS_TASK_DATABASE_URL"),
             data_dir=path(env, "POIESIS_DATA_DIR") or default_data_dir(env),
             pool_size=integer(env, "POIESIS_DB_POOL_SIZE", cls.pool_size),
             timeout=number(env, "POIESIS_DB_TIMEOUT", cls.timeout),

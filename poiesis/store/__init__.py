@@ -8,7 +8,7 @@ the database is unavailable. Nothing here knows HTTP or Kubernetes.
 """
 
 from poiesis.store.aio import AsyncStore
-from poiesis.store.db import Unavailable, migrate, open_async_pool, open_pool, start_embedded
+from poiesis.store.db import Unavailable, ensure_task_role, migrate, open_async_pool, open_pool, start_embedded
 from poiesis.store.plans import Page, TaskFilter
 from poiesis.store.retry import WriteRetry
 from poiesis.store.tasks import RunWriter, Store, TaskStore
@@ -22,6 +22,7 @@ __all__ = [
     "TaskStore",
     "Unavailable",
     "WriteRetry",
+    "ensure_task_role",
     "migrate",
     "open_async_pool",
     "open_pool",
