@@ -97,6 +97,10 @@ def ensure_task_role(conninfo: str, task_url: str) -> str:
             sql.SQL("ALTER" if found is not None else "CREATE"), sql.Identifier(str(role)),
             sql.SQL(" PASSWORD {}").format(sql.Literal(password)) if password else sql.SQL(""))
         conn.execute(statement)
+        # PUBLIC may connect unless an operator revoked it; a role that may not grant it only gets a warning
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            sql.Identifier(conn.execute("SELECT current_database()").fetchone()[0]),  # type: ignore[index]
+            sql.Identifier(str(role))))
     log.info("task database role %s ready", role)
     return str(role)
 

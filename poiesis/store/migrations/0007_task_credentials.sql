@@ -92,9 +92,23 @@ BEGIN
 END
 $$;
 
--- Only the task_record_* functions are anyone's to call; every other function is the owner's (the
--- API, TCtl, the local backend), now and in later migrations. Tables were never granted to anyone.
-REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC;
+-- Only the task_record_* functions are anyone's to call; every other function of Poiesis (those of
+-- schema public this role owns, extensions' aside) is the owner's: the API, TCtl, the local backend.
+-- Functions of later migrations too. Tables were never granted to anyone.
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN
+        SELECT p.oid::regprocedure FROM pg_proc p
+        WHERE p.pronamespace = 'public'::regnamespace AND p.proowner = current_user::regrole
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                                                      AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END
+$$;
 ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     task_record_task(text, text),
