@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from psycopg import errors, sql
 from psycopg.conninfo import make_conninfo
 
@@ -201,3 +203,17 @@ def test_migrate_makes_the_task_role_with_no_privileges(pg_admin_url, db_url, ta
             store.ensure_task_role(db_url, db_url)
     finally:
         drop_role(pg_admin_url, db_url, role)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(guess=st.one_of(st.text(max_size=70), st.sampled_from(["other", "upper", "prefix", "suffix", "empty"])))
+def test_no_secret_but_the_tasks_own_opens_it(task_store, task_role_url, two_tasks, guess) -> None:
+    """Any text but task A's secret (B's, A's in capitals, cut, extended, random) is refused, and A is unchanged."""
+    a, b = two_tasks
+    own = task_store.task_secret(a)
+    secret = {"other": task_store.task_secret(b), "upper": own.upper(), "prefix": own[:-1], "suffix": own + "0",
+              "empty": ""}.get(guess, guess)
+    if secret == own:
+        return
+    refused(task_role_url, "SELECT task_record_system_logs(%s, %s, '{guessed}')", (a, secret.replace("\x00", "")))
+    assert "logs" not in task_store.get_task(a, view="FULL")  # not even a run row
