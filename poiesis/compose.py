@@ -166,8 +166,11 @@ def serve_api(settings: Settings, *, workers: int = 1) -> None:
 
 
 def migrate(settings: Settings) -> str:
-    """``poiesis migrate``: the database URL used, migrated."""
-    return prepare_database(settings)
+    """``poiesis migrate``: the database URL used, migrated; and the task credential's role, when one is set."""
+    url = prepare_database(settings)
+    if settings.database.task_url:
+        store.ensure_task_role(url, settings.database.task_url)
+    return url
 
 
 @contextlib.contextmanager

@@ -111,6 +111,13 @@ def filer_failed(direction: Direction, reason: str) -> End:
 OUTPUTS_MISSING = "the output filer succeeded but wrote no outputs.json; output file logs are missing"
 
 
+#: a COMPLETE end of a task that declared outputs, recorded by a writer that cannot read the task volume (TCtl,
+#: when TRec could not record the end): the output filer listed them there (outputs.json), so they are not in
+#: the task (added to the end's lines)
+OUTPUTS_NOT_RECORDED = ("the task's end was recorded without access to the task volume; the output file logs "
+                        "the output filer listed there were not recorded")
+
+
 def outputs_unreadable(reason: str) -> str:
     """The output filer's outputs.json is there but cannot be used (a link, too large, not the expected JSON)."""
     return clip(f"the output filer's outputs.json cannot be used: {reason}; output file logs are missing")

@@ -95,6 +95,8 @@ class DatabaseSettings:
     """The PostgreSQL every role uses (none given: the embedded server keeping its data in ``data_dir``)."""
 
     url: str | None = None
+    #: the task Pods' credential (its user and password): ``poiesis migrate`` makes its role (docs/security.md)
+    task_url: str | None = None
     data_dir: Path = field(default_factory=lambda: default_data_dir({}))
     #: connections per API worker, and seconds to wait for one before answering 503
     pool_size: int = 10
@@ -104,6 +106,7 @@ class DatabaseSettings:
     def from_env(cls, env: Env) -> DatabaseSettings:
         return cls(
             url=text(env, "POIESIS_DATABASE_URL"),
+            task_url=text(env, "POIESIS_TASK_DATABASE_URL"),
             data_dir=path(env, "POIESIS_DATA_DIR") or default_data_dir(env),
             pool_size=integer(env, "POIESIS_DB_POOL_SIZE", cls.pool_size),
             timeout=number(env, "POIESIS_DB_TIMEOUT", cls.timeout),
@@ -147,6 +150,9 @@ class PodSettings:
     task_id: str | None = None
     #: the task volume
     transfer_dir: str = "/transfer"
+    #: the task's secret (from its Secret): TRec records the task through the functions a task's own
+    #: database credential may call (docs/security.md); None: through the API's (tests, tools)
+    task_secret: str | None = None
 
     @classmethod
     def from_env(cls, env: Env) -> PodSettings:
@@ -155,6 +161,7 @@ class PodSettings:
             namespace=text(env, "POIESIS_POD_NAMESPACE"),
             task_id=text(env, "POIESIS_TASK_ID"),
             transfer_dir=string(env, "POIESIS_TRANSFER_DIR", cls.transfer_dir),
+            task_secret=text(env, "POIESIS_TASK_SECRET"),
         )
 
 

@@ -154,7 +154,8 @@ class KubeBackend:
         """The Secret (and PVC) owned by the Job whose metadata is ``job``; resume the Job if it was left suspended."""
         cfg = self.settings
         owner = build.owner_reference(name=job["name"], uid=job["uid"])
-        dependents = [(self.kube.create_secret, build.build_secret(task_id, task, cfg, owner=owner))]
+        secret = self.store.task_secret(task_id) if self.store is not None else None
+        dependents = [(self.kube.create_secret, build.build_secret(task_id, task, cfg, owner=owner, trec_secret=secret))]
         if cfg.transfer_volume == "pvc":
             dependents.append((self.kube.create_pvc, build.build_pvc(task_id, task, cfg, owner=owner)))
         for create, body in dependents:

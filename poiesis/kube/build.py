@@ -31,6 +31,8 @@ TASK_DIR = "/etc/poiesis"
 TASK_FILE = f"{TASK_DIR}/task.json"
 TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TERMINATION_LOG = "/dev/termination-log"
+#: the key of the task's Secret holding the task's secret (TRec's only; the filers mount task.json alone)
+TREC_SECRET_KEY = "trec-secret"
 #: TRec listens on this TCP port once its watch is set up; its startupProbe connects to it (a TCP
 #: probe is the kubelet's own connect; an exec probe costs a runc exec per Pod per period)
 TREC_READY_PORT = 9655
@@ -164,7 +166,12 @@ def _field_env(name: str, path: str) -> dict[str, Any]:
 
 
 def _trec(task_id: str, cfg: KubeSettings) -> dict[str, Any]:
-    """The recorder: the only container holding the database URL and an API token."""
+    """The recorder: the only container holding a database URL and an API token.
+
+    The URL is the task credential's (``database_secret``: a role that may only call the
+    ``task_record_*`` functions), and the task's secret (from the task's own Secret, optional:
+    a Secret made without one leaves TRec on the URL's own privileges) opens its task alone.
+    """
     return _poiesis_container(
         "trec",
         ["poiesis", "trec"],
@@ -180,6 +187,10 @@ def _trec(task_id: str, cfg: KubeSettings) -> dict[str, Any]:
             {
                 "name": "POIESIS_DATABASE_URL",
                 "valueFrom": {"secretKeyRef": {"name": cfg.database_secret, "key": cfg.database_secret_key}},
+            },
+            {
+                "name": "POIESIS_TASK_SECRET",
+                "valueFrom": {"secretKeyRef": {"name": job_name(task_id), "key": TREC_SECRET_KEY, "optional": True}},
             },
         ],
         volumeMounts=[
@@ -370,16 +381,23 @@ def _placement(spec: dict[str, Any], task: TesTask, cfg: KubeSettings, params: M
 # -- Secret and PVC ----------------------------------------------------------------
 
 
-def build_secret(task_id: str, task: TesTask, cfg: KubeSettings, *, owner: Mapping[str, Any]) -> dict[str, Any]:
-    """The task JSON for the filers (a Secret: input URLs may carry credentials): the task as submitted, and its id."""
+def build_secret(task_id: str, task: TesTask, cfg: KubeSettings, *, owner: Mapping[str, Any],
+                 trec_secret: str | None = None) -> dict[str, Any]:
+    """The task JSON for the filers (a Secret: input URLs may carry credentials): the task as submitted, and its id.
+
+    ``trec_secret``: the task's secret, for TRec alone (``TREC_SECRET_KEY``; docs/security.md).
+    """
     body = task.model_dump(mode="json", exclude_none=True, exclude=set(READ_ONLY))
     body["id"] = task_id
+    data = {"task.json": json.dumps(body, separators=(",", ":"))}
+    if trec_secret is not None:
+        data[TREC_SECRET_KEY] = trec_secret
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": _owned_meta(task_id, cfg, owner),
         "type": "Opaque",
-        "stringData": {"task.json": json.dumps(body, separators=(",", ":"))},
+        "stringData": data,
     }
 
 

@@ -94,8 +94,9 @@ class Runner:
         """Run the task to a terminal state; returns the state that landed."""
         task_id = handle.task_id
         root = self.settings.work_dir / task_id
+        outputs: list[dict[str, str]] = []
         try:
-            end = self._lifecycle(handle, root)
+            end = self._lifecycle(handle, root, outputs)
         except Stop as stop:
             end = stop.end
         except Exception as exc:
@@ -105,12 +106,13 @@ class Runner:
             end = lifecycle.aborted(handle.aborted)
         elif handle.cancelled.is_set():
             end = lifecycle.cancelled(during=end)
-        landed = self._terminal(task_id, end)
+        landed = self._terminal(task_id, end, outputs)
         if not self.settings.keep_work_dirs:
             shutil.rmtree(root, ignore_errors=True)
         return landed
 
-    def _lifecycle(self, handle: Handle, root: Path) -> End:
+    def _lifecycle(self, handle: Handle, root: Path, outputs: list[dict[str, str]]) -> End:
+        """Run the task; its end. ``outputs`` gets the output file logs once uploaded: they go with the end."""
         task_id = handle.task_id
         self._advance(task_id, State.INITIALIZING)
         task = self.store.get_task_model(task_id)  # read back and parsed once, here
@@ -137,7 +139,7 @@ class Runner:
             if result.exit_code != 0 and not ex.ignore_error:
                 return lifecycle.executor_failed(index, result.exit_code)
         self._check_cancel(handle)
-        self._upload_outputs(task_id, task, root)
+        outputs.extend(self._upload_outputs(task, root))
         return lifecycle.completed()
 
     def _gpus(self, task: TesTask) -> int:
@@ -188,13 +190,12 @@ class Runner:
         except filer.FilerError as exc:
             raise Stop(lifecycle.filer_failed("in", str(exc))) from exc
 
-    def _upload_outputs(self, task_id: str, task: TesTask, root: Path) -> None:
+    def _upload_outputs(self, task: TesTask, root: Path) -> list[dict[str, str]]:
+        """Upload the outputs; their file logs, written with the end (``_terminal``)."""
         try:
-            logs = filer.upload_outputs(task.outputs or [], root=root, config=self.filer_config)
+            return filer.upload_outputs(task.outputs or [], root=root, config=self.filer_config)
         except filer.FilerError as exc:
             raise Stop(lifecycle.filer_failed("out", str(exc))) from exc
-        if logs:
-            self.store.add_output_file_logs(task_id, logs)
 
     def _run_executor(
         self,
@@ -287,11 +288,12 @@ class Runner:
                 raise Stop(lifecycle.executor_refused(index, f"{stream} {given[stream]}: {exc}")) from exc
         return stdin, out[0], out[1]
 
-    def _terminal(self, task_id: str, end: End) -> str | None:
-        """Write the terminal state, retrying while the database is unreachable."""
+    def _terminal(self, task_id: str, end: End, outputs: list[dict[str, str]]) -> str | None:
+        """Write the terminal state with its output file logs, retrying while the database is unreachable."""
         try:
             return TERMINAL_RETRY(
-                lambda: self.store.write_terminal_state(task_id, end.state, system_logs=end.lines, ended_by="local")
+                lambda: self.store.write_terminal_state(task_id, end.state, system_logs=end.lines, ended_by="local",
+                                                        outputs=outputs)
             )
         except Unavailable:
             log.error("gave up writing %s for task %s; the next start ends it", end.state, task_id)

@@ -8,18 +8,21 @@ the database is unavailable. Nothing here knows HTTP or Kubernetes.
 """
 
 from poiesis.store.aio import AsyncStore
-from poiesis.store.db import Unavailable, migrate, open_async_pool, open_pool, start_embedded
+from poiesis.store.db import Unavailable, ensure_task_role, migrate, open_async_pool, open_pool, start_embedded
 from poiesis.store.plans import Page, TaskFilter
 from poiesis.store.retry import WriteRetry
-from poiesis.store.tasks import Store
+from poiesis.store.tasks import RunWriter, Store, TaskStore
 
 __all__ = [
     "AsyncStore",
     "Page",
+    "RunWriter",
     "Store",
     "TaskFilter",
+    "TaskStore",
     "Unavailable",
     "WriteRetry",
+    "ensure_task_role",
     "migrate",
     "open_async_pool",
     "open_pool",

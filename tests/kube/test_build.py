@@ -211,6 +211,23 @@ def test_secret_and_pvc_owned_by_the_job() -> None:
         assert obj["metadata"]["name"] == "poiesis-t1"
     body = json.loads(secret["stringData"]["task.json"])
     assert body["id"] == "t1" and body["executors"] == TASK["executors"]
+    assert build.TREC_SECRET_KEY not in secret["stringData"]
+
+
+def test_the_task_secret_reaches_trec_alone() -> None:
+    """The task's secret is in its own Secret; TRec takes it as env, the filers mount task.json only, executors nothing."""
+    owner = build.owner_reference(name="poiesis-t1", uid="u-1")
+    secret = build.build_secret("t1", tes_task(TASK), CFG, owner=owner, trec_secret="s" * 64)
+    assert secret["stringData"][build.TREC_SECRET_KEY] == "s" * 64
+    pod = _pod()
+    trec = pod["initContainers"][0]
+    env = next(e for e in trec["env"] if e["name"] == "POIESIS_TASK_SECRET")
+    assert env["valueFrom"]["secretKeyRef"] == {"name": build.job_name("t1"), "key": build.TREC_SECRET_KEY,
+                                                "optional": True}
+    (task_volume,) = [v for v in pod["volumes"] if v["name"] == "task"]
+    assert task_volume["secret"]["items"] == [{"key": "task.json", "path": "task.json"}]
+    for c in pod["initContainers"][1:] + pod["containers"]:
+        assert all("secretKeyRef" not in (e.get("valueFrom") or {}) for e in c.get("env", [])), c["name"]
 
 
 def test_security_contexts_from_settings() -> None:
