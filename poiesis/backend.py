@@ -20,6 +20,8 @@ class Backend(Protocol):
     name: str
     #: backend_parameters keys this backend understands (listed in service-info).
     backend_parameters: frozenset[str]
+    #: the operator's maximum time of a task in seconds (POIESIS_MAX_TASK_SECONDS; 0: none)
+    max_task_seconds: int
 
     @property
     def file_roots(self) -> tuple[Path | str, ...]:
@@ -60,6 +62,7 @@ class NoBackend:
 
     name = "none"
     backend_parameters: frozenset[str] = frozenset()
+    max_task_seconds = 0
     writes_cancel = False
     submit_blocks = False
 

@@ -157,6 +157,7 @@ EACH = [
     ("POIESIS_LOCAL_TAIL_BYTES", "100", lambda s: s.local.tail_bytes, 100),
     ("POIESIS_LOCAL_KEEP_WORK_DIRS", "true", lambda s: s.local.keep_work_dirs, True),
     ("POIESIS_LOCAL_PATH", "/opt/bin", lambda s: s.local.process_path, "/opt/bin"),
+    ("POIESIS_MAX_TASK_SECONDS", "3600", lambda s: (s.local.max_task_seconds, s.kube.max_task_seconds), (3600, 3600)),
     ("POIESIS_KUBE_NAMESPACE", "tes", lambda s: s.kube.namespace, "tes"),
     ("POIESIS_KUBE_IMAGE", "reg/poiesis:1", lambda s: s.kube.image, "reg/poiesis:1"),
     ("POIESIS_KUBE_IMAGE_PULL_POLICY", "Always", lambda s: s.kube.image_pull_policy, "Always"),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from poiesis.config.env import Env, SettingsError, choice, flag, integer, json_array, json_object, number, string, text
+from poiesis.config.local import max_task_seconds
 
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 TRANSFER_VOLUMES = ("pvc", "emptyDir")
@@ -84,8 +85,12 @@ class KubeSettings:
     shared_host_path: str | None = None
     shared_claim: str | None = None
     shared_mount_path: str | None = None
+    #: the most seconds a task's Pod may run (POIESIS_MAX_TASK_SECONDS, shared with the local section; 0: none)
+    max_task_seconds: int = 0
 
     def __post_init__(self) -> None:
+        if self.max_task_seconds < 0:
+            raise SettingsError("POIESIS_MAX_TASK_SECONDS must be 0 (no maximum) or more")
         if self.list_page < 0:
             raise SettingsError("POIESIS_KUBE_LIST_PAGE must be 0 (no pages) or more")
         if self.shared_host_path and self.shared_claim:
@@ -155,4 +160,5 @@ class KubeSettings:
             shared_host_path=text(e, "POIESIS_KUBE_SHARED_HOST_PATH"),
             shared_claim=text(e, "POIESIS_KUBE_SHARED_CLAIM"),
             shared_mount_path=text(e, "POIESIS_KUBE_SHARED_MOUNT_PATH"),
+            max_task_seconds=max_task_seconds(e),
         )

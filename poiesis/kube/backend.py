@@ -54,6 +54,7 @@ class KubeBackend:
     def __init__(self, settings: KubeSettings, kube: Kube | None = None, *, store: Store | None = None,
                  ended_by: str = "api", s3_buckets: tuple[str, ...] = ()) -> None:
         self.settings = settings
+        self.max_task_seconds = settings.max_task_seconds
         self.kube = kube or Kube(
             api_client(settings.kubeconfig, connections=settings.submit_workers + 4), settings.namespace
         )

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from generated.models import TesExecutor, TesResources, TesTask
-from poiesis import layout
+from poiesis import layout, scheduling
 from poiesis.config.kube import KubeSettings
 
 TASK_LABEL = "poiesis.io/task"
@@ -42,7 +42,7 @@ TREC_STARTUP_S = 120
 EXIT_CODE_PREFIX = "poiesis-exit-code="
 #: backend_parameters keys this backend understands (docs/kubernetes.md)
 BACKEND_PARAMETERS = frozenset(
-    {"node_selector", "priority_class", "runtime_class", "active_deadline_seconds"}
+    {"node_selector", "priority_class", "runtime_class", scheduling.TIME_LIMIT}
 )
 #: tesTask members the server sets: never part of the task file the filers read
 READ_ONLY = frozenset({"id", "state", "logs", "creation_time"})
@@ -69,7 +69,6 @@ def owner_reference(*, name: str, uid: str) -> dict[str, Any]:
 
 def build_job(task_id: str, task: TesTask, cfg: KubeSettings, *, suspend: bool = False) -> dict[str, Any]:
     """The task's Job: one Pod, never retried; created running (its Pod waits for its Secret and PVC anyway)."""
-    params = _backend_parameters(task)
     spec: dict[str, Any] = {
         "backoffLimit": 0,
         "suspend": suspend,
@@ -77,8 +76,6 @@ def build_job(task_id: str, task: TesTask, cfg: KubeSettings, *, suspend: bool =
     }
     if cfg.ttl_seconds_after_finished is not None:
         spec["ttlSecondsAfterFinished"] = cfg.ttl_seconds_after_finished
-    if "active_deadline_seconds" in params:
-        spec["activeDeadlineSeconds"] = int(params["active_deadline_seconds"])
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -106,7 +103,21 @@ def build_pod_spec(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, 
     if cfg.pod_security_context:
         spec["securityContext"] = json.loads(json.dumps(cfg.pod_security_context))
     _placement(spec, task, cfg)
+    _time_limit(spec, task, cfg)
     return spec
+
+
+def _time_limit(spec: dict[str, Any], task: TesTask, cfg: KubeSettings) -> None:
+    """The task's time limit (``scheduling.time_limit``) as the Pod's activeDeadlineSeconds.
+
+    On the Pod, not the Job: the kubelet then fails the Pod with reason DeadlineExceeded,
+    which ``outcome`` reads as the limit reached, and counts from the Pod's start on its
+    node, not from the time it waited for one. The Job's deadline would delete the Pod
+    without saying why (docs/kubernetes.md).
+    """
+    seconds = scheduling.time_limit(task.resources.backend_parameters if task.resources else None, cfg.max_task_seconds)
+    if seconds is not None:
+        spec["activeDeadlineSeconds"] = seconds
 
 
 def transfer_volume(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, Any]:

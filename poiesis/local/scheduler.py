@@ -16,7 +16,7 @@ import subprocess
 import threading
 
 from generated.models import TesTask
-from poiesis import filer, lifecycle
+from poiesis import filer, lifecycle, scheduling
 from poiesis.config.local import LocalSettings
 from poiesis.config.security import is_loopback
 from poiesis.lifecycle import RESTART_LOG, SHUTDOWN_LOG
@@ -56,7 +56,7 @@ class LocalBackend:
     """Runs tasks on this machine (see the package docstring)."""
 
     name = "local"
-    backend_parameters: frozenset[str] = frozenset()
+    backend_parameters: frozenset[str] = frozenset({scheduling.TIME_LIMIT})
     writes_cancel = True
     submit_blocks = False  # a queue hand-off
 
@@ -70,6 +70,7 @@ class LocalBackend:
     ) -> None:
         self.store = store
         self.settings = settings or LocalSettings()
+        self.max_task_seconds = self.settings.max_task_seconds
         self.mode = mode or engine.detect(
             engine=self.settings.engine, pull=self.settings.pull, network=self.settings.network
         )

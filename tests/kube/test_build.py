@@ -308,3 +308,15 @@ def test_shared_volume_settings_that_cannot_work_are_refused() -> None:
                 {"POIESIS_KUBE_SHARED_HOST_PATH": "/a", "POIESIS_KUBE_SHARED_MOUNT_PATH": "data"}):
         with pytest.raises(ValueError):
             KubeSettings.from_env(env)
+
+
+@pytest.mark.parametrize(("asked", "maximum", "expected"), [
+    (None, 0, None), ("60", 0, 60), ("60", 30, 30), (None, 30, 30), ("10", 30, 10), ("not a number", 30, 30),
+])
+def test_the_time_limit_is_the_pods_active_deadline_not_the_jobs(asked, maximum, expected) -> None:
+    """active_deadline_seconds (at most POIESIS_MAX_TASK_SECONDS, that when unset) is the Pod's activeDeadlineSeconds;
+    the Job has none (its deadline deletes the Pod without saying why)."""
+    resources = {"backend_parameters": {"active_deadline_seconds": asked}} if asked else {}
+    job = build.build_job("t1", tes_task({**TASK, "resources": resources}), KubeSettings(max_task_seconds=maximum))
+    assert "activeDeadlineSeconds" not in job["spec"]
+    assert job["spec"]["template"]["spec"].get("activeDeadlineSeconds") == expected

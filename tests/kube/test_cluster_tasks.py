@@ -276,3 +276,14 @@ def test_service_info_and_unsupported_backend_parameters(tes, kube: Kube, kube_s
     assert spec["priorityClassName"] == "p"
     settings = Settings.from_env({"POIESIS_BACKEND": "kubernetes", "POIESIS_KUBE_KUBECONFIG": kube_settings.kubeconfig})
     assert make_backend(settings).name == "kubernetes"
+
+
+def test_the_time_limit_reaches_the_pod_the_job_controller_makes(tes, kube: Kube) -> None:
+    """active_deadline_seconds through the API: the Pod the Job controller made carries it as activeDeadlineSeconds
+    (the kubelet enforces it and says DeadlineExceeded); the Job has no deadline of its own."""
+    task_id = create(tes, executor(run_ms=60_000), resources={"backend_parameters": {"active_deadline_seconds": "45"}})
+    wait_for(lambda: task_pod(kube, task_id) is not None, what="the task's Pod")
+    assert task_pod(kube, task_id)["spec"]["activeDeadlineSeconds"] == 45
+    assert "activeDeadlineSeconds" not in kube.get_job(build.job_name(task_id))["spec"]
+    assert tes.post("/tasks", json={"executors": [executor()], "resources": {
+        "backend_parameters": {"active_deadline_seconds": "later"}}}).status_code == 400
