@@ -22,6 +22,8 @@ class Backend(Protocol):
     #: the backend_parameters keys this backend implements, each under the operator's allowlist:
     #: service-info lists ``parameters.enabled``; CreateTask refuses what ``parameters.refusals`` names
     parameters: Policy
+    #: the operator's maximum time of a task in seconds (POIESIS_MAX_TASK_SECONDS; 0: none)
+    max_task_seconds: int
 
     @property
     def file_roots(self) -> tuple[Path | str, ...]:
@@ -62,6 +64,7 @@ class NoBackend:
 
     name = "none"
     parameters = Policy()
+    max_task_seconds = 0
     writes_cancel = False
     submit_blocks = False
 

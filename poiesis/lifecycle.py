@@ -102,6 +102,15 @@ def executor_failed(index: int, exit_code: int) -> End:
     return _error(State.EXECUTOR_ERROR, f"executor #{index} exited with code {exit_code}")
 
 
+def time_limit_reached(seconds: int) -> End:
+    """The task ran longer than its time limit (``poiesis.scheduling``) and was stopped: the task's own doing.
+
+    EXECUTOR_ERROR, not SYSTEM_ERROR: the task asked for (or was given) that time and used
+    it up; run again unchanged it would end the same way (docs/local.md, docs/kubernetes.md).
+    """
+    return _error(State.EXECUTOR_ERROR, f"the task reached its time limit of {seconds}s and was stopped")
+
+
 def filer_failed(direction: Direction, reason: str) -> End:
     """Fetching the inputs (``in``) or uploading the outputs (``out``) failed; ``reason`` is the filer's, redacted."""
     return _error(State.SYSTEM_ERROR, f"{_FILERS[direction]} failed: {reason}")

@@ -23,6 +23,7 @@ from poiesis.config.env import (
     text,
     words,
 )
+from poiesis.config.local import max_task_seconds
 
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 TRANSFER_VOLUMES = ("pvc", "emptyDir")
@@ -98,7 +99,6 @@ class KubeSettings:
     allowed_runtime_classes: tuple[str, ...] = ()
     #: node_selector entries: "key" (any value) or "key=value" (that pair only)
     allowed_node_selectors: tuple[str, ...] = ()
-    max_active_deadline_seconds: int = 0
     #: GPUs: the most a task may ask for with ``gpu`` (0: refused), the executors' extended resource,
     #: ``gpu_type`` names and the node labels each selects, tolerations a GPU task's Pod gets
     max_gpus: int = 0
@@ -109,8 +109,12 @@ class KubeSettings:
     shared_host_path: str | None = None
     shared_claim: str | None = None
     shared_mount_path: str | None = None
+    #: the most seconds a task's Pod may run (POIESIS_MAX_TASK_SECONDS, shared with the local section; 0: none)
+    max_task_seconds: int = 0
 
     def __post_init__(self) -> None:
+        if self.max_task_seconds < 0:
+            raise SettingsError("POIESIS_MAX_TASK_SECONDS must be 0 (no maximum) or more")
         if self.list_page < 0:
             raise SettingsError("POIESIS_KUBE_LIST_PAGE must be 0 (no pages) or more")
         if self.shared_host_path and self.shared_claim:
@@ -132,8 +136,6 @@ class KubeSettings:
                     f"POIESIS_KUBE_ALLOWED_NODE_SELECTORS: {key!r} is fixed by POIESIS_KUBE_NODE_SELECTOR;"
                     " a task may not choose it"
                 )
-        if self.max_active_deadline_seconds < 0:
-            raise SettingsError("POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS must be 0 (refused) or more")
         if self.max_gpus < 0:
             raise SettingsError("POIESIS_KUBE_MAX_GPUS must be 0 (refused) or more")
 
@@ -196,7 +198,6 @@ class KubeSettings:
             allowed_priority_classes=words(e, "POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES", spaces=True),
             allowed_runtime_classes=words(e, "POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES", spaces=True),
             allowed_node_selectors=words(e, "POIESIS_KUBE_ALLOWED_NODE_SELECTORS", spaces=True),
-            max_active_deadline_seconds=integer(e, "POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS", 0),
             max_gpus=integer(e, "POIESIS_KUBE_MAX_GPUS", 0),
             gpu_resource=string(e, "POIESIS_KUBE_GPU_RESOURCE", d.gpu_resource),
             gpu_types=_gpu_types(json_object(e, "POIESIS_KUBE_GPU_TYPES") or {}),
@@ -204,6 +205,7 @@ class KubeSettings:
             shared_host_path=text(e, "POIESIS_KUBE_SHARED_HOST_PATH"),
             shared_claim=text(e, "POIESIS_KUBE_SHARED_CLAIM"),
             shared_mount_path=text(e, "POIESIS_KUBE_SHARED_MOUNT_PATH"),
+            max_task_seconds=max_task_seconds(e),
         )
 
 

@@ -55,6 +55,7 @@ class KubeBackend:
         self.settings = settings
         #: backend_parameters under the settings' allowlists (CreateTask and ``build`` both check them)
         self.parameters = build.parameter_policy(settings)
+        self.max_task_seconds = settings.max_task_seconds
         self.kube = kube or Kube(
             api_client(settings.kubeconfig, connections=settings.submit_workers + 4), settings.namespace
         )

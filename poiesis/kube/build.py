@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from generated.models import TesExecutor, TesResources, TesTask
-from poiesis import layout, parameters, units
+from poiesis import layout, parameters, scheduling, units
 from poiesis.config.kube import KubeSettings
 
 TASK_LABEL = "poiesis.io/task"
@@ -70,7 +70,6 @@ def build_job(task_id: str, task: TesTask, cfg: KubeSettings, *, suspend: bool =
 
     Raises ``parameters.Refused`` when the task's backend_parameters are not allowed by ``cfg``.
     """
-    params = backend_parameters(task, cfg)
     spec: dict[str, Any] = {
         "backoffLimit": 0,
         "suspend": suspend,
@@ -78,8 +77,6 @@ def build_job(task_id: str, task: TesTask, cfg: KubeSettings, *, suspend: bool =
     }
     if cfg.ttl_seconds_after_finished is not None:
         spec["ttlSecondsAfterFinished"] = cfg.ttl_seconds_after_finished
-    if "active_deadline_seconds" in params:
-        spec["activeDeadlineSeconds"] = int(params["active_deadline_seconds"])
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -109,7 +106,21 @@ def build_pod_spec(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, 
     if cfg.pod_security_context:
         spec["securityContext"] = json.loads(json.dumps(cfg.pod_security_context))
     _placement(spec, task, cfg, params)
+    _time_limit(spec, task, cfg)
     return spec
+
+
+def _time_limit(spec: dict[str, Any], task: TesTask, cfg: KubeSettings) -> None:
+    """The task's time limit (``scheduling.time_limit``) as the Pod's activeDeadlineSeconds.
+
+    On the Pod, not the Job: the kubelet then fails the Pod with reason DeadlineExceeded,
+    which ``outcome`` reads as the limit reached, and counts from the Pod's start on its
+    node, not from the time it waited for one. The Job's deadline would delete the Pod
+    without saying why (docs/kubernetes.md).
+    """
+    seconds = scheduling.time_limit(task.resources.backend_parameters if task.resources else None, cfg.max_task_seconds)
+    if seconds is not None:
+        spec["activeDeadlineSeconds"] = seconds
 
 
 def transfer_volume(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, Any]:
@@ -339,8 +350,9 @@ def parameter_policy(cfg: KubeSettings) -> parameters.Policy:
                              allowed=cfg.allowed_priority_classes),
         parameters.Allowance("runtime_class", "POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES",
                              allowed=cfg.allowed_runtime_classes),
-        parameters.Allowance("active_deadline_seconds", "POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS", "count",
-                             maximum=cfg.max_active_deadline_seconds),
+        # a time limit only shortens the task's own run: allowed up to the operator's maximum (scheduling)
+        parameters.Allowance(scheduling.TIME_LIMIT, "POIESIS_MAX_TASK_SECONDS", "count",
+                             maximum=cfg.max_task_seconds or scheduling.MOST_SECONDS),
         parameters.Allowance("gpu", "POIESIS_KUBE_MAX_GPUS", "count", maximum=cfg.max_gpus),
         parameters.Allowance("gpu_type", "POIESIS_KUBE_GPU_TYPES", allowed=tuple(sorted(cfg.gpu_types)), needs="gpu"),
     ))

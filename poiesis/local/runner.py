@@ -14,12 +14,13 @@ import logging
 import os
 import shutil
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from generated.models import TesExecutor, TesResources, TesTask
-from poiesis import beneath, filer, images, layout, lifecycle
+from poiesis import beneath, filer, images, layout, lifecycle, scheduling
 from poiesis.config.local import LocalSettings
 from poiesis.lifecycle import NO_PRIVATE_MOUNTS_LOG, PROCESS_MODE_LOG, End
 from poiesis.local import engine, executor
@@ -54,6 +55,20 @@ class Handle:
         self._lock = threading.Lock()
         self._current: executor.Running | None = None
         self.aborted: str | None = None
+        #: when the runner took the task (monotonic), and the task's time limit in seconds (None: none)
+        self.taken = time.monotonic()
+        self.limit: int | None = None
+
+    def remaining(self) -> float | None:
+        """Seconds left of the task's time limit (at least 0), or None without one."""
+        if self.limit is None:
+            return None
+        return max(0.0, self.taken + self.limit - time.monotonic())
+
+    def check_time(self) -> None:
+        """Stop the task (``lifecycle.time_limit_reached``) once its time limit has passed."""
+        if self.limit is not None and self.remaining() == 0:
+            raise Stop(lifecycle.time_limit_reached(self.limit))
 
     def cancel(self) -> None:
         """Stop the task for a CancelTask: it lands CANCELED."""
@@ -95,6 +110,7 @@ class Runner:
         task_id = handle.task_id
         root = self.settings.work_dir / task_id
         outputs: list[dict[str, str]] = []
+        handle.taken = time.monotonic()
         try:
             end = self._lifecycle(handle, root, outputs)
         except Stop as stop:
@@ -118,6 +134,8 @@ class Runner:
         task = self.store.get_task_model(task_id)  # read back and parsed once, here
         if task is None:
             raise Stop(lifecycle.task_vanished())
+        handle.limit = scheduling.time_limit(task.resources.backend_parameters if task.resources else None,
+                                       self.settings.max_task_seconds)
         try:
             mapped = layout.mounts(task)
         except layout.LayoutError as exc:
@@ -132,6 +150,7 @@ class Runner:
         self._fetch_inputs(task, root)
         for index, ex in enumerate(task.executors):
             self._check_cancel(handle)
+            handle.check_time()
             result = self._run_executor(handle, task_id=task_id, index=index, executor_spec=ex, root=root, mapped=mapped,
                                         resources=task.resources, gpus=gpus)
             if result.cancelled or handle.cancelled.is_set():
@@ -139,6 +158,7 @@ class Runner:
             if result.exit_code != 0 and not ex.ignore_error:
                 return lifecycle.executor_failed(index, result.exit_code)
         self._check_cancel(handle)
+        handle.check_time()
         outputs.extend(self._upload_outputs(task, root))
         return lifecycle.completed()
 
@@ -223,7 +243,8 @@ class Runner:
 
         try:
             result = executor.run(
-                launch, tail_bytes=self.settings.tail_bytes, engine_cli=self.mode.cli, on_start=started
+                launch, tail_bytes=self.settings.tail_bytes, engine_cli=self.mode.cli, on_start=started,
+                timeout=handle.remaining(),
             )
         except beneath.Unsafe as exc:
             log.warning("task %s executor #%d: refused: %s", task_id, index, exc)
@@ -234,6 +255,8 @@ class Runner:
             task_id, index=index, exit_code=result.exit_code, start_time=result.start, end_time=result.end,
             stdout=result.stdout, stderr=result.stderr,
         )
+        if result.timed_out and handle.limit is not None:
+            raise Stop(lifecycle.time_limit_reached(handle.limit))
         if self.mode.isolated and result.exit_code == executor.ENGINE_FAILED:
             line = _engine_error(result.stderr)
             if line:

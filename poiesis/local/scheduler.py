@@ -16,13 +16,13 @@ import subprocess
 import threading
 
 from generated.models import TesTask
-from poiesis import filer, lifecycle
+from poiesis import filer, lifecycle, scheduling
 from poiesis.config.local import LocalSettings
 from poiesis.config.security import is_loopback
 from poiesis.lifecycle import RESTART_LOG, SHUTDOWN_LOG
 from poiesis.local import engine, gpus
 from poiesis.local.runner import Handle, Runner
-from poiesis.parameters import Policy
+from poiesis.parameters import Allowance, Policy
 from poiesis.states import State
 from poiesis.store import Store
 
@@ -70,12 +70,16 @@ class LocalBackend:
     ) -> None:
         self.store = store
         self.settings = settings or LocalSettings()
+        self.max_task_seconds = self.settings.max_task_seconds
         self.mode = mode or engine.detect(
             engine=self.settings.engine, pull=self.settings.pull, network=self.settings.network
         )
-        #: backend_parameters: ``gpu`` up to the GPUs found (none: refused); any other key is TES's "unsupported"
+        #: backend_parameters: ``gpu`` up to the GPUs found (none: refused) and the time limit up to the
+        #: operator's maximum (a limit only shortens the task's own run); any other key is TES's "unsupported"
         self.gpus = gpus.detect(self.mode.name, declared=self.settings.gpus)
-        self.parameters: Policy = gpus.policy(self.gpus)
+        time_limit = Allowance(scheduling.TIME_LIMIT, "POIESIS_MAX_TASK_SECONDS", "count",
+                               maximum=self.max_task_seconds or scheduling.MOST_SECONDS)
+        self.parameters: Policy = Policy((*gpus.policy(self.gpus).allowances, time_limit))
         config = filer_config or filer.FilerConfig()
         self.file_roots = config.file_roots
         self.storage = filer.storage_prefixes(config.file_roots, s3_buckets=config.s3_buckets)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from poiesis import scheduling
 from poiesis.backend import NoBackend
 from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
@@ -45,8 +46,9 @@ def test_a_parameter_the_settings_do_not_allow_is_a_400_naming_it_and_its_settin
     (key, value), = params.items()
     for strict in (False, True):
         (entry,) = _refused(_post(client, params, backend_parameters_strict=strict), key.lower(), setting)
-        assert entry == {"parameter": key.lower(), "value": value, "setting": setting,
-                         "reason": f"not allowed on this server (enabled by {setting})"}
+        reason = (f"{value!r} is not a whole number from 1 to {scheduling.MOST_SECONDS} (the maximum is {setting})"
+                  if key.lower() == scheduling.TIME_LIMIT else f"not allowed on this server (enabled by {setting})")
+        assert entry == {"parameter": key.lower(), "value": value, "setting": setting, "reason": reason}
     assert client.get("/tasks").json()["tasks"] == []
 
 
@@ -55,7 +57,7 @@ def test_a_value_outside_the_allowlist_is_a_400_naming_parameter_value_and_setti
     client = _serve(serve_app, POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES="batch-low, batch-high",
                     POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES="gvisor",
                     POIESIS_KUBE_ALLOWED_NODE_SELECTORS="pool=batch,disk",
-                    POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS="3600")
+                    POIESIS_MAX_TASK_SECONDS="3600")
     hostile = {"priority_class": "system-node-critical", "runtime_class": "runc",
                "node_selector": "pool=gpu", "active_deadline_seconds": "3601"}
     entries = _refused(_post(client, hostile), "'system-node-critical'", "POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES")
@@ -63,7 +65,7 @@ def test_a_value_outside_the_allowlist_is_a_400_naming_parameter_value_and_setti
         "priority_class": ("system-node-critical", "POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES"),
         "runtime_class": ("runc", "POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES"),
         "node_selector": ("pool=gpu", "POIESIS_KUBE_ALLOWED_NODE_SELECTORS"),
-        "active_deadline_seconds": ("3601", "POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS"),
+        "active_deadline_seconds": ("3601", "POIESIS_MAX_TASK_SECONDS"),
     }
     _refused(_post(client, {"node_selector": "disk=ssd,kubernetes.io/hostname=cp"}), "kubernetes.io/hostname")
     _refused(_post(client, {"node_selector": "disk=$(reboot)"}), "not a label value")
@@ -88,18 +90,19 @@ def test_strict_names_only_the_allowed_keys_as_supported(serve_app):
     client = _serve(serve_app, POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES="gvisor")
     response = _post(client, {"VmSize": "big"}, backend_parameters_strict=True)
     assert response.status_code == 400
-    assert response.json()["detail"].endswith("(supported: runtime_class)")
+    assert response.json()["detail"].endswith("(supported: active_deadline_seconds, runtime_class)")
 
 
 @pytest.mark.parametrize(
     ("env", "listed"),
-    [({}, []),
-     ({"POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES": "gvisor"}, ["runtime_class"]),
+    [({}, ["active_deadline_seconds"]),
+     ({"POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES": "gvisor"}, ["active_deadline_seconds", "runtime_class"]),
      ({"POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES": "low", "POIESIS_KUBE_ALLOWED_NODE_SELECTORS": "pool",
-       "POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS": "60"},
+       "POIESIS_MAX_TASK_SECONDS": "60"},
       ["active_deadline_seconds", "node_selector", "priority_class"]),
-     ({"POIESIS_KUBE_MAX_GPUS": "2"}, ["gpu"]),
-     ({"POIESIS_KUBE_MAX_GPUS": "2", "POIESIS_KUBE_GPU_TYPES": '{"a100": {"m": "A100"}}'}, ["gpu", "gpu_type"])],
+     ({"POIESIS_KUBE_MAX_GPUS": "2"}, ["active_deadline_seconds", "gpu"]),
+     ({"POIESIS_KUBE_MAX_GPUS": "2", "POIESIS_KUBE_GPU_TYPES": '{"a100": {"m": "A100"}}'},
+      ["active_deadline_seconds", "gpu", "gpu_type"])],
 )
 def test_service_info_lists_only_the_allowed_parameters(serve_app, env, listed):
     """tesResources_backend_parameters follows the settings: a key whose allowlist is empty is not listed."""

@@ -143,20 +143,21 @@ def test_api_and_tctl_settings(helm) -> None:
 
 
 def test_backend_parameter_allowlists_are_values(helm) -> None:
-    """tasks.allowed*, tasks.maxActiveDeadlineSeconds and tasks.gpu become the settings; unset, none is given (all refused)."""
+    """tasks.allowed*, tasks.maxSeconds and tasks.gpu become the settings; unset, none is given (all refused)."""
     gpu = {"max": 2, "resource": "amd.com/gpu", "types": {"mi300": {"amd.com/gpu.product": "MI300X"}},
            "tolerations": [{"key": "amd.com/gpu", "operator": "Exists"}]}
     values = {"tasks": {"allowedPriorityClasses": ["batch-low", "batch-high"], "allowedRuntimeClasses": ["gvisor"],
-                        "allowedNodeSelectors": ["pool=batch", "disk"], "maxActiveDeadlineSeconds": 86400, "gpu": gpu}}
+                        "allowedNodeSelectors": ["pool=batch", "disk"], "maxSeconds": 86400, "gpu": gpu}}
     env = env_of(pod_specs(helm.render(*BASE, values=values))["t-poiesis-api"]["containers"][0])
     assert (env["POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES"], env["POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES"],
-            env["POIESIS_KUBE_ALLOWED_NODE_SELECTORS"], env["POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS"]) == (
+            env["POIESIS_KUBE_ALLOWED_NODE_SELECTORS"], env["POIESIS_MAX_TASK_SECONDS"]) == (
         "batch-low,batch-high", "gvisor", "pool=batch,disk", "86400")
     assert (env["POIESIS_KUBE_MAX_GPUS"], env["POIESIS_KUBE_GPU_RESOURCE"]) == ("2", "amd.com/gpu")
     assert (json.loads(env["POIESIS_KUBE_GPU_TYPES"]), json.loads(env["POIESIS_KUBE_GPU_TOLERATIONS"])) == (
         gpu["types"], gpu["tolerations"])
     bare = env_of(pod_specs(helm.render(*BASE))["t-poiesis-api"]["containers"][0])
-    assert not [name for name in bare if name.startswith(("POIESIS_KUBE_ALLOWED_", "POIESIS_KUBE_MAX_", "POIESIS_KUBE_GPU_"))]
+    assert not [name for name in bare
+                if name.startswith(("POIESIS_KUBE_ALLOWED_", "POIESIS_KUBE_MAX_", "POIESIS_KUBE_GPU_", "POIESIS_MAX_TASK"))]
 
 
 def test_every_documented_setting_can_be_set(helm) -> None:

@@ -192,11 +192,11 @@ def test_the_builder_refuses_a_value_outside_the_allowlist() -> None:
 
 def test_allowed_parameters_land_in_the_job() -> None:
     """Each allowed parameter lands where docs/kubernetes.md says (keys in any case)."""
-    cfg = dataclasses.replace(CFG, allowed_runtime_classes=("gvisor",), max_active_deadline_seconds=3600)
+    cfg = dataclasses.replace(CFG, allowed_runtime_classes=("gvisor",), max_task_seconds=3600)
     job = build.build_job("t1", tes_task(_with({"Runtime_Class": "gvisor", "active_deadline_seconds": "3600",
                                                 "priority_class": "low", "node_selector": "disk=nvme"})), cfg)
     pod = job["spec"]["template"]["spec"]
-    assert job["spec"]["activeDeadlineSeconds"] == 3600
+    assert pod["activeDeadlineSeconds"] == 3600
     assert (pod["runtimeClassName"], pod["priorityClassName"], pod["nodeSelector"]) == ("gvisor", "low", {"disk": "nvme"})
 
 
@@ -400,3 +400,22 @@ def test_gpus_are_refused_by_default(params, refused) -> None:
 def test_gpu_values_outside_the_settings_are_refused(params, refused) -> None:
     with pytest.raises(parameters.Refused, match=re.escape(refused)):
         build.build_pod_spec("t1", tes_task(_with(params)), GPU_CFG)
+
+
+@pytest.mark.parametrize(("asked", "maximum", "expected"), [
+    (None, 0, None), ("60", 0, 60), (None, 30, 30), ("10", 30, 10),
+])
+def test_the_time_limit_is_the_pods_active_deadline_not_the_jobs(asked, maximum, expected) -> None:
+    """active_deadline_seconds (at most POIESIS_MAX_TASK_SECONDS, that when unset) is the Pod's activeDeadlineSeconds;
+    the Job has none (its deadline deletes the Pod without saying why)."""
+    resources = {"backend_parameters": {"active_deadline_seconds": asked}} if asked else {}
+    job = build.build_job("t1", tes_task({**TASK, "resources": resources}), KubeSettings(max_task_seconds=maximum))
+    assert "activeDeadlineSeconds" not in job["spec"]
+    assert job["spec"]["template"]["spec"].get("activeDeadlineSeconds") == expected
+
+
+
+def test_a_time_limit_above_the_maximum_is_refused_by_the_builder_too() -> None:
+    """A stored limit above a maximum lowered since (or written past the API) never reaches the Pod."""
+    with pytest.raises(parameters.Refused, match="POIESIS_MAX_TASK_SECONDS"):
+        build.build_job("t1", tes_task(_with({"active_deadline_seconds": "60"})), KubeSettings(max_task_seconds=30))

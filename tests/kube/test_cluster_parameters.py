@@ -19,7 +19,7 @@ from tests.tasks import HOSTILE_PARAMETERS
 
 def _landed(kube: Kube) -> list[tuple]:
     """What each Job in the namespace carries of the parameters."""
-    return [(j["spec"].get("activeDeadlineSeconds"), {k: v for k, v in j["spec"]["template"]["spec"].items()
+    return [(j["spec"]["template"]["spec"].get("activeDeadlineSeconds"), {k: v for k, v in j["spec"]["template"]["spec"].items()
              if k in ("priorityClassName", "runtimeClassName", "nodeSelector")}) for j in kube.list_jobs()]
 
 
@@ -48,7 +48,7 @@ def classes(kube_cluster) -> Iterator[tuple[str, str]]:
 
 
 def test_allowed_parameters_land_in_the_pod(serve_app, kube_settings, kube: Kube, classes) -> None:
-    """An allowed priority class, runtime class and node selector reach the Pod the Job makes; the deadline the Job."""
+    """An allowed priority class, runtime class, node selector and time limit reach the Pod the Job makes."""
     priority, runtime = classes
     settings = dataclasses.replace(kube_settings, allowed_priority_classes=(priority,),
                                    allowed_runtime_classes=(runtime,), allowed_node_selectors=("pool=batch",))

@@ -292,3 +292,14 @@ def test_a_tes_1_2_task_asks_for_fractional_cores_in_its_pod(serve_app, kube_bac
         {"requests": {"cpu": "500m", "memory": "107374183"}, "limits": {"memory": "107374183"}}]
     pvc = kube.core.read_namespaced_persistent_volume_claim(build.job_name(task_id), kube.namespace)
     assert pvc.spec.resources.requests["storage"] == str(2**29)
+
+
+def test_the_time_limit_reaches_the_pod_the_job_controller_makes(tes, kube: Kube) -> None:
+    """active_deadline_seconds through the API: the Pod the Job controller made carries it as activeDeadlineSeconds
+    (the kubelet enforces it and says DeadlineExceeded); the Job has no deadline of its own."""
+    task_id = create(tes, executor(run_ms=60_000), resources={"backend_parameters": {"active_deadline_seconds": "45"}})
+    wait_for(lambda: task_pod(kube, task_id) is not None, what="the task's Pod")
+    assert task_pod(kube, task_id)["spec"]["activeDeadlineSeconds"] == 45
+    assert "activeDeadlineSeconds" not in kube.get_job(build.job_name(task_id))["spec"]
+    assert tes.post("/tasks", json={"executors": [executor()], "resources": {
+        "backend_parameters": {"active_deadline_seconds": "later"}}}).status_code == 400

@@ -45,7 +45,7 @@ def test_a_gpu_task_on_a_machine_without_gpus_is_a_400_naming_why(serve_app, loc
     assert (entry["parameter"], entry["setting"]) == ("gpu", "POIESIS_LOCAL_GPUS")
     assert entry["reason"].startswith("this machine has no GPU for tasks ("), entry
     assert "POIESIS_LOCAL_GPUS declares them" in response.json()["detail"]
-    assert client.get("/service-info").json()["tesResources_backend_parameters"] == []
+    assert client.get("/service-info").json()["tesResources_backend_parameters"] == ["active_deadline_seconds"]
     assert client.get("/tasks").json()["tasks"] == []
 
 
@@ -66,7 +66,7 @@ def test_declared_gpus_reach_podman_as_a_cdi_device(serve_app, make_backend) -> 
     finds no CDI spec on this machine and says so."""
     backend = make_backend(podman_mode(), gpus=2)
     client = serve_app(backend=backend)
-    assert client.get("/service-info").json()["tesResources_backend_parameters"] == ["gpu"]
+    assert client.get("/service-info").json()["tesResources_backend_parameters"] == ["active_deadline_seconds", "gpu"]
     refused = client.post("/tasks", json=_gpu_task("3"))
     assert refused.status_code == 400 and "'3' is not a whole number from 1 to 2" in refused.json()["detail"]
     task_id = client.post("/tasks", json=_gpu_task("1")).json()["id"]

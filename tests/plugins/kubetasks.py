@@ -71,7 +71,7 @@ def kube_settings(kubeconfig: Path, kube_ns: str) -> KubeSettings:
         allowed_priority_classes=("p", "no-such-class"),
         allowed_runtime_classes=("no-such-class",),
         allowed_node_selectors=("pool",),
-        max_active_deadline_seconds=600,
+        max_task_seconds=600,
         kubeconfig=str(kubeconfig),
         ttl_seconds_after_finished=None,
         pending_timeout_s=3,

@@ -16,7 +16,7 @@ from typing import Any
 from starlette.responses import Response
 
 from generated import models
-from poiesis import layout, logs, metrics, states
+from poiesis import layout, logs, metrics, scheduling, states
 from poiesis.api import document
 from poiesis.api.errors import json_response, problem_response, raw_list
 from poiesis.api.hardening import limits, nulls, principal
@@ -67,6 +67,8 @@ class Operations:
         if isinstance(resolved, Response):
             return resolved
         task, warnings = resolved
+        if limit := _time_limit_problem(task, ctx):
+            return problem_response(400, limit)
         task_id = await ctx.store.create_task(task, owner=caller.owner)
         metrics.TASKS_CREATED.inc()
         with logs.task(task_id):
@@ -177,3 +179,10 @@ def _resolve_backend_parameters(
     resources = resources.model_copy(update={"backend_parameters": kept or None})
     warnings = [f"warning: backend_parameters not supported and ignored: {', '.join(sorted(unsupported))}"]
     return task.model_copy(update={"resources": resources}), warnings if unsupported else []
+
+
+def _time_limit_problem(task: models.TesTask, ctx: Context) -> str | None:
+    """The task's time limit (active_deadline_seconds, kept for a backend that takes it) against the maximum."""
+    params = task.resources.backend_parameters if task.resources else None
+    return scheduling.time_limit_problem(params, ctx.backend.max_task_seconds)
+

@@ -128,8 +128,8 @@ app.kubernetes.io/component: {{ .component }}
 - name: POIESIS_KUBE_ALLOWED_NODE_SELECTORS
   value: {{ join "," . | quote }}
 {{- end }}
-{{- with .Values.tasks.maxActiveDeadlineSeconds }}
-- name: POIESIS_KUBE_MAX_ACTIVE_DEADLINE_SECONDS
+{{- with .Values.tasks.maxSeconds }}
+- name: POIESIS_MAX_TASK_SECONDS
   value: {{ int64 . | toString | quote }}
 {{- end }}
 {{- with .Values.tasks.gpu.max }}
