@@ -41,7 +41,7 @@ import time
 import uuid
 from pathlib import Path
 
-from common import build_go, machine
+from common import build_go, cluster_pids, cpu_seconds, machine
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
@@ -50,7 +50,6 @@ from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
 
 RESULTS = Path(__file__).resolve().parent / "results"
-COMPONENTS = ("kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kwok")
 #: like bench/tesload's task body: two executors, an S3 input and output, resources
 TASK = TesTask.model_validate({
     "name": "ceiling", "description": "apiserver ceiling task",
@@ -96,24 +95,6 @@ def units(kind: str, namespace: str, n: int) -> list[list[dict]]:
     return out
 
 
-def component_pids() -> dict[str, int]:
-    run_dir = Path(os.environ.get("POIESIS_CLUSTER_DIR") or Path.home() / ".cache" / "poiesis" / "cluster-run")
-    pids = {}
-    for name in COMPONENTS:
-        f = run_dir / "pids" / f"{name}.pid"
-        if f.exists():
-            pids[name] = int(f.read_text().split()[0])
-    return pids
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def wait_gone(core: k8s.CoreV1Api, namespace: str, timeout: float) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -146,7 +127,7 @@ def main() -> int:
         runs = list(dict.fromkeys((k, c) for k, _ in runs for c in args.c))
     result = {"tasks": args.tasks, "machine": machine(),
               "kubernetes": k8s.VersionApi(api).get_code().git_version, "runs": []}
-    pids = component_pids()
+    pids = cluster_pids()
     tmp = Path(tempfile.mkdtemp(prefix="apiserver-ceiling-"))
     for kind, c in runs:
         namespace = f"ceiling-{uuid.uuid4().hex[:8]}"

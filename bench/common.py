@@ -54,3 +54,55 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+#: the test cluster's processes, by the names of their pid files (scripts/cluster)
+CLUSTER_COMPONENTS = ("kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kwok")
+
+
+def cluster_pids() -> dict[str, int]:
+    """The running test cluster's component pids, from its run dir (``POIESIS_CLUSTER_DIR``)."""
+    run_dir = Path(os.environ.get("POIESIS_CLUSTER_DIR") or Path.home() / ".cache" / "poiesis" / "cluster-run")
+    pids = {}
+    for name in CLUSTER_COMPONENTS:
+        f = run_dir / "pids" / f"{name}.pid"
+        if f.exists():
+            pids[name] = int(f.read_text().split()[0])
+    return pids
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process (all its threads) so far; 0 when it is gone."""
+    fields = _stat(pid)
+    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of ``root`` and its live descendants, plus what their reaped children used.
+
+    Each process counts its own time and its waited-for children's (cutime, cstime); a live
+    descendant is counted once, as itself: PostgreSQL's backends under the postmaster, uvicorn's
+    workers under the supervisor.
+    """
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = int(fields[1])
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
+        tree.update(children)
+        frontier.extend(children)
+    total = 0
+    for pid in tree:
+        if (fields := _stat(pid)) is not None:
+            total += sum(int(x) for x in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")

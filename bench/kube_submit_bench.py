@@ -20,6 +20,11 @@ first seen. It reports:
   and the peak over any 1 s window;
 - create -> Job: the Job first seen minus the task's ``creation_time`` (the insert,
   database clock, same host), p50/p99/max;
+- CPU seconds per task, from the first request until the last Job was seen, of each
+  party: the API (its workers, the submission threads included), PostgreSQL, each
+  component of the test cluster, the load generator and this bench's Job watcher. On a
+  machine with C cores no arrangement gets more than C / (their sum) tasks per second,
+  and the cluster's share alone bounds what any client gets (bench/apiserver_ceiling.py);
 - the machine (CPUs, model, load average before and after), Python, Kubernetes,
   PostgreSQL and Poiesis versions.
 
@@ -44,10 +49,9 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from common import build_tesload, free_port, machine
+from common import build_tesload, cluster_pids, cpu_seconds, free_port, machine, tree_cpu_seconds
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-from kubernetes import watch as k8s_watch
 
 from poiesis import store
 
@@ -78,19 +82,23 @@ class JobWatch(threading.Thread):
         version = self.batch.list_namespaced_job(self.namespace).metadata.resource_version
         self.ready.set()
         while not self.stop.is_set():
-            stream = k8s_watch.Watch().stream(self.batch.list_namespaced_job, self.namespace,
-                                              resource_version=version, timeout_seconds=5,
-                                              allow_watch_bookmarks=True)
-            for event in stream:
-                if event["type"] == "BOOKMARK":
-                    version = event["raw_object"]["metadata"]["resourceVersion"]
+            # raw watch lines, not the client's models: building a V1Job per event cost this
+            # bench 1.5 ms of CPU per task, taken from the machine the measured parties share
+            resp = self.batch.list_namespaced_job(self.namespace, watch=True, resource_version=version,
+                                                  timeout_seconds=5, allow_watch_bookmarks=True,
+                                                  _preload_content=False)
+            for line in resp:
+                if not line.strip():
                     continue
-                obj = event["object"]
-                version = obj.metadata.resource_version
-                task = (obj.metadata.labels or {}).get("poiesis.io/task")
+                event = json.loads(line)
+                meta = event["object"]["metadata"]
+                version = meta["resourceVersion"]
+                if event["type"] == "BOOKMARK":
+                    continue
+                task = (meta.get("labels") or {}).get("poiesis.io/task")
                 if task and task not in self.seen:
                     self.seen[task] = time.time()
-                    self.created[task] = obj.metadata.creation_timestamp.timestamp()
+                    self.created[task] = dt.datetime.fromisoformat(meta["creationTimestamp"]).timestamp()
 
 
 def versions(api: k8s.ApiClient, url: str, source: Path) -> dict[str, str]:
@@ -153,6 +161,26 @@ def creation_times(url: str, ids: list[str]) -> dict[str, float]:
     return dict(rows)
 
 
+def cpu_snapshot(api: int, postgres: int) -> dict[str, float]:
+    """CPU seconds so far of every party in the run (see the module docstring)."""
+    import resource
+
+    parties = {"poiesis api": tree_cpu_seconds(api), "postgresql": tree_cpu_seconds(postgres)}
+    parties.update({name: cpu_seconds(pid) for name, pid in cluster_pids().items()})
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    parties["bench job watcher"] = usage.ru_utime + usage.ru_stime
+    return parties
+
+
+def cpu_per_task(before: dict[str, float], after: dict[str, float], tasks: int, client_s: float | None) -> dict:
+    """Milliseconds of CPU per task of each party, and their sum."""
+    per = {name: round(1000 * (after[name] - before.get(name, 0.0)) / tasks, 2) for name in after}
+    if client_s is not None:
+        per["load generator"] = round(1000 * client_s / tasks, 2)
+    per["total"] = round(sum(per.values()), 2)
+    return per
+
+
 def peak_rate(times: list[float]) -> float:
     """The most Jobs first seen within any 1 s window."""
     times, best, lo = sorted(times), 0, 0
@@ -163,7 +191,8 @@ def peak_rate(times: list[float]) -> float:
     return float(best)
 
 
-def report(args, load_out, started, watch: JobWatch, created: dict[str, float], info: dict) -> dict:
+def report(args, load_out, started, watch: JobWatch, created: dict[str, float], info: dict,
+           cpu: dict[str, float]) -> dict:
     seen = {t: watch.seen[t] for t in created if t in watch.seen}
     lags = [(seen[t] - created[t]) * 1000 for t in seen]
     last = max(seen.values()) if seen else started
@@ -179,6 +208,7 @@ def report(args, load_out, started, watch: JobWatch, created: dict[str, float], 
         "jobs_per_s_peak_1s": peak_rate(list(seen.values())),
         "jobs_per_s_by_creation_timestamp": _by_creation(watch, created, started),
         "create_to_job_ms": {"p50": _r(pct(lags, 50)), "p99": _r(pct(lags, 99)), "max": _r(max(lags, default=None))},
+        "cpu_ms_per_task": cpu,
         "loadavg_before": info["machine"]["load_avg"],
         "loadavg_after": os.getloadavg(),
         **info,
@@ -211,6 +241,7 @@ def table(r: dict) -> str:
         ("Jobs/s peak over 1 s", r["jobs_per_s_peak_1s"]),
         ("Jobs/s by creationTimestamp (+1 s)", r["jobs_per_s_by_creation_timestamp"]),
         ("create -> Job p50 / p99 / max ms", f"{lag['p50']} / {lag['p99']} / {lag['max']}"),
+        ("CPU ms per task", ", ".join(f"{k} {v}" for k, v in r["cpu_ms_per_task"].items())),
         ("load average before / after", load),
         ("machine", f"{r['machine']['cores']} CPUs, {r['machine']['cpu']}, {r['machine']['memory_gib']} GiB"),
         ("versions", ", ".join(f"{k} {v}" for k, v in r["versions"].items())),
@@ -254,12 +285,15 @@ def main() -> int:
         wait_ready(base, proc, tmp / "api.log")
         watch.start()
         watch.ready.wait(30)
+        postmaster = int((tmp / "pg" / "postmaster.pid").read_text().split()[0])
+        cpu_before = cpu_snapshot(proc.pid, postmaster)
         load_out, started = load(base, args, tmp / "ids.txt")
         ids = (tmp / "ids.txt").read_text().split()
         deadline = time.monotonic() + args.settle
         while sum(1 for t in ids if t in watch.seen) < len(ids) and time.monotonic() < deadline:
             time.sleep(0.2)
-        result = report(args, load_out, started, watch, creation_times(url, ids), info)
+        cpu = cpu_per_task(cpu_before, cpu_snapshot(proc.pid, postmaster), len(ids), load_out.get("client_cpu_s"))
+        result = report(args, load_out, started, watch, creation_times(url, ids), info, cpu)
     finally:
         watch.stop.set()
         proc.terminate()

@@ -60,7 +60,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
-from common import build_go, free_port, machine
+from common import build_go, cpu_seconds, free_port, machine
 
 from generated.models import TesTask
 from poiesis import store
@@ -151,11 +151,6 @@ def proc_status(pid: int) -> dict[str, int]:
     except OSError:
         pass
     return out
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def ran_from(log: Path) -> str:

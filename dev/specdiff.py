@@ -1,7 +1,8 @@
 """Structural difference between two TES OpenAPI documents (``scripts/spec-diff``).
 
 This is how Poiesis adopts a new TES revision: diff the upstream document
-against ``openapi/``, edit, regenerate. Only what changes the API's shape is
+against ``openapi/`` (our newest version's document by default), add the
+new version's document, regenerate (docs/api.md "When the spec revs"). Only what changes the API's shape is
 compared: paths, operations (operationId, parameters, request body, response
 codes and their schemas, security), schemas (properties, types, formats,
 enums, required lists, defaults, $refs, readOnly and the other validation
@@ -35,8 +36,19 @@ from typing import Any
 
 import yaml
 
+from poiesis.config import TES_VERSIONS
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
-OUR_DOCUMENT = REPO_ROOT / "openapi" / "task_execution_service.openapi.yaml"
+SPEC_NAME = "task_execution_service.openapi.yaml"
+
+
+def our_document(version: str) -> pathlib.Path:
+    """openapi/v<version>/task_execution_service.openapi.yaml: our document of TES ``version``."""
+    return REPO_ROOT / "openapi" / f"v{version}" / SPEC_NAME
+
+
+#: Our document of the newest TES version served: what a new upstream revision is compared with.
+OUR_DOCUMENT = our_document(TES_VERSIONS[-1])
 REFERENCE_ENV = "POIESIS_TES_REFERENCE"
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

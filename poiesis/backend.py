@@ -12,14 +12,18 @@ from typing import Protocol
 
 from generated.models import TesTask
 from poiesis.filer import FilerConfig, storage_prefixes
+from poiesis.parameters import Policy
 
 
 class Backend(Protocol):
     """A place where tasks run."""
 
     name: str
-    #: backend_parameters keys this backend understands (listed in service-info).
-    backend_parameters: frozenset[str]
+    #: the backend_parameters keys this backend implements, each under the operator's allowlist:
+    #: service-info lists ``parameters.enabled``; CreateTask refuses what ``parameters.refusals`` names
+    parameters: Policy
+    #: the operator's maximum time of a task in seconds (POIESIS_MAX_TASK_SECONDS; 0: none)
+    max_task_seconds: int
 
     @property
     def file_roots(self) -> tuple[Path | str, ...]:
@@ -59,7 +63,8 @@ class NoBackend:
     """
 
     name = "none"
-    backend_parameters: frozenset[str] = frozenset()
+    parameters = Policy()
+    max_task_seconds = 0
     writes_cancel = False
     submit_blocks = False
 

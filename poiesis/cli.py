@@ -63,7 +63,8 @@ def with_flags(settings: Settings, args: argparse.Namespace) -> Settings:
     """``settings`` with the values given on the command line instead of the environment's."""
     return dataclasses.replace(
         settings,
-        api=config.override(settings.api, host=getattr(args, "host", None), port=getattr(args, "port", None)),
+        api=config.override(settings.api, host=getattr(args, "host", None), port=getattr(args, "port", None),
+                            tes_version=getattr(args, "tes_version", None)),
         database=config.override(
             settings.database, url=args.database_url, data_dir=Path(args.data_dir) if args.data_dir else None
         ),
@@ -78,17 +79,23 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--database-url", help="PostgreSQL URL (POIESIS_DATABASE_URL); embedded server if unset")
         p.add_argument("--data-dir", help="data directory of the embedded PostgreSQL (POIESIS_DATA_DIR)")
 
+    def with_tes_version(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--tes-version", choices=config.TES_VERSIONS,
+                       help="TES version to serve (POIESIS_TES_VERSION, default 1.1; docs/api.md)")
+
     api = sub.add_parser("api", help="serve the TES API")
     with_db(api)
     api.add_argument("--host", help="address to listen on (POIESIS_HOST, default 127.0.0.1)")
     api.add_argument("--port", type=int, help="port (POIESIS_PORT, default 8000)")
     api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    with_tes_version(api)
     api.set_defaults(func=_api)
 
     serve = sub.add_parser("serve", help="run everything on this machine: database, API, local backend")
     with_db(serve)
     serve.add_argument("--host", help="address to listen on (POIESIS_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (POIESIS_PORT, default 8000)")
+    with_tes_version(serve)
     serve.set_defaults(func=_serve)
 
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")

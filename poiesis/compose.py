@@ -127,7 +127,8 @@ def _api_store(settings: Settings, url: str) -> store.AsyncStore:
 
 def _context(settings: Settings, api_store: store.AsyncStore, backend: backends.Backend) -> Context:
     return Context(store=api_store, backend=backend, service=settings.service, security=settings.security,
-                   metrics_dir=settings.metrics.multiproc_dir, feed=settings.feed)
+                   metrics_dir=settings.metrics.multiproc_dir, tes_version=settings.api.tes_version,
+                   feed=settings.feed)
 
 
 def app_from_settings(settings: Settings) -> connexion.AsyncApp:
@@ -166,8 +167,11 @@ def serve_api(settings: Settings, *, workers: int = 1) -> None:
 
 
 def migrate(settings: Settings) -> str:
-    """``poiesis migrate``: the database URL used, migrated."""
-    return prepare_database(settings)
+    """``poiesis migrate``: the database URL used, migrated; and the task credential's role, when one is set."""
+    url = prepare_database(settings)
+    if settings.database.task_url:
+        store.ensure_task_role(url, settings.database.task_url)
+    return url
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, cast
 
+from poiesis.parameters import Refused
 from poiesis.sanitize import storable
 from poiesis.states import State, is_terminal
 
@@ -101,6 +102,15 @@ def executor_failed(index: int, exit_code: int) -> End:
     return _error(State.EXECUTOR_ERROR, f"executor #{index} exited with code {exit_code}")
 
 
+def time_limit_reached(seconds: int) -> End:
+    """The task ran longer than its time limit (``poiesis.scheduling``) and was stopped: the task's own doing.
+
+    EXECUTOR_ERROR, not SYSTEM_ERROR: the task asked for (or was given) that time and used
+    it up; run again unchanged it would end the same way (docs/local.md, docs/kubernetes.md).
+    """
+    return _error(State.EXECUTOR_ERROR, f"the task reached its time limit of {seconds}s and was stopped")
+
+
 def filer_failed(direction: Direction, reason: str) -> End:
     """Fetching the inputs (``in``) or uploading the outputs (``out``) failed; ``reason`` is the filer's, redacted."""
     return _error(State.SYSTEM_ERROR, f"{_FILERS[direction]} failed: {reason}")
@@ -108,6 +118,13 @@ def filer_failed(direction: Direction, reason: str) -> End:
 
 #: the output filer reported success but its output file logs cannot be read (added to a COMPLETE end)
 OUTPUTS_MISSING = "the output filer succeeded but wrote no outputs.json; output file logs are missing"
+
+
+#: a COMPLETE end of a task that declared outputs, recorded by a writer that cannot read the task volume (TCtl,
+#: when TRec could not record the end): the output filer listed them there (outputs.json), so they are not in
+#: the task (added to the end's lines)
+OUTPUTS_NOT_RECORDED = ("the task's end was recorded without access to the task volume; the output file logs "
+                        "the output filer listed there were not recorded")
 
 
 def outputs_unreadable(reason: str) -> str:
@@ -157,6 +174,14 @@ def engine_failed(index: int, engine: str, error: str) -> End:
 def backend_failed(error: BaseException) -> End:
     """An unexpected exception in the backend (its type only: the message may hold secrets)."""
     return _error(State.SYSTEM_ERROR, f"local backend failure: {type(error).__name__}")
+
+
+def submission_failed(backend: str, error: BaseException) -> End:
+    """Handing a stored task to its backend failed: the backend's own check of its backend_parameters
+    (the settings narrowed since CreateTask) says which; anything else only its type (secrets)."""
+    if isinstance(error, Refused):
+        return _error(State.SYSTEM_ERROR, f"not run: {error}")
+    return _error(State.SYSTEM_ERROR, f"submission to the {backend} backend failed: {type(error).__name__}")
 
 
 #: every task of a server that stopped with tasks running ends SYSTEM_ERROR with this line at the next start

@@ -40,7 +40,7 @@ from poiesis.kube.outcome import (
     Working,
 )
 from poiesis.sanitize import storable
-from poiesis.store import Store, Unavailable, WriteRetry
+from poiesis.store import RunWriter, Unavailable, WriteRetry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -138,7 +138,7 @@ def parse_outputs(data: bytes) -> list[dict[str, str]]:
 class Recorder:
     """Writes what Pods say about their tasks; remembers what it already wrote."""
 
-    store: Store
+    store: RunWriter
     kube: Kube | None = None
     transfer_dir: Path | None = None
     log_tail_bytes: int = 10_000
@@ -276,36 +276,47 @@ class Recorder:
             return end
         return lifecycle.cancelled(None if end == lifecycle.pod_deleted() else end)
 
+    def _outputs(self, task_id: str, outcome: Ended, lines: list[str]) -> list[dict[str, str]]:
+        """The output file logs to write with a COMPLETE end (TOF's ``outputs.json``); a line in ``lines`` when none.
+
+        A recorder without the task volume (TCtl) cannot read them: when the task declared
+        outputs, the end says they were not recorded (``lifecycle.OUTPUTS_NOT_RECORDED``).
+        """
+        if outcome.end.state is not states.State.COMPLETE:
+            return []
+        if self.transfer_dir is None:
+            if self.retry(functools.partial(self.store.declares_outputs, task_id)):
+                lines.append(lifecycle.OUTPUTS_NOT_RECORDED)
+            return []
+        try:
+            outputs = read_outputs(self.transfer_dir)
+        except OutputsUnreadable as exc:
+            log.warning("outputs.json not used: %s", exc)
+            lines.append(lifecycle.outputs_unreadable(str(exc)))
+            return []
+        if outputs is None:
+            lines.append(lifecycle.OUTPUTS_MISSING)
+            return []
+        return outputs
+
     def _terminal(self, task_id: str, outcome: Ended) -> str | None:
+        """The end, its lines and its output file logs in one write (``Store.write_terminal_state``).
+
+        What the database refuses for its data is left out step by step, each time saying
+        so: first the output file logs, then the lines; the end itself always lands.
+        """
         end = self._end(task_id, outcome.end)
-        state, lines = end.state, list(end.lines)
-        if outcome.end.state is states.State.COMPLETE and self.transfer_dir is not None:  # tof wrote the output file logs
-            try:
-                outputs = read_outputs(self.transfer_dir)
-            except OutputsUnreadable as exc:
-                log.warning("outputs.json not used: %s", exc)
-                lines.append(lifecycle.outputs_unreadable(str(exc)))
-            else:
-                if outputs is None:
-                    lines.append(lifecycle.OUTPUTS_MISSING)
-                elif outputs:
-                    _, refused = self._refusable(functools.partial(self.store.add_output_file_logs, task_id, outputs))
-                    if refused is not None:
-                        lines.append(lifecycle.write_refused("the output file logs", refused))
-
-        def write(system_logs: list[str]) -> str | None:
-            return self.store.write_terminal_state(
-                task_id,
-                state,
-                start_time=outcome.start_time,
-                end_time=outcome.end_time,
-                system_logs=system_logs,
-                ended_by=self.source,
-            )
-
+        lines = list(end.lines)
+        outputs = self._outputs(task_id, outcome, lines)
+        write = functools.partial(self.store.write_terminal_state, task_id, end.state, start_time=outcome.start_time,
+                                  end_time=outcome.end_time, ended_by=self.source)
         lines = [lifecycle.clip(line) for line in lines]
-        landed, refused = self._refusable(functools.partial(write, lines))
+        landed, refused = self._refusable(functools.partial(write, system_logs=lines, outputs=outputs))
+        if refused is not None and outputs:
+            lines.append(lifecycle.write_refused("the output file logs", refused))
+            landed, refused = self._refusable(functools.partial(write, system_logs=lines))
         if refused is not None:  # nothing but the lines is free text: without them it lands
-            landed = self.retry(functools.partial(write, [lifecycle.write_refused("this end's system log lines", refused)]))
-        log.info("%s: task %s -> %s (landed %s)", self.source, task_id, state, landed)
+            landed = self.retry(functools.partial(
+                write, system_logs=[lifecycle.write_refused("this end's system log lines", refused)]))
+        log.info("%s: task %s -> %s (landed %s)", self.source, task_id, end.state, landed)
         return landed

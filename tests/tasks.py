@@ -8,6 +8,16 @@ from typing import Any
 from generated.models import TesExecutor, TesTask
 from poiesis.filer.spec import Input, Output, task_files
 
+#: backend_parameters a user could give to jump the queue, leave the sandbox runtime, land on the control plane or
+#: hold a node for years (issue 21, finding 7), and the setting that decides each (a time limit is allowed up to
+#: POIESIS_MAX_TASK_SECONDS, and a year and a day at most: it only shortens the task's own run)
+HOSTILE_PARAMETERS = [
+    ({"priority_class": "system-node-critical"}, "POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES"),
+    ({"runtime_class": "runc-unconfined"}, "POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES"),
+    ({"node_selector": "node-role.kubernetes.io/control-plane="}, "POIESIS_KUBE_ALLOWED_NODE_SELECTORS"),
+    ({"Active_Deadline_Seconds": "999999999"}, "POIESIS_MAX_TASK_SECONDS"),
+]
+
 #: what a task document without executors gets: TesTask requires the list, and this one adds no path
 NOOP_EXECUTOR = {"image": "alpine", "command": ["true"]}
 

@@ -107,7 +107,9 @@ EACH = [
     ("POIESIS_HOST", "0.0.0.0", lambda s: s.api.host, "0.0.0.0"),
     ("POIESIS_PORT", "9000", lambda s: s.api.port, 9000),
     ("POIESIS_ACCESS_LOG", "false", lambda s: s.api.access_log, False),
+    ("POIESIS_TES_VERSION", "1.2", lambda s: s.api.tes_version, "1.2"),
     ("POIESIS_DATABASE_URL", "postgresql://db/x", lambda s: s.database.url, "postgresql://db/x"),
+    ("POIESIS_TASK_DATABASE_URL", "postgresql://t:p@db/x", lambda s: s.database.task_url, "postgresql://t:p@db/x"),
     ("POIESIS_DATA_DIR", "/srv/pg", lambda s: s.database.data_dir, Path("/srv/pg")),
     ("XDG_DATA_HOME", "/xdg", lambda s: (s.database.data_dir, s.local.work_dir),
      (Path("/xdg/poiesis/postgres"), Path("/xdg/poiesis/tasks"))),
@@ -157,6 +159,8 @@ EACH = [
     ("POIESIS_LOCAL_TAIL_BYTES", "100", lambda s: s.local.tail_bytes, 100),
     ("POIESIS_LOCAL_KEEP_WORK_DIRS", "true", lambda s: s.local.keep_work_dirs, True),
     ("POIESIS_LOCAL_PATH", "/opt/bin", lambda s: s.local.process_path, "/opt/bin"),
+    ("POIESIS_LOCAL_GPUS", "2", lambda s: s.local.gpus, 2),
+    ("POIESIS_MAX_TASK_SECONDS", "3600", lambda s: (s.local.max_task_seconds, s.kube.max_task_seconds), (3600, 3600)),
     ("POIESIS_KUBE_NAMESPACE", "tes", lambda s: s.kube.namespace, "tes"),
     ("POIESIS_KUBE_IMAGE", "reg/poiesis:1", lambda s: s.kube.image, "reg/poiesis:1"),
     ("POIESIS_KUBE_IMAGE_PULL_POLICY", "Always", lambda s: s.kube.image_pull_policy, "Always"),
@@ -189,6 +193,14 @@ EACH = [
     ("POIESIS_KUBE_LABELS", '{"team": "x"}', lambda s: s.kube.extra_labels, {"team": "x"}),
     ("POIESIS_KUBE_NODE_SELECTOR", '{"gpu": "yes"}', lambda s: s.kube.node_selector, {"gpu": "yes"}),
     ("POIESIS_KUBE_TOLERATIONS", '[{"key": "k"}]', lambda s: s.kube.tolerations, [{"key": "k"}]),
+    ("POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES", "low, high", lambda s: s.kube.allowed_priority_classes, ("low", "high")),
+    ("POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES", "gvisor", lambda s: s.kube.allowed_runtime_classes, ("gvisor",)),
+    ("POIESIS_KUBE_ALLOWED_NODE_SELECTORS", "pool=batch,disk", lambda s: s.kube.allowed_node_selectors,
+     ("pool=batch", "disk")),
+    ("POIESIS_KUBE_MAX_GPUS", "2", lambda s: s.kube.max_gpus, 2),
+    ("POIESIS_KUBE_GPU_RESOURCE", "amd.com/gpu", lambda s: s.kube.gpu_resource, "amd.com/gpu"),
+    ("POIESIS_KUBE_GPU_TYPES", '{"a100": {"gpu": "A100"}}', lambda s: s.kube.gpu_types, {"a100": {"gpu": "A100"}}),
+    ("POIESIS_KUBE_GPU_TOLERATIONS", '[{"key": "g"}]', lambda s: s.kube.gpu_tolerations, [{"key": "g"}]),
     ("POIESIS_KUBE_SHARED_HOST_PATH", "/mnt/s", lambda s: s.kube.file_roots, ("/mnt/s",)),
     ("POIESIS_KUBE_SHARED_MOUNT_PATH", "/data", lambda s: s.kube.shared_mount_path, "/data"),
     ("POIESIS_KUBE_SHARED_CLAIM", "rwx", lambda s: (s.kube.shared_claim, s.kube.file_roots), ("rwx", ("/data",))),
@@ -214,6 +226,7 @@ EACH = [
     ("POIESIS_POD_NAMESPACE", "tes", lambda s: s.pod.namespace, "tes"),
     ("POIESIS_TASK_ID", "t1", lambda s: s.pod.task_id, "t1"),
     ("POIESIS_TRANSFER_DIR", "/x", lambda s: s.pod.transfer_dir, "/x"),
+    ("POIESIS_TASK_SECRET", "abc123", lambda s: s.pod.task_secret, "abc123"),
     ("POIESIS_TREC_READY_FILE", "/r", lambda s: s.trec.ready_file, Path("/r")),
     ("POIESIS_TREC_READY_PORT", "9999", lambda s: s.trec.ready_port, 9999),
     ("POIESIS_TCTL_HTTP_PORT", "8080", lambda s: s.tctl.http_port, 8080),
@@ -271,6 +284,7 @@ def test_precedence_between_variables() -> None:
         ({"POIESIS_PORT": "eighty"}, "POIESIS_PORT must be a whole number, not 'eighty'"),
         ({"POIESIS_DB_TIMEOUT": "soon"}, "POIESIS_DB_TIMEOUT must be a number"),
         ({"POIESIS_BACKEND": "slurm"}, "POIESIS_BACKEND must be one of none, local, kubernetes, not 'slurm'"),
+        ({"POIESIS_TES_VERSION": "1.0"}, "POIESIS_TES_VERSION must be one of 1.1, 1.2, not '1.0'"),
         ({"POIESIS_LOG_FORMAT": "xml"}, "POIESIS_LOG_FORMAT must be one of text, json"),
         ({"POIESIS_AUTH": "kerberos"}, "POIESIS_AUTH must be one of none, basic, jwt"),
         ({"POIESIS_AUTH": "basic"}, "POIESIS_AUTH=basic needs POIESIS_AUTH_BASIC_FILE"),
@@ -278,11 +292,18 @@ def test_precedence_between_variables() -> None:
         ({"POIESIS_LOCAL_ENGINE": "lxc"}, "POIESIS_LOCAL_ENGINE must be one of"),
         ({"POIESIS_LOCAL_MAX_TASKS": "0"}, "POIESIS_LOCAL_MAX_TASKS must be at least 1"),
         ({"POIESIS_LOCAL_ALLOW_UNISOLATED": "maybe"}, "POIESIS_LOCAL_ALLOW_UNISOLATED must be true or false"),
+        ({"POIESIS_LOCAL_GPUS": "many"}, "POIESIS_LOCAL_GPUS must be a whole number, not 'many'"),
+        ({"POIESIS_LOCAL_GPUS": "-1"}, "POIESIS_LOCAL_GPUS must be auto, 0 (none) or more"),
         ({"POIESIS_KUBE_LABELS": "team=x"}, "POIESIS_KUBE_LABELS must be a JSON object"),
         ({"POIESIS_KUBE_TOLERATIONS": "{}"}, "POIESIS_KUBE_TOLERATIONS must be a JSON array"),
         ({"POIESIS_KUBE_TTL_SECONDS": "never"}, "POIESIS_KUBE_TTL_SECONDS must be a whole number"),
         ({"POIESIS_KUBE_SHARED_CLAIM": "c"}, "POIESIS_KUBE_SHARED_CLAIM needs POIESIS_KUBE_SHARED_MOUNT_PATH"),
         ({"POIESIS_KUBE_LIST_PAGE": "-1"}, "POIESIS_KUBE_LIST_PAGE must be 0 (no pages) or more"),
+        ({"POIESIS_KUBE_ALLOWED_NODE_SELECTORS": "=ssd"}, "POIESIS_KUBE_ALLOWED_NODE_SELECTORS: '=ssd' is not key"),
+        ({"POIESIS_KUBE_ALLOWED_NODE_SELECTORS": "pool", "POIESIS_KUBE_NODE_SELECTOR": '{"pool": "a"}'},
+         "POIESIS_KUBE_ALLOWED_NODE_SELECTORS: 'pool' is fixed by POIESIS_KUBE_NODE_SELECTOR"),
+        ({"POIESIS_KUBE_MAX_GPUS": "-1"}, "POIESIS_KUBE_MAX_GPUS must be 0 (refused) or more"),
+        ({"POIESIS_KUBE_GPU_TYPES": '{"a100": "A100"}'}, "POIESIS_KUBE_GPU_TYPES: 'a100' must map to a JSON object"),
         ({"POIESIS_FILER_RETRIES": "many"}, "POIESIS_FILER_RETRIES must be a whole number"),
         ({"POIESIS_FILER_ALLOW_NETWORKS": "10.1.2.3/16"}, "POIESIS_FILER_ALLOW_NETWORKS: '10.1.2.3/16' is not a network"),
         ({"POIESIS_FILER_ALLOW_NETWORKS": "s3=10.0.0.0/8"}, "POIESIS_FILER_ALLOW_NETWORKS: 's3=10.0.0.0/8': the scheme"),
@@ -312,6 +333,11 @@ def test_flags_override_the_tree() -> None:
     args = cli.build_parser().parse_args(["migrate", "--database-url", "pg://b", "--data-dir", "/d"])
     applied = cli.with_flags(settings, args)
     assert (applied.database.url, applied.database.data_dir, applied.api.port) == ("pg://b", Path("/d"), 9000)
+    for command in ("api", "serve"):
+        args = cli.build_parser().parse_args([command, "--tes-version", "1.2"])
+        assert cli.with_flags(settings, args).api.tes_version == "1.2"
+    assert cli.with_flags(Settings.from_env({"POIESIS_TES_VERSION": "1.2"}),
+                          cli.build_parser().parse_args(["serve"])).api.tes_version == "1.2"
 
 
 def test_trec_and_tctl_flags_override_the_tree() -> None:

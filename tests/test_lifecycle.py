@@ -18,8 +18,10 @@ Kubernetes task has.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import signal
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -168,12 +170,22 @@ def termination_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, directi
     return log.read_text()
 
 
+@contextlib.contextmanager
+def trec_volume() -> Iterator[Path]:
+    """A task volume as TRec sees it once the output filer listed no outputs (``outputs.json`` is ``[]``)."""
+    with tempfile.TemporaryDirectory(prefix="poiesis-transfer-") as tmp:
+        (Path(tmp) / ".poiesis").mkdir()
+        (Path(tmp) / ".poiesis" / "outputs.json").write_text("[]")
+        yield Path(tmp)
+
+
 def record_pods(store: Recording, *pods: dict[str, Any]) -> Landed:
     """Record each view of a new task's Pod in turn, as TRec does."""
     task_id = store.create_task(tes_task(task_doc()))
-    recorder = Recorder(store=store)
-    for seen in pods:
-        recorder.record(task_id, seen, pod_outcome(seen))
+    with trec_volume() as transfer:
+        recorder = Recorder(store=store, transfer_dir=transfer)
+        for seen in pods:
+            recorder.record(task_id, seen, pod_outcome(seen))
     return landed(store, task_id)
 
 
@@ -181,7 +193,9 @@ def recorded(store: Recording, outcome_pod: dict[str, Any] | None = None, *,
              outcome: Any = None) -> tuple[State, tuple[str, ...]]:
     """Record the Pod (or a ready outcome) for a new task as TRec and TCtl do; the task's end."""
     task_id = store.create_task(tes_task(task_doc()))
-    Recorder(store=store).record(task_id, outcome_pod, outcome if outcome is not None else pod_outcome(outcome_pod or {}))
+    with trec_volume() as transfer:
+        recorder = Recorder(store=store, transfer_dir=transfer)
+        recorder.record(task_id, outcome_pod, outcome if outcome is not None else pod_outcome(outcome_pod or {}))
     ended = landed(store, task_id)
     assert len(ended.ends) == 1, "one terminal write"
     return ended.end

@@ -1,4 +1,4 @@
-"""The OpenAPI document, the generated models and spec-diff.
+"""The OpenAPI documents (TES 1.1 and 1.2), the generated models and spec-diff.
 
 Reads the TES reference documents the repository holds in reference/tes
 (or $POIESIS_TES_REFERENCE); fails with a message when they are missing.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import importlib.machinery
 import importlib.util
+import json
 import pathlib
 import subprocess
 import sys
@@ -16,13 +17,26 @@ from types import ModuleType
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dev import specdiff
 from dev.specdiff import Difference
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-OURS = REPO / "openapi" / "task_execution_service.openapi.yaml"
 SPEC_NAME = "task_execution_service.openapi.yaml"
+#: Our document of each TES version served, and the upstream one it follows (in the reference directory).
+DOCUMENTS = {"1.1": REPO / "openapi" / "v1.1" / SPEC_NAME, "1.2": REPO / "openapi" / "v1.2" / SPEC_NAME}
+UPSTREAM = {"1.1": SPEC_NAME, "1.2": f"develop-v1.2/{SPEC_NAME}"}
+OURS = DOCUMENTS["1.1"]
+RESOURCES = "components.schemas.tesResources.properties"
+#: TES 1.1 -> 1.2: fractional cores, memory and disk of format float; nothing else.
+V1_2_CHANGES = {
+    Difference("changed", f"{RESOURCES}.cpu_cores.type", "integer", "number"),
+    Difference("changed", f"{RESOURCES}.cpu_cores.format", "int32", "double"),
+    Difference("changed", f"{RESOURCES}.ram_gb.format", "double", "float"),
+    Difference("changed", f"{RESOURCES}.disk_gb.format", "double", "float"),
+}
 OPERATIONS = {
     ("/service-info", "get"): "GetServiceInfo",
     ("/tasks", "get"): "ListTasks",
@@ -32,7 +46,7 @@ OPERATIONS = {
 }
 ERROR_CODES = ("400", "401", "403", "404", "500", "503")
 
-# What openapi/ adds to the released TES v1.1 document, and nothing else: the
+# What openapi/ adds to the TES document of each version, and nothing else: the
 # error responses, their one schema and the security schemes. The service-info
 # schemas copied into openapi/ compare equal to the ones v1.1 refers to by URL.
 DOCUMENTED_ADDITIONS = {
@@ -45,6 +59,17 @@ DOCUMENTED_ADDITIONS = {
     for path, method in OPERATIONS
     for code in ERROR_CODES
 }
+
+
+# develop-v1.2 grew from the develop branch, which has the security schemes and requires them
+# globally and per operation; ours declares the schemes and requires nothing (the guard
+# authenticates; docs/api.md "Why not Connexion's own enforcement").
+SECURITY_SCHEMES = {("added", "components.securitySchemes.BasicAuth"), ("added", "components.securitySchemes.BearerAuth")}
+DOCUMENTED_ADDITIONS_1_2 = (DOCUMENTED_ADDITIONS - SECURITY_SCHEMES) | {("removed", "security")} | {
+    ("removed", f"paths.{path}.{method}.security") for path, method in OPERATIONS
+}
+#: What ours adds to (or drops from) the upstream document of each version.
+ADDITIONS = {"1.1": DOCUMENTED_ADDITIONS, "1.2": DOCUMENTED_ADDITIONS_1_2}
 
 
 @pytest.fixture(scope="session")
@@ -64,8 +89,8 @@ def generate_script() -> ModuleType:
     return module
 
 
-def _ours() -> dict:
-    return yaml.safe_load(OURS.read_text(encoding="utf-8"))
+def _ours(version: str = "1.1") -> dict:
+    return yaml.safe_load(DOCUMENTS[version].read_text(encoding="utf-8"))
 
 
 def _pairs(found: list[Difference]) -> set[tuple[str, str]]:
@@ -89,6 +114,51 @@ def test_generate_check_shows_a_diff_for_stale_models(generate_script):
     assert generate_script.stale_diff(wanted) == ""
     wanted["generated/models.py"] += "STALE = True\n"
     assert "+STALE = True" in generate_script.stale_diff(wanted)
+    del wanted["generated/v1_1/openapi.yaml"]  # as if a version were dropped: its files are stale
+    assert "only in generated/: generated/v1_1/openapi.yaml" in generate_script.stale_diff(wanted)
+
+
+def test_every_version_is_generated_and_served_from_its_package(generate_script):
+    """scripts/generate writes a package per version of poiesis.config.TES_VERSIONS, holding its document verbatim."""
+    from poiesis.api import document
+    from poiesis.config import TES_VERSIONS
+
+    assert tuple(generate_script.VERSIONS) == TES_VERSIONS == tuple(DOCUMENTS)
+    for version in TES_VERSIONS:
+        assert document.spec_path(version).read_text(encoding="utf-8") == DOCUMENTS[version].read_text(encoding="utf-8")
+        assert document.service_type_version(version) == f"{version}.0"
+    assert TES_VERSIONS[-1] == generate_script.SERVER_MODELS
+
+
+_INT32 = st.integers(-(2**31), 2**31 - 1)
+_GB = st.floats(min_value=0, max_value=1e6, allow_nan=False) | st.integers(0, 2**40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional={"cpu_cores": _INT32, "ram_gb": _GB, "disk_gb": _GB,
+                                          "preemptible": st.booleans(), "zones": st.lists(st.text(max_size=4))}))
+def test_a_tes_1_1_task_is_the_same_task_in_the_server_models(resources):
+    """The server's models (1.2's) take every 1.1 task unchanged: whole cores stay an integer, never 4.0."""
+    from generated import models
+    from generated.v1_1 import models as v1_1
+
+    body = {"executors": [{"image": "alpine", "command": ["true"]}], "resources": resources}
+    old = v1_1.TesTask.model_validate(body).model_dump_json(exclude_none=True)
+    assert models.TesTask.model_validate(body).model_dump_json(exclude_none=True) == old
+    if "cpu_cores" in resources:
+        assert type(json.loads(old)["resources"]["cpu_cores"]) is int
+
+
+def test_the_server_models_keep_fractional_cores():
+    """A 1.2 task's 0.5 cores stays 0.5; the 1.1 models refuse it, as the 1.1 document does."""
+    import pydantic
+
+    from generated import models
+    from generated.v1_1 import models as v1_1
+
+    assert models.TesResources.model_validate({"cpu_cores": 0.5}).cpu_cores == 0.5
+    with pytest.raises(pydantic.ValidationError):
+        v1_1.TesResources.model_validate({"cpu_cores": 0.5})
 
 
 def test_generated_models_leave_unset_fields_out_of_json():
@@ -119,8 +189,9 @@ def test_generated_enums_carry_the_spec_values():
 # ------------------------------------------------------------ the document
 
 
-def test_every_operation_routes_to_the_tes_operations():
-    """Connexion loads the document and resolves each operation to poiesis.api.tes.operations.<operationId>."""
+@pytest.mark.parametrize("version", sorted(DOCUMENTS))
+def test_every_operation_routes_to_the_tes_operations(version):
+    """Connexion loads each document and resolves each operation to poiesis.api.tes.operations.<operationId>."""
     import connexion
     from connexion.resolver import Resolver
 
@@ -131,14 +202,15 @@ def test_every_operation_routes_to_the_tes_operations():
         return lambda *args, **kwargs: ({}, 200, {"Content-Type": "application/json"})
 
     app = connexion.AsyncApp(__name__)
-    app.add_api(OURS, resolver=Resolver(function_resolver=stub))
+    app.add_api(DOCUMENTS[version], resolver=Resolver(function_resolver=stub))
     assert app.test_client().get("/ga4gh/tes/v1/service-info").status_code == 200  # routes resolve on first use
     assert set(resolved) == {f"poiesis.api.tes.operations.{op}" for op in OPERATIONS.values()}
 
 
-def test_every_operation_documents_the_errors_with_one_schema():
+@pytest.mark.parametrize("version", sorted(DOCUMENTS))
+def test_every_operation_documents_the_errors_with_one_schema(version):
     """Each operation lists 400/401/403/404/500/503, all as problem+json with the ErrorResponse schema."""
-    document = _ours()
+    document = _ours(version)
     for (path, method), operation_id in OPERATIONS.items():
         operation = document["paths"][path][method]
         assert operation["operationId"] == operation_id
@@ -157,9 +229,10 @@ def test_error_schema_accepts_connexions_own_validation_errors():
     assert models.ErrorResponse.model_validate(body).model_dump(exclude_none=True) == body
 
 
-def test_no_operation_requires_credentials_by_default():
+@pytest.mark.parametrize("version", sorted(DOCUMENTS))
+def test_no_operation_requires_credentials_by_default(version):
     """The security schemes are declared but no requirement is set, so the server runs without auth."""
-    document = _ours()
+    document = _ours(version)
     assert set(document["components"]["securitySchemes"]) == {"BearerAuth", "BasicAuth"}
     assert "security" not in document
     assert all("security" not in document["paths"][p][m] for p, m in OPERATIONS)
@@ -168,10 +241,17 @@ def test_no_operation_requires_credentials_by_default():
 # ------------------------------------------------------------ spec-diff on the real documents
 
 
-def test_ours_differs_from_tes_1_1_only_by_the_documented_additions(reference_dir):
-    """spec-diff of the v1.1 release against openapi/ reports exactly the documented additions."""
-    found = specdiff.diff_files(reference_dir / SPEC_NAME, OURS, reference_dir=reference_dir)
-    assert _pairs(found) == DOCUMENTED_ADDITIONS
+@pytest.mark.parametrize("version", sorted(DOCUMENTS))
+def test_ours_differs_from_upstream_only_by_the_documented_additions(reference_dir, version):
+    """spec-diff of the upstream document (v1.1 release, develop-v1.2) against ours reports exactly our additions."""
+    found = specdiff.diff_files(reference_dir / UPSTREAM[version], DOCUMENTS[version], reference_dir=reference_dir)
+    assert _pairs(found) == ADDITIONS[version]
+
+
+def test_our_1_2_differs_from_our_1_1_as_upstream_1_2_from_1_1(reference_dir):
+    """Our two documents differ by exactly the changes of TES 1.1 -> develop-v1.2, nothing of ours."""
+    found = specdiff.diff_files(DOCUMENTS["1.1"], DOCUMENTS["1.2"], reference_dir=reference_dir)
+    assert set(found) == V1_2_CHANGES
 
 
 def test_service_info_schemas_are_resolved_from_the_local_copy(reference_dir):
@@ -188,13 +268,7 @@ def test_develop_v1_2_changes_cpu_cores_type_and_memory_formats(reference_dir):
     found = specdiff.diff_files(
         reference_dir / SPEC_NAME, reference_dir / "develop-v1.2" / SPEC_NAME, reference_dir=reference_dir
     )
-    resources = "components.schemas.tesResources.properties"
-    assert {d for d in found if d.where.startswith("components.schemas.")} == {
-        Difference("changed", f"{resources}.cpu_cores.type", "integer", "number"),
-        Difference("changed", f"{resources}.cpu_cores.format", "int32", "double"),
-        Difference("changed", f"{resources}.ram_gb.format", "double", "float"),
-        Difference("changed", f"{resources}.disk_gb.format", "double", "float"),
-    }
+    assert {d for d in found if d.where.startswith("components.schemas.")} == V1_2_CHANGES
 
 
 def test_develop_adds_security_only(reference_dir):
@@ -301,10 +375,10 @@ def test_cli_exit_codes(reference_dir, capsys):
 
 
 def test_spec_diff_script_runs(reference_dir):
-    """scripts/spec-diff prints the differences of a document against openapi/ by default."""
+    """scripts/spec-diff prints the differences of a document against our newest document (1.2) by default."""
     done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "spec-diff"), str(reference_dir / "develop-v1.2" / SPEC_NAME)],
+        [sys.executable, str(REPO / "scripts" / "spec-diff"), str(reference_dir / SPEC_NAME)],
         capture_output=True, text=True, check=False, env={"POIESIS_TES_REFERENCE": str(reference_dir), "PATH": ""},
     )
     assert done.returncode == 0, done.stderr
-    assert 'changed components.schemas.tesResources.properties.cpu_cores.type: "number" -> "integer"' in done.stdout
+    assert 'changed components.schemas.tesResources.properties.cpu_cores.type: "integer" -> "number"' in done.stdout

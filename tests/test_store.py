@@ -95,9 +95,8 @@ def test_logs_are_recorded_once_and_shown_per_view(task_store):
     task_store.advance(task_id, "RUNNING")
     assert task_store.add_executor_log(task_id, index=0, exit_code=3, stdout="out", stderr="err")
     assert not task_store.add_executor_log(task_id, index=0, exit_code=0)
-    task_store.add_output_file_logs(task_id, [{"url": "s3://b/c.txt", "path": "/out/c.txt", "size_bytes": "12"}])
-    task_store.add_output_file_logs(task_id, [{"url": "s3://b/c.txt", "path": "/out/c.txt", "size_bytes": "12"}])
-    task_store.write_terminal_state(task_id, "SYSTEM_ERROR", system_logs=["tof failed"])
+    task_store.write_terminal_state(task_id, "SYSTEM_ERROR", system_logs=["tof failed"],
+                                    outputs=[{"url": "s3://b/c.txt", "path": "/out/c.txt", "size_bytes": "12"}])
     full = task_store.get_task(task_id, view="FULL")
     (log,) = full["logs"]
     assert log["logs"] == [{**log["logs"][0], "exit_code": 3, "stdout": "out", "stderr": "err"}]

@@ -1,7 +1,8 @@
 """Hypothesis drives creates, RUNNING, cancels and terminal writes from concurrent writers.
 
 After every step it checks the store's promises: a terminal state never
-changes, a task that was CANCELING ends CANCELED, no executor log is lost.
+changes, a task that was CANCELING ends CANCELED, no executor log that was accepted is
+lost, and none lands after the terminal state (a write to an ended task is refused).
 The same machine run against an unconditional UPDATE must find a violation.
 """
 
@@ -40,6 +41,7 @@ class TaskRaces(RuleBasedStateMachine):
         self.final: dict[str, str] = {}  # first terminal state seen per task
         self.was_canceling: set[str] = set()
         self.logged: dict[str, set[int]] = {}
+        self.at_end: dict[str, set[int]] = {}  # the executor logs a task had when first seen terminal
 
     @rule(target=tasks)
     def create(self) -> str:
@@ -59,13 +61,12 @@ class TaskRaces(RuleBasedStateMachine):
                 return kind, arg, self.task_store.write_terminal_state(task, str(arg))
             if kind == "advance":
                 return kind, arg, self.task_store.advance(task, str(arg))
-            self.task_store.add_executor_log(task, index=int(arg), exit_code=int(arg))
-            return kind, arg, None
+            return kind, arg, self.task_store.add_executor_log(task, index=int(arg), exit_code=int(arg))
 
         with ThreadPoolExecutor(max_workers=len(writes)) as pool:
             results = list(pool.map(write, writes))
         for kind, arg, landed in results:
-            if kind == "log":
+            if kind == "log" and landed:
                 self.logged[task].add(int(arg))
             elif kind == "advance" and arg == "CANCELING" and landed == "CANCELING":
                 self.was_canceling.add(task)
@@ -91,6 +92,9 @@ class TaskRaces(RuleBasedStateMachine):
                 raise AssertionError(f"{task} left terminal {self.final[task]} for {current}")
             recorded = _executor_indexes(self.task_store.get_task(task, view="FULL"))
             assert logged <= recorded, f"{task}: executor logs lost: {logged - recorded}"
+            if states.is_terminal(current):
+                ended_with = self.at_end.setdefault(task, recorded)
+                assert recorded == ended_with, f"{task}: executor logs after the end: {recorded - ended_with}"
 
 
 def _executor_indexes(task: dict) -> set[int]:

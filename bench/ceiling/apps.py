@@ -3,7 +3,7 @@
 ``asyncapp_tes``: Connexion 3 AsyncApp with the TES document and ``async def`` handlers answering
 constant bytes, Poiesis's stack since issue 20 (its default middlewares, no Poiesis guard);
 ``connexion``: Connexion 3 FlaskApp routed and validated from ceiling/spec.yaml, as Poiesis is
-served; ``connexion_tes``: the same with the TES document Poiesis serves (generated/openapi.yaml),
+served; ``connexion_tes``: the same with the TES document Poiesis serves (generated/v1_1/openapi.yaml),
 so CreateTask's body is validated against the real task schema; ``flask``: Flask behind a2wsgi;
 ``starlette``: a Starlette route (both only parse a CreateTask body). Each is the most any server
 built on that stack can do here, whatever its handler does.

@@ -84,7 +84,7 @@ def _resolver(operations: Operations) -> Resolver:
 
 
 def create_app(context: Context, *, authenticator: auth.Authenticator | None = None) -> connexion.AsyncApp:
-    """A Connexion AsyncApp serving TES under /ga4gh/tes/v1 with Swagger UI, behind the guard.
+    """A Connexion AsyncApp serving TES (the document of ``context.tes_version``) under /ga4gh/tes/v1, behind the guard.
 
     ``authenticator`` defaults to the one ``context.security.auth`` names. Serve it with its
     lifespan (uvicorn does; a test client must be used as a context manager): the lifespan
@@ -104,7 +104,7 @@ def create_app(context: Context, *, authenticator: auth.Authenticator | None = N
 
     app = connexion.AsyncApp(__name__, lifespan=lifespan, middlewares=list(MIDDLEWARES))
     operation_cache.install(app)  # each operation decorated once (Connexion decorates per request)
-    spec = document.spec()  # parsed once per process, before the first request needs it
+    spec = document.spec(context.tes_version)  # parsed once per process, before the first request needs it
     # Middlewares added at one position run in the order added: Measure sees every request,
     # the guard's refusals too; Probes answers behind the guard's Host check.
     app.add_middleware(probes.Measure, position=MiddlewarePosition.BEFORE_EXCEPTION, spec=spec,
@@ -126,7 +126,7 @@ def create_app(context: Context, *, authenticator: auth.Authenticator | None = N
     app.add_middleware(compat.ServiceInfoV10, position=MiddlewarePosition.BEFORE_ROUTING,
                        path=BASE_PATH + compat.PATH, info=lambda: context.service_info)
     app.add_api(
-        spec_path(),
+        spec_path(context.tes_version),
         base_path=BASE_PATH,
         resolver=_resolver(Operations(context)),
         swagger_ui_options=SwaggerUIOptions(swagger_ui=True),
@@ -134,7 +134,7 @@ def create_app(context: Context, *, authenticator: auth.Authenticator | None = N
         validate_responses=False,
         validator_map={
             "parameter": parameters.NamingParameterValidator,
-            "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": NullTolerantBodyValidator}),
+            "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": NullTolerantBodyValidator.of(context.tes_version)}),
         },
     )
     app.add_error_handler(Unavailable, _unavailable)

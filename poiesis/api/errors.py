@@ -17,19 +17,20 @@ PROBLEM_JSON = "application/problem+json"
 JSON = "application/json"
 
 
-def problem_body(status: int, detail: str) -> dict[str, Any]:
-    """An RFC 7807 body, shaped like Connexion's own validation errors."""
-    return {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+def problem_body(status: int, detail: str, **extensions: Any) -> dict[str, Any]:
+    """An RFC 7807 body, shaped like Connexion's own validation errors; ``extensions`` are extra members."""
+    return {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail,
+            **extensions}
 
 
-def problem_bytes(status: int, detail: str) -> bytes:
+def problem_bytes(status: int, detail: str, **extensions: Any) -> bytes:
     """A problem document, encoded."""
-    return json.dumps(problem_body(status, detail)).encode()
+    return json.dumps(problem_body(status, detail, **extensions)).encode()
 
 
-def problem_response(status: int, detail: str) -> Response:
+def problem_response(status: int, detail: str, **extensions: Any) -> Response:
     """A problem+json response."""
-    return Response(problem_bytes(status, detail), status_code=status, media_type=PROBLEM_JSON)
+    return Response(problem_bytes(status, detail, **extensions), status_code=status, media_type=PROBLEM_JSON)
 
 
 def json_response(body: bytes, status: int = 200) -> Response:

@@ -38,10 +38,13 @@ from poiesis.config.security import SecuritySettings
 
 BACKENDS = ("none", "local", "kubernetes")
 LOG_FORMATS = ("text", "json")
+#: The TES versions the API can serve, oldest first (each has openapi/v<version>/ and generated/v<major>_<minor>/).
+TES_VERSIONS = ("1.1", "1.2")
 
 __all__ = [
     "BACKENDS",
     "LOG_FORMATS",
+    "TES_VERSIONS",
     "ApiSettings",
     "ClientSettings",
     "DatabaseSettings",
@@ -78,11 +81,14 @@ class ApiSettings:
     port: int = 8000
     #: uvicorn's line per request (about 6% of a GetTask's CPU); /metrics counts requests either way
     access_log: bool = True
+    #: the TES version served: its document, validation and service-info's type.version (docs/api.md)
+    tes_version: str = "1.1"
 
     @classmethod
     def from_env(cls, env: Env) -> ApiSettings:
         return cls(host=string(env, "POIESIS_HOST", cls.host), port=integer(env, "POIESIS_PORT", cls.port),
-                   access_log=flag(env, "POIESIS_ACCESS_LOG", cls.access_log))
+                   access_log=flag(env, "POIESIS_ACCESS_LOG", cls.access_log),
+                   tes_version=choice(env, "POIESIS_TES_VERSION", cls.tes_version, TES_VERSIONS))
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,8 @@ class DatabaseSettings:
     """The PostgreSQL every role uses (none given: the embedded server keeping its data in ``data_dir``)."""
 
     url: str | None = None
+    #: the task Pods' credential (its user and password): ``poiesis migrate`` makes its role (docs/security.md)
+    task_url: str | None = None
     data_dir: Path = field(default_factory=lambda: default_data_dir({}))
     #: connections per API worker, and seconds to wait for one before answering 503
     pool_size: int = 10
@@ -99,6 +107,7 @@ class DatabaseSettings:
     def from_env(cls, env: Env) -> DatabaseSettings:
         return cls(
             url=text(env, "POIESIS_DATABASE_URL"),
+            task_url=text(env, "POIESIS_TASK_DATABASE_URL"),
             data_dir=path(env, "POIESIS_DATA_DIR") or default_data_dir(env),
             pool_size=integer(env, "POIESIS_DB_POOL_SIZE", cls.pool_size),
             timeout=number(env, "POIESIS_DB_TIMEOUT", cls.timeout),
@@ -142,6 +151,9 @@ class PodSettings:
     task_id: str | None = None
     #: the task volume
     transfer_dir: str = "/transfer"
+    #: the task's secret (from its Secret): TRec records the task through the functions a task's own
+    #: database credential may call (docs/security.md); None: through the API's (tests, tools)
+    task_secret: str | None = None
 
     @classmethod
     def from_env(cls, env: Env) -> PodSettings:
@@ -150,6 +162,7 @@ class PodSettings:
             namespace=text(env, "POIESIS_POD_NAMESPACE"),
             task_id=text(env, "POIESIS_TASK_ID"),
             transfer_dir=string(env, "POIESIS_TRANSFER_DIR", cls.transfer_dir),
+            task_secret=text(env, "POIESIS_TASK_SECRET"),
         )
 
 

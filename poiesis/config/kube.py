@@ -10,7 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from poiesis.config.env import Env, SettingsError, choice, flag, integer, json_array, json_object, number, string, text
+from poiesis.config.env import (
+    Env,
+    SettingsError,
+    choice,
+    flag,
+    integer,
+    json_array,
+    json_object,
+    number,
+    string,
+    text,
+    words,
+)
+from poiesis.config.local import max_task_seconds
 
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 TRANSFER_VOLUMES = ("pvc", "emptyDir")
@@ -80,21 +93,51 @@ class KubeSettings:
     #: where every task Pod may run (a task's node_selector backend parameter adds to it)
     node_selector: dict[str, str] = field(default_factory=dict)
     tolerations: list[dict[str, Any]] = field(default_factory=list)
+    #: what users may ask for through backend_parameters (docs/kubernetes.md "Resources and
+    #: parameters"); empty or 0: the parameter is refused (docs/security.md)
+    allowed_priority_classes: tuple[str, ...] = ()
+    allowed_runtime_classes: tuple[str, ...] = ()
+    #: node_selector entries: "key" (any value) or "key=value" (that pair only)
+    allowed_node_selectors: tuple[str, ...] = ()
+    #: GPUs: the most a task may ask for with ``gpu`` (0: refused), the executors' extended resource,
+    #: ``gpu_type`` names and the node labels each selects, tolerations a GPU task's Pod gets
+    max_gpus: int = 0
+    gpu_resource: str = "nvidia.com/gpu"
+    gpu_types: dict[str, dict[str, str]] = field(default_factory=dict)
+    gpu_tolerations: list[dict[str, Any]] = field(default_factory=list)
     #: a shared filesystem for file:// inputs and outputs, mounted into tif and tof
     shared_host_path: str | None = None
     shared_claim: str | None = None
     shared_mount_path: str | None = None
+    #: the most seconds a task's Pod may run (POIESIS_MAX_TASK_SECONDS, shared with the local section; 0: none)
+    max_task_seconds: int = 0
 
     def __post_init__(self) -> None:
+        if self.max_task_seconds < 0:
+            raise SettingsError("POIESIS_MAX_TASK_SECONDS must be 0 (no maximum) or more")
         if self.list_page < 0:
             raise SettingsError("POIESIS_KUBE_LIST_PAGE must be 0 (no pages) or more")
         if self.shared_host_path and self.shared_claim:
             raise SettingsError("POIESIS_KUBE_SHARED_HOST_PATH and POIESIS_KUBE_SHARED_CLAIM exclude each other")
         if self.shared_claim and not self.shared_mount_path:
             raise SettingsError("POIESIS_KUBE_SHARED_CLAIM needs POIESIS_KUBE_SHARED_MOUNT_PATH")
+        self._check_node_selectors()
         mount = self.shared_mount
         if mount is not None and not mount.startswith("/"):
             raise SettingsError(f"the shared volume's mount path must be absolute, not {mount!r}")
+
+    def _check_node_selectors(self) -> None:
+        for entry in self.allowed_node_selectors:
+            key = entry.partition("=")[0].strip()
+            if not key:
+                raise SettingsError(f"POIESIS_KUBE_ALLOWED_NODE_SELECTORS: {entry!r} is not key or key=value")
+            if key in self.node_selector:
+                raise SettingsError(
+                    f"POIESIS_KUBE_ALLOWED_NODE_SELECTORS: {key!r} is fixed by POIESIS_KUBE_NODE_SELECTOR;"
+                    " a task may not choose it"
+                )
+        if self.max_gpus < 0:
+            raise SettingsError("POIESIS_KUBE_MAX_GPUS must be 0 (refused) or more")
 
     @property
     def shared_mount(self) -> str | None:
@@ -152,7 +195,25 @@ class KubeSettings:
             extra_labels=dict(json_object(e, "POIESIS_KUBE_LABELS") or {}),
             node_selector={str(k): str(v) for k, v in (json_object(e, "POIESIS_KUBE_NODE_SELECTOR") or {}).items()},
             tolerations=json_array(e, "POIESIS_KUBE_TOLERATIONS"),
+            allowed_priority_classes=words(e, "POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES", spaces=True),
+            allowed_runtime_classes=words(e, "POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES", spaces=True),
+            allowed_node_selectors=words(e, "POIESIS_KUBE_ALLOWED_NODE_SELECTORS", spaces=True),
+            max_gpus=integer(e, "POIESIS_KUBE_MAX_GPUS", 0),
+            gpu_resource=string(e, "POIESIS_KUBE_GPU_RESOURCE", d.gpu_resource),
+            gpu_types=_gpu_types(json_object(e, "POIESIS_KUBE_GPU_TYPES") or {}),
+            gpu_tolerations=json_array(e, "POIESIS_KUBE_GPU_TOLERATIONS"),
             shared_host_path=text(e, "POIESIS_KUBE_SHARED_HOST_PATH"),
             shared_claim=text(e, "POIESIS_KUBE_SHARED_CLAIM"),
             shared_mount_path=text(e, "POIESIS_KUBE_SHARED_MOUNT_PATH"),
+            max_task_seconds=max_task_seconds(e),
         )
+
+
+def _gpu_types(value: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """POIESIS_KUBE_GPU_TYPES: {"<gpu_type>": {"<node label>": "<value>", ...}, ...}."""
+    out = {}
+    for name, labels in value.items():
+        if not isinstance(labels, dict) or not labels:
+            raise SettingsError(f"POIESIS_KUBE_GPU_TYPES: {name!r} must map to a JSON object of node labels")
+        out[str(name)] = {str(k): str(v) for k, v in labels.items()}
+    return out

@@ -13,6 +13,11 @@ PULL_POLICIES = ("never", "missing", "always", "newer")
 KiB = 1024
 
 
+def max_task_seconds(env: Env) -> int:
+    """POIESIS_MAX_TASK_SECONDS: the operator's maximum time of a task, whichever backend runs it (0: none)."""
+    return integer(env, "POIESIS_MAX_TASK_SECONDS", 0)
+
+
 def default_work_dir(env: Env) -> Path:
     """Where task working directories go unless told otherwise: under XDG_DATA_HOME (~/.local/share)."""
     return data_home(env) / "poiesis" / "tasks"
@@ -34,14 +39,22 @@ class LocalSettings:
     keep_work_dirs: bool = False
     #: Process mode: the PATH executors get (None: the standard one, never the server's).
     process_path: str | None = None
+    #: GPUs tasks may use (``gpu`` backend parameter); None: found at start (local/gpus.py), 0: none
+    gpus: int | None = None
+    #: the most seconds a task may run (POIESIS_MAX_TASK_SECONDS, shared with the kube section; 0: no maximum)
+    max_task_seconds: int = 0
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise SettingsError(f"POIESIS_LOCAL_ENGINE must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.pull not in PULL_POLICIES:
             raise SettingsError(f"POIESIS_LOCAL_PULL must be one of {', '.join(PULL_POLICIES)}, not {self.pull!r}")
+        if self.max_task_seconds < 0:
+            raise SettingsError("POIESIS_MAX_TASK_SECONDS must be 0 (no maximum) or more")
         if self.max_tasks < 1:
             raise SettingsError("POIESIS_LOCAL_MAX_TASKS must be at least 1")
+        if self.gpus is not None and self.gpus < 0:
+            raise SettingsError("POIESIS_LOCAL_GPUS must be auto, 0 (none) or more")
 
     @classmethod
     def from_env(cls, env: Env) -> LocalSettings:
@@ -57,4 +70,7 @@ class LocalSettings:
             tail_bytes=integer(env, "POIESIS_LOCAL_TAIL_BYTES", cls.tail_bytes),
             keep_work_dirs=flag(env, "POIESIS_LOCAL_KEEP_WORK_DIRS"),
             process_path=text(env, "POIESIS_LOCAL_PATH"),
+            gpus=None if string(env, "POIESIS_LOCAL_GPUS", "auto").lower() == "auto"
+            else integer(env, "POIESIS_LOCAL_GPUS", 0),
+            max_task_seconds=max_task_seconds(env),
         )

@@ -48,12 +48,14 @@ class KubeBackend:
     """Runs each task as one Job on a Kubernetes cluster."""
 
     name = "kubernetes"
-    backend_parameters: frozenset[str] = build.BACKEND_PARAMETERS
     writes_cancel = True
 
     def __init__(self, settings: KubeSettings, kube: Kube | None = None, *, store: Store | None = None,
                  ended_by: str = "api", s3_buckets: tuple[str, ...] = ()) -> None:
         self.settings = settings
+        #: backend_parameters under the settings' allowlists (CreateTask and ``build`` both check them)
+        self.parameters = build.parameter_policy(settings)
+        self.max_task_seconds = settings.max_task_seconds
         self.kube = kube or Kube(
             api_client(settings.kubeconfig, connections=settings.submit_workers + 4), settings.namespace
         )
@@ -126,10 +128,8 @@ class KubeBackend:
         except KubeError as cleanup:
             log.warning("could not delete the Job of refused task %s: %s", task_id, cleanup)
         assert self.store is not None
-        self.store.write_terminal_state(
-            task_id, State.SYSTEM_ERROR, ended_by=self.ended_by,
-            system_logs=[f"submission to the {self.name} backend failed: {type(exc).__name__}"],
-        )
+        lines = lifecycle.submission_failed(self.name, exc).lines
+        self.store.write_terminal_state(task_id, State.SYSTEM_ERROR, ended_by=self.ended_by, system_logs=list(lines))
 
     def create(self, task_id: str, task: TesTask, manifest: dict[str, Any]) -> None:
         """Create a built Job manifest, then its dependents owned by it; repeating it is harmless.
@@ -137,23 +137,26 @@ class KubeBackend:
         A Job that exists already (a resubmission) is kept and its dependents made if missing.
         A failure after the Job exists deletes it (the dependents go with it), then raises.
         """
-        job: dict[str, Any] | None
         try:
-            job = self.kube.create_job(manifest)
+            metadata = self.kube.create_job(manifest)["metadata"]
+            suspended = bool(manifest["spec"].get("suspend"))
         except Conflict:
             job = self.kube.get_job(build.job_name(task_id))
             if job is None:
                 raise
+            metadata, suspended = job["metadata"], bool(job["spec"].get("suspend"))
         try:
-            self._create_dependents(task_id, task, job)
+            self._create_dependents(task_id, task, metadata, suspended=suspended)
         except Exception:
             self.kube.delete_job(build.job_name(task_id))
             raise
 
-    def _create_dependents(self, task_id: str, task: TesTask, job: Mapping[str, Any]) -> None:
+    def _create_dependents(self, task_id: str, task: TesTask, job: Mapping[str, Any], *, suspended: bool) -> None:
+        """The Secret (and PVC) owned by the Job whose metadata is ``job``; resume the Job if it was left suspended."""
         cfg = self.settings
-        owner = build.owner_reference(name=job["metadata"]["name"], uid=job["metadata"]["uid"])
-        dependents = [(self.kube.create_secret, build.build_secret(task_id, task, cfg, owner=owner))]
+        owner = build.owner_reference(name=job["name"], uid=job["uid"])
+        secret = self.store.task_secret(task_id) if self.store is not None else None
+        dependents = [(self.kube.create_secret, build.build_secret(task_id, task, cfg, owner=owner, trec_secret=secret))]
         if cfg.transfer_volume == "pvc":
             dependents.append((self.kube.create_pvc, build.build_pvc(task_id, task, cfg, owner=owner)))
         for create, body in dependents:
@@ -161,8 +164,8 @@ class KubeBackend:
                 create(body)
             except Conflict:
                 pass  # made by an earlier attempt, owned by this Job
-        if job["spec"].get("suspend"):
-            self.kube.resume_job(job["metadata"]["name"])  # a Job an older version left suspended
+        if suspended:
+            self.kube.resume_job(job["name"])  # a Job an older version left suspended
 
     def cancel(self, task_id: str) -> None:
         """Withdraw a waiting submission, then delete the task's Pod (short grace) and its Job.

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from generated.models import TesExecutor, TesResources, TesTask
-from poiesis import layout
+from poiesis import layout, parameters, scheduling, units
 from poiesis.config.kube import KubeSettings
 
 TASK_LABEL = "poiesis.io/task"
@@ -31,6 +31,8 @@ TASK_DIR = "/etc/poiesis"
 TASK_FILE = f"{TASK_DIR}/task.json"
 TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TERMINATION_LOG = "/dev/termination-log"
+#: the key of the task's Secret holding the task's secret (TRec's only; the filers mount task.json alone)
+TREC_SECRET_KEY = "trec-secret"
 #: TRec listens on this TCP port once its watch is set up; its startupProbe connects to it (a TCP
 #: probe is the kubelet's own connect; an exec probe costs a runc exec per Pod per period)
 TREC_READY_PORT = 9655
@@ -40,10 +42,6 @@ TMP_DIR = "/tmp"
 TREC_STARTUP_S = 120
 #: what the ignore_error wrapper writes to the termination message
 EXIT_CODE_PREFIX = "poiesis-exit-code="
-#: backend_parameters keys this backend understands (docs/kubernetes.md)
-BACKEND_PARAMETERS = frozenset(
-    {"node_selector", "priority_class", "runtime_class", "active_deadline_seconds"}
-)
 #: tesTask members the server sets: never part of the task file the filers read
 READ_ONLY = frozenset({"id", "state", "logs", "creation_time"})
 _POIESIS_RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
@@ -68,8 +66,10 @@ def owner_reference(*, name: str, uid: str) -> dict[str, Any]:
 
 
 def build_job(task_id: str, task: TesTask, cfg: KubeSettings, *, suspend: bool = False) -> dict[str, Any]:
-    """The task's Job: one Pod, never retried; created running (its Pod waits for its Secret and PVC anyway)."""
-    params = _backend_parameters(task)
+    """The task's Job: one Pod, never retried; created running (its Pod waits for its Secret and PVC anyway).
+
+    Raises ``parameters.Refused`` when the task's backend_parameters are not allowed by ``cfg``.
+    """
     spec: dict[str, Any] = {
         "backoffLimit": 0,
         "suspend": suspend,
@@ -77,8 +77,6 @@ def build_job(task_id: str, task: TesTask, cfg: KubeSettings, *, suspend: bool =
     }
     if cfg.ttl_seconds_after_finished is not None:
         spec["ttlSecondsAfterFinished"] = cfg.ttl_seconds_after_finished
-    if "active_deadline_seconds" in params:
-        spec["activeDeadlineSeconds"] = int(params["active_deadline_seconds"])
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -89,6 +87,8 @@ def build_job(task_id: str, task: TesTask, cfg: KubeSettings, *, suspend: bool =
 
 def build_pod_spec(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, Any]:
     """The Pod: recorder sidecar, input filer, executors, output filer."""
+    params = backend_parameters(task, cfg)
+    gpus = int(params["gpu"]) if "gpu" in params else 0
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
@@ -96,7 +96,7 @@ def build_pod_spec(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, 
         "initContainers": [
             _trec(task_id, cfg),
             _filer("tif", "in", cfg),
-            *(_executor(i, x, task, cfg) for i, x in enumerate(task.executors)),
+            *(_executor(i, x, task, cfg, gpus=gpus) for i, x in enumerate(task.executors)),
         ],
         "containers": [_filer("tof", "out", cfg)],
         "volumes": _volumes(task_id, task, cfg),
@@ -105,8 +105,22 @@ def build_pod_spec(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, 
         spec["serviceAccountName"] = cfg.service_account
     if cfg.pod_security_context:
         spec["securityContext"] = json.loads(json.dumps(cfg.pod_security_context))
-    _placement(spec, task, cfg)
+    _placement(spec, task, cfg, params)
+    _time_limit(spec, task, cfg)
     return spec
+
+
+def _time_limit(spec: dict[str, Any], task: TesTask, cfg: KubeSettings) -> None:
+    """The task's time limit (``scheduling.time_limit``) as the Pod's activeDeadlineSeconds.
+
+    On the Pod, not the Job: the kubelet then fails the Pod with reason DeadlineExceeded,
+    which ``outcome`` reads as the limit reached, and counts from the Pod's start on its
+    node, not from the time it waited for one. The Job's deadline would delete the Pod
+    without saying why (docs/kubernetes.md).
+    """
+    seconds = scheduling.time_limit(task.resources.backend_parameters if task.resources else None, cfg.max_task_seconds)
+    if seconds is not None:
+        spec["activeDeadlineSeconds"] = seconds
 
 
 def transfer_volume(task_id: str, task: TesTask, cfg: KubeSettings) -> dict[str, Any]:
@@ -163,7 +177,12 @@ def _field_env(name: str, path: str) -> dict[str, Any]:
 
 
 def _trec(task_id: str, cfg: KubeSettings) -> dict[str, Any]:
-    """The recorder: the only container holding the database URL and an API token."""
+    """The recorder: the only container holding a database URL and an API token.
+
+    The URL is the task credential's (``database_secret``: a role that may only call the
+    ``task_record_*`` functions), and the task's secret (from the task's own Secret, optional:
+    a Secret made without one leaves TRec on the URL's own privileges) opens its task alone.
+    """
     return _poiesis_container(
         "trec",
         ["poiesis", "trec"],
@@ -179,6 +198,10 @@ def _trec(task_id: str, cfg: KubeSettings) -> dict[str, Any]:
             {
                 "name": "POIESIS_DATABASE_URL",
                 "valueFrom": {"secretKeyRef": {"name": cfg.database_secret, "key": cfg.database_secret_key}},
+            },
+            {
+                "name": "POIESIS_TASK_SECRET",
+                "valueFrom": {"secretKeyRef": {"name": job_name(task_id), "key": TREC_SECRET_KEY, "optional": True}},
             },
         ],
         volumeMounts=[
@@ -228,7 +251,7 @@ def _poiesis_container(name: str, command: list[str], cfg: KubeSettings, **extra
 # -- executors -------------------------------------------------------------------
 
 
-def _executor(index: int, executor: TesExecutor, task: TesTask, cfg: KubeSettings) -> dict[str, Any]:
+def _executor(index: int, executor: TesExecutor, task: TesTask, cfg: KubeSettings, *, gpus: int) -> dict[str, Any]:
     command, wrapper_env = executor_command(executor)
     env = [{"name": k, "value": str(v)} for k, v in (executor.env or {}).items()]
     container: dict[str, Any] = {
@@ -244,6 +267,8 @@ def _executor(index: int, executor: TesExecutor, task: TesTask, cfg: KubeSetting
     if executor.workdir:
         container["workingDir"] = executor.workdir
     resources = executor_resources(task.resources)
+    if gpus:  # an extended resource: a limit only (its request is the same); init containers run one at a time
+        resources.setdefault("limits", {})[cfg.gpu_resource] = str(gpus)
     if resources:
         container["resources"] = resources
     if cfg.executor_security_context:
@@ -285,16 +310,18 @@ def executor_command(executor: TesExecutor) -> tuple[list[str], list[dict[str, s
 
 
 def executor_resources(resources: TesResources | None) -> dict[str, Any]:
-    """TES cpu_cores -> CPU request; ram_gb (GiB) -> memory request and limit."""
+    """TES cpu_cores -> CPU request (millicores when fractional); ram_gb (GiB) -> memory request and limit, in bytes.
+
+    Both rounded up, exactly (``poiesis.units``): 0.5 cores is ``500m``, 0.1 GiB 107374183 bytes.
+    """
     requests: dict[str, str] = {}
     limits: dict[str, str] = {}
     if resources is None:
         return {}
     if resources.cpu_cores:
-        requests["cpu"] = str(int(resources.cpu_cores))
+        requests["cpu"] = units.cpu_quantity(resources.cpu_cores)
     if resources.ram_gb:
-        memory = str(int(float(resources.ram_gb) * 2**30))
-        requests["memory"] = limits["memory"] = memory
+        requests["memory"] = limits["memory"] = str(units.gib_bytes(resources.ram_gb))
     out: dict[str, Any] = {}
     if requests:
         out["requests"] = requests
@@ -314,31 +341,45 @@ def volume_mounts(task: TesTask) -> list[dict[str, Any]]:
 # -- placement and parameters ----------------------------------------------------
 
 
-def _backend_parameters(task: TesTask) -> dict[str, str]:
-    params = (task.resources.backend_parameters if task.resources else None) or {}
-    return {k: str(v) for k, v in params.items() if k in BACKEND_PARAMETERS}
+def parameter_policy(cfg: KubeSettings) -> parameters.Policy:
+    """The backend_parameters this backend implements, each under its setting (docs/kubernetes.md)."""
+    return parameters.Policy((
+        parameters.Allowance("node_selector", "POIESIS_KUBE_ALLOWED_NODE_SELECTORS", "selector",
+                             allowed=cfg.allowed_node_selectors),
+        parameters.Allowance("priority_class", "POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES",
+                             allowed=cfg.allowed_priority_classes),
+        parameters.Allowance("runtime_class", "POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES",
+                             allowed=cfg.allowed_runtime_classes),
+        # a time limit only shortens the task's own run: allowed up to the operator's maximum (scheduling)
+        parameters.Allowance(scheduling.TIME_LIMIT, "POIESIS_MAX_TASK_SECONDS", "count",
+                             maximum=cfg.max_task_seconds or scheduling.MOST_SECONDS),
+        parameters.Allowance("gpu", "POIESIS_KUBE_MAX_GPUS", "count", maximum=cfg.max_gpus),
+        parameters.Allowance("gpu_type", "POIESIS_KUBE_GPU_TYPES", allowed=tuple(sorted(cfg.gpu_types)), needs="gpu"),
+    ))
 
 
-def parse_node_selector(value: str) -> dict[str, str]:
-    """'k=v,k2=v2' -> {'k': 'v', 'k2': 'v2'}."""
-    out = {}
-    for pair in filter(None, (p.strip() for p in value.split(","))):
-        key, sep, val = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"node_selector entry {pair!r} is not key=value")
-        out[key.strip()] = val.strip()
-    return out
+def backend_parameters(task: TesTask, cfg: KubeSettings) -> dict[str, str]:
+    """The task's backend_parameters this backend implements; raises ``parameters.Refused`` for any not allowed.
+
+    CreateTask refused these already; this second check keeps the builder from ever
+    writing what the settings (perhaps narrowed since the task was stored) do not allow.
+    """
+    return parameter_policy(cfg).check(task.resources.backend_parameters if task.resources else None)
 
 
-def _placement(spec: dict[str, Any], task: TesTask, cfg: KubeSettings) -> None:
-    params = _backend_parameters(task)
-    selector = dict(cfg.node_selector)
-    if "node_selector" in params:
-        selector.update(parse_node_selector(params["node_selector"]))
+def _placement(spec: dict[str, Any], task: TesTask, cfg: KubeSettings, params: Mapping[str, str]) -> None:
+    """Where the Pod may run: the task's node_selector, its gpu_type's labels, then the operator's selector
+    (last: a task never overrides it; the settings refuse to allow its keys); the tolerations."""
+    selector = {
+        **parameters.parse_selector(params.get("node_selector", "")),
+        **cfg.gpu_types.get(params.get("gpu_type", ""), {}),
+        **cfg.node_selector,
+    }
     if selector:
         spec["nodeSelector"] = selector
-    if cfg.tolerations:
-        spec["tolerations"] = [dict(t) for t in cfg.tolerations]
+    tolerations = [*cfg.tolerations, *(cfg.gpu_tolerations if "gpu" in params else ())]
+    if tolerations:
+        spec["tolerations"] = [dict(t) for t in tolerations]
     if "priority_class" in params:
         spec["priorityClassName"] = params["priority_class"]
     if "runtime_class" in params:
@@ -352,23 +393,30 @@ def _placement(spec: dict[str, Any], task: TesTask, cfg: KubeSettings) -> None:
 # -- Secret and PVC ----------------------------------------------------------------
 
 
-def build_secret(task_id: str, task: TesTask, cfg: KubeSettings, *, owner: Mapping[str, Any]) -> dict[str, Any]:
-    """The task JSON for the filers (a Secret: input URLs may carry credentials): the task as submitted, and its id."""
+def build_secret(task_id: str, task: TesTask, cfg: KubeSettings, *, owner: Mapping[str, Any],
+                 trec_secret: str | None = None) -> dict[str, Any]:
+    """The task JSON for the filers (a Secret: input URLs may carry credentials): the task as submitted, and its id.
+
+    ``trec_secret``: the task's secret, for TRec alone (``TREC_SECRET_KEY``; docs/security.md).
+    """
     body = task.model_dump(mode="json", exclude_none=True, exclude=set(READ_ONLY))
     body["id"] = task_id
+    data = {"task.json": json.dumps(body, separators=(",", ":"))}
+    if trec_secret is not None:
+        data[TREC_SECRET_KEY] = trec_secret
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": _owned_meta(task_id, cfg, owner),
         "type": "Opaque",
-        "stringData": {"task.json": json.dumps(body, separators=(",", ":"))},
+        "stringData": data,
     }
 
 
 def disk_bytes(task: TesTask, cfg: KubeSettings) -> int:
-    """PVC size: the task's disk_gb (GiB) or the configured default."""
+    """PVC size: the task's disk_gb (GiB) or the configured default, in bytes rounded up (``poiesis.units``)."""
     disk = (task.resources.disk_gb if task.resources else None) or cfg.default_disk_gb
-    return int(float(disk) * 2**30)
+    return units.gib_bytes(disk)
 
 
 def build_pvc(task_id: str, task: TesTask, cfg: KubeSettings, *, owner: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,8 @@ from poiesis.states import State
 #: the kubelet's grace when the Pod spec names none
 DEFAULT_GRACE_S = 30
 _FILERS: dict[str, lifecycle.Direction] = {"tif": "in", "tof": "out"}
+#: the Pod status reason the kubelet gives a Pod that ran past its activeDeadlineSeconds
+DEADLINE_EXCEEDED = "DeadlineExceeded"
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,8 @@ def _terminal(view: _View) -> _Verdict | None:
     A Pod the node ended on its own (evicted, preempted) is judged by its
     phase: the containers it killed did not fail by themselves.
     """
+    if view.status.get("phase") == "Failed" and view.status.get("reason") == DEADLINE_EXCEEDED:
+        return _past_deadline(view)
     if view.status.get("phase") == "Failed" and (view.status.get("reason") or _disruption(view)):
         return _phase_terminal(view)
     tif = view.term("tif")
@@ -270,6 +274,17 @@ def _terminal(view: _View) -> _Verdict | None:
             return lifecycle.pod_deleted(), None
         return _filer_failed("tof", tof), finished
     return _phase_terminal(view)
+
+
+def _past_deadline(view: _View) -> _Verdict | None:
+    """The kubelet stops a Pod past its activeDeadlineSeconds (the task's time limit): it ended once nothing runs.
+
+    Until then it is not ended, so the executor it killed is recorded with its exit code
+    and its output so far, as the local backend records it.
+    """
+    if any(_running(view.by_name.get(n)) for n in view.order if n != "trec"):
+        return None
+    return lifecycle.time_limit_reached(int(view.spec.get("activeDeadlineSeconds") or 0)), None
 
 
 def _disruption(view: _View) -> Mapping[str, Any] | None:

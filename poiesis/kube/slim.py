@@ -7,7 +7,8 @@ contexts), volumes, the containers' images, ids and readiness. ``slim`` keeps wh
 the readers read:
 
 - ``kube.outcome`` (``pod_outcome``, ``pod_progress``, ``grace_period_s``): the
-  containers' names in spec order, ``terminationGracePeriodSeconds``, the phase,
+  containers' names in spec order, ``terminationGracePeriodSeconds``,
+  ``activeDeadlineSeconds`` (the task's time limit, named when it is reached), the phase,
   reason, message, startTime and conditions (type, status, reason, message), each
   container status's name, ``started`` and state (running.startedAt;
   terminated.exitCode, reason, message, startedAt, finishedAt; waiting.reason,
@@ -77,7 +78,7 @@ def slim(pod: Mapping[str, Any]) -> dict[str, Any]:
             kept_meta["labels"] = {TASK_LABEL: labels[TASK_LABEL]}
         out["metadata"] = kept_meta
     if (spec := pod.get("spec")) is not None:
-        kept_spec: dict[str, Any] = {k: spec[k] for k in ("terminationGracePeriodSeconds",) if k in spec}
+        kept_spec: dict[str, Any] = {k: spec[k] for k in ("terminationGracePeriodSeconds", "activeDeadlineSeconds") if k in spec}
         for key in ("initContainers", "containers"):
             if key in spec:
                 kept_spec[key] = _each(spec[key], _container)

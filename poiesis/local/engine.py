@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generated.models import TesExecutor
-from poiesis import images, layout
+from generated.models import TesExecutor, TesResources
+from poiesis import images, layout, units
 from poiesis.local import paths
+from poiesis.local.gpus import options as gpus_options
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,10 @@ def plan_container(
     root: Path,
     mapped: Sequence[layout.Mount],
     stdio: tuple[Path | None, Path, Path],
+    resources: TesResources | None = None,
+    gpus: int = 0,
 ) -> Launch:
-    """``podman|docker run`` for one executor: the image, its argv, mounts, workdir, env (through a file).
+    """``podman|docker run`` for one executor: the image, its argv, mounts, workdir, env (through a file), limits, GPUs.
 
     Every value taken from the task is given as ``--option=value`` (never as a
     separate argument that could itself read as an option), and ``--`` ends the
@@ -138,7 +141,8 @@ def plan_container(
     such tasks, and this check holds whatever way a task reached the backend.
     The executor's ``env`` goes into ``ROOT/.poiesis/env-<index>`` (``--env-file``;
     ``executor.run`` writes it 0600 and removes it), never onto the command line;
-    a variable such a file cannot carry raises ``EnvRefused``.
+    a variable such a file cannot carry raises ``EnvRefused``. The task's ``cpu_cores`` and
+    ``ram_gb`` become ``--cpus`` and ``--memory`` (bytes), rounded up exactly (``poiesis.units``).
     """
     problem = images.reference_problem(f"executors[{index}].image", executor.image)
     if problem is not None:
@@ -146,7 +150,7 @@ def plan_container(
     name = container_name(task_id, index)
     argv = [
         str(mode.cli), "run", "--rm", f"--name={name}", f"--label={TASK_LABEL}={task_id}",
-        f"--pull={mode.pull}", f"--network={mode.network}",
+        f"--pull={mode.pull}", f"--network={mode.network}", *limit_options(resources),
     ]
     for m in mapped:
         argv.append(f"--volume={layout.host_path(root, m.path)}:{m.path}:rw")
@@ -164,6 +168,7 @@ def plan_container(
     stdin = stdio[0]
     if stdin is not None:
         argv.append("--interactive")
+    argv += gpus_options(mode.name, gpus)  # the count was checked against the machine's (local/gpus.py)
     command = executor.command
     argv += [f"--entrypoint={command[0]}", "--", executor.image, *command[1:]]
     # env None: the container CLI inherits this process's environment (its socket, XDG_RUNTIME_DIR, ...)
@@ -171,6 +176,23 @@ def plan_container(
         argv=argv, env=None, stdin=stdin, stdout=stdio[1], stderr=stdio[2], container=name, root=root,
         env_file=env_file, env_text=env_text,
     )
+
+
+#: The least ``--cpus`` podman and docker take: a CFS quota of 1 ms a 100 ms period (0.001 is refused).
+LEAST_CPUS = 0.01
+
+
+def limit_options(resources: TesResources | None) -> list[str]:
+    """``--cpus`` and ``--memory`` of a container for the task's cpu_cores and ram_gb (none for what it does not ask).
+
+    Fewer cores than ``LEAST_CPUS`` are rounded up to it, as TES allows for what a scheduler cannot give.
+    """
+    options = []
+    if resources is not None and resources.cpu_cores:
+        options.append(f"--cpus={units.cpus_option(max(resources.cpu_cores, LEAST_CPUS))}")
+    if resources is not None and resources.ram_gb:
+        options.append(f"--memory={units.gib_bytes(resources.ram_gb)}")
+    return options
 
 
 def plan_process(

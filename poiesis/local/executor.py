@@ -43,6 +43,8 @@ class Result:
     stdout: str
     stderr: str
     cancelled: bool = False
+    #: stopped because the task's time limit came (``run``'s ``timeout``), not by a cancel
+    timed_out: bool = False
 
 
 def now() -> datetime:
@@ -88,6 +90,7 @@ class Running:
         self._engine_cli = engine_cli
         self._lock = threading.Lock()
         self._stopped = False
+        self.timed_out = False
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_at = now()
         #: stdout and stderr as opened for the executor; read back by ``tail``, closed by ``close``.
@@ -120,9 +123,19 @@ class Running:
                     start_new_session=True, close_fds=True,
                 )
 
-    def wait(self) -> int | None:
-        """The process's return code, or None if it was stopped before it started."""
-        return None if self.proc is None else self.proc.wait()
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The process's return code, or None if it was stopped before it started.
+
+        After ``timeout`` seconds (None: no limit) it is stopped (``stop``) and marked ``timed_out``.
+        """
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.timed_out = True
+            self.stop()
+            return self.proc.wait()
 
     def stop(self) -> None:
         """Kill the executor's whole process group (and its container)."""
@@ -169,11 +182,15 @@ def write_private(path: Path, text: str) -> None:
 
 
 def run(launch: Launch, *, tail_bytes: int, engine_cli: str | None = None,
-        on_start: Callable[[Running], None] | None = None) -> Result:
-    """Run one executor to its end; ``on_start(running)`` is called once it has started."""
+        on_start: Callable[[Running], None] | None = None, timeout: float | None = None) -> Result:
+    """Run one executor to its end; ``on_start(running)`` is called once it has started.
+
+    ``timeout``: seconds after its start at which it is stopped like a cancel, but its
+    result says ``timed_out`` (None: no limit).
+    """
     running = Running(launch, engine_cli=engine_cli)
     try:
-        return _run(running, tail_bytes=tail_bytes, on_start=on_start)
+        return _run(running, tail_bytes=tail_bytes, on_start=on_start, timeout=timeout)
     finally:
         running.close()
         if launch.env_file is not None:
@@ -181,7 +198,8 @@ def run(launch: Launch, *, tail_bytes: int, engine_cli: str | None = None,
                 os.unlink(launch.env_file)
 
 
-def _run(running: Running, *, tail_bytes: int, on_start: Callable[[Running], None] | None) -> Result:
+def _run(running: Running, *, tail_bytes: int, on_start: Callable[[Running], None] | None,
+         timeout: float | None) -> Result:
     launch = running.launch
     try:
         running.start()
@@ -194,7 +212,7 @@ def _run(running: Running, *, tail_bytes: int, on_start: Callable[[Running], Non
     start = running.started_at
     if on_start is not None:
         on_start(running)
-    returncode = running.wait()
+    returncode = running.wait(timeout)
     end = now()
     if running.proc is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -203,4 +221,5 @@ def _run(running: Running, *, tail_bytes: int, on_start: Callable[[Running], Non
         running.remove_container()
     code = exit_code_of(returncode) if returncode is not None else 128 + signal.SIGKILL
     out, err = running.out_fds
-    return Result(code, start, end, tail(out, tail_bytes), tail(err, tail_bytes), cancelled=running.stopped)
+    return Result(code, start, end, tail(out, tail_bytes), tail(err, tail_bytes),
+                  cancelled=running.stopped and not running.timed_out, timed_out=running.timed_out)

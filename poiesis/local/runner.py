@@ -14,15 +14,17 @@ import logging
 import os
 import shutil
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from generated.models import TesExecutor, TesTask
-from poiesis import beneath, filer, images, layout, lifecycle
+from generated.models import TesExecutor, TesResources, TesTask
+from poiesis import beneath, filer, images, layout, lifecycle, scheduling
 from poiesis.config.local import LocalSettings
 from poiesis.lifecycle import NO_PRIVATE_MOUNTS_LOG, PROCESS_MODE_LOG, End
 from poiesis.local import engine, executor
+from poiesis.parameters import Policy, Refused
 from poiesis.retry import Backoff
 from poiesis.states import State
 from poiesis.store import Store, Unavailable, WriteRetry
@@ -53,6 +55,20 @@ class Handle:
         self._lock = threading.Lock()
         self._current: executor.Running | None = None
         self.aborted: str | None = None
+        #: when the runner took the task (monotonic), and the task's time limit in seconds (None: none)
+        self.taken = time.monotonic()
+        self.limit: int | None = None
+
+    def remaining(self) -> float | None:
+        """Seconds left of the task's time limit (at least 0), or None without one."""
+        if self.limit is None:
+            return None
+        return max(0.0, self.taken + self.limit - time.monotonic())
+
+    def check_time(self) -> None:
+        """Stop the task (``lifecycle.time_limit_reached``) once its time limit has passed."""
+        if self.limit is not None and self.remaining() == 0:
+            raise Stop(lifecycle.time_limit_reached(self.limit))
 
     def cancel(self) -> None:
         """Stop the task for a CancelTask: it lands CANCELED."""
@@ -86,13 +102,17 @@ class Runner:
     settings: LocalSettings
     mode: engine.Mode
     filer_config: filer.FilerConfig
+    #: the backend_parameters allowed here (``gpu``); checked again before a task runs
+    parameters: Policy = field(default_factory=Policy)
 
     def run(self, handle: Handle) -> str | None:
         """Run the task to a terminal state; returns the state that landed."""
         task_id = handle.task_id
         root = self.settings.work_dir / task_id
+        outputs: list[dict[str, str]] = []
+        handle.taken = time.monotonic()
         try:
-            end = self._lifecycle(handle, root)
+            end = self._lifecycle(handle, root, outputs)
         except Stop as stop:
             end = stop.end
         except Exception as exc:
@@ -102,21 +122,25 @@ class Runner:
             end = lifecycle.aborted(handle.aborted)
         elif handle.cancelled.is_set():
             end = lifecycle.cancelled(during=end)
-        landed = self._terminal(task_id, end)
+        landed = self._terminal(task_id, end, outputs)
         if not self.settings.keep_work_dirs:
             shutil.rmtree(root, ignore_errors=True)
         return landed
 
-    def _lifecycle(self, handle: Handle, root: Path) -> End:
+    def _lifecycle(self, handle: Handle, root: Path, outputs: list[dict[str, str]]) -> End:
+        """Run the task; its end. ``outputs`` gets the output file logs once uploaded: they go with the end."""
         task_id = handle.task_id
         self._advance(task_id, State.INITIALIZING)
         task = self.store.get_task_model(task_id)  # read back and parsed once, here
         if task is None:
             raise Stop(lifecycle.task_vanished())
+        handle.limit = scheduling.time_limit(task.resources.backend_parameters if task.resources else None,
+                                       self.settings.max_task_seconds)
         try:
             mapped = layout.mounts(task)
         except layout.LayoutError as exc:
             raise Stop(lifecycle.unmappable(str(exc))) from exc
+        gpus = self._gpus(task)
         if self.mode.isolated:
             self._check_executors(task_id, task)
         self._prepare(root, mapped)
@@ -126,14 +150,25 @@ class Runner:
         self._fetch_inputs(task, root)
         for index, ex in enumerate(task.executors):
             self._check_cancel(handle)
-            result = self._run_executor(handle, task_id=task_id, index=index, executor_spec=ex, root=root, mapped=mapped)
+            handle.check_time()
+            result = self._run_executor(handle, task_id=task_id, index=index, executor_spec=ex, root=root, mapped=mapped,
+                                        resources=task.resources, gpus=gpus)
             if result.cancelled or handle.cancelled.is_set():
                 raise Stop(lifecycle.cancelled())
             if result.exit_code != 0 and not ex.ignore_error:
                 return lifecycle.executor_failed(index, result.exit_code)
         self._check_cancel(handle)
-        self._upload_outputs(task_id, task, root)
+        handle.check_time()
+        outputs.extend(self._upload_outputs(task, root))
         return lifecycle.completed()
+
+    def _gpus(self, task: TesTask) -> int:
+        """The GPUs the task asked for; the settings are checked again (they may have changed since CreateTask)."""
+        try:
+            params = self.parameters.check(task.resources.backend_parameters if task.resources else None)
+        except Refused as exc:
+            raise Stop(lifecycle.submission_failed("local", exc)) from exc
+        return int(params.get("gpu", 0))
 
     def _check_executors(self, task_id: str, task: TesTask) -> None:
         """Container mode: refuse the task before anything runs if an executor cannot be given to the engine.
@@ -175,13 +210,12 @@ class Runner:
         except filer.FilerError as exc:
             raise Stop(lifecycle.filer_failed("in", str(exc))) from exc
 
-    def _upload_outputs(self, task_id: str, task: TesTask, root: Path) -> None:
+    def _upload_outputs(self, task: TesTask, root: Path) -> list[dict[str, str]]:
+        """Upload the outputs; their file logs, written with the end (``_terminal``)."""
         try:
-            logs = filer.upload_outputs(task.outputs or [], root=root, config=self.filer_config)
+            return filer.upload_outputs(task.outputs or [], root=root, config=self.filer_config)
         except filer.FilerError as exc:
             raise Stop(lifecycle.filer_failed("out", str(exc))) from exc
-        if logs:
-            self.store.add_output_file_logs(task_id, logs)
 
     def _run_executor(
         self,
@@ -192,8 +226,11 @@ class Runner:
         executor_spec: TesExecutor,
         root: Path,
         mapped: list[layout.Mount],
+        resources: TesResources | None = None,
+        gpus: int = 0,
     ) -> executor.Result:
-        launch = self._plan(executor_spec, task_id=task_id, index=index, root=root, mapped=mapped)
+        launch = self._plan(executor_spec, task_id=task_id, index=index, root=root, mapped=mapped,
+                            resources=resources, gpus=gpus)
         first = index == 0
 
         def started(running: executor.Running) -> None:
@@ -206,7 +243,8 @@ class Runner:
 
         try:
             result = executor.run(
-                launch, tail_bytes=self.settings.tail_bytes, engine_cli=self.mode.cli, on_start=started
+                launch, tail_bytes=self.settings.tail_bytes, engine_cli=self.mode.cli, on_start=started,
+                timeout=handle.remaining(),
             )
         except beneath.Unsafe as exc:
             log.warning("task %s executor #%d: refused: %s", task_id, index, exc)
@@ -217,6 +255,8 @@ class Runner:
             task_id, index=index, exit_code=result.exit_code, start_time=result.start, end_time=result.end,
             stdout=result.stdout, stderr=result.stderr,
         )
+        if result.timed_out and handle.limit is not None:
+            raise Stop(lifecycle.time_limit_reached(handle.limit))
         if self.mode.isolated and result.exit_code == executor.ENGINE_FAILED:
             line = _engine_error(result.stderr)
             if line:
@@ -224,13 +264,15 @@ class Runner:
         return result
 
     def _plan(
-        self, spec: TesExecutor, *, task_id: str, index: int, root: Path, mapped: list[layout.Mount]
+        self, spec: TesExecutor, *, task_id: str, index: int, root: Path, mapped: list[layout.Mount],
+        resources: TesResources | None = None, gpus: int = 0,
     ) -> engine.Launch:
         stdio = self._stdio(spec, root=root, index=index)
         if self.mode.isolated:
             try:
                 return engine.plan_container(
-                    spec, mode=self.mode, task_id=task_id, index=index, root=root, mapped=mapped, stdio=stdio
+                    spec, mode=self.mode, task_id=task_id, index=index, root=root, mapped=mapped, stdio=stdio,
+                    resources=resources, gpus=gpus,
                 )
             except (engine.ImageRefused, engine.EnvRefused) as exc:
                 log.warning("task %s executor #%d: %s", task_id, index, exc)
@@ -269,11 +311,12 @@ class Runner:
                 raise Stop(lifecycle.executor_refused(index, f"{stream} {given[stream]}: {exc}")) from exc
         return stdin, out[0], out[1]
 
-    def _terminal(self, task_id: str, end: End) -> str | None:
-        """Write the terminal state, retrying while the database is unreachable."""
+    def _terminal(self, task_id: str, end: End, outputs: list[dict[str, str]]) -> str | None:
+        """Write the terminal state with its output file logs, retrying while the database is unreachable."""
         try:
             return TERMINAL_RETRY(
-                lambda: self.store.write_terminal_state(task_id, end.state, system_logs=end.lines, ended_by="local")
+                lambda: self.store.write_terminal_state(task_id, end.state, system_logs=end.lines, ended_by="local",
+                                                        outputs=outputs)
             )
         except Unavailable:
             log.error("gave up writing %s for task %s; the next start ends it", end.state, task_id)

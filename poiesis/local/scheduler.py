@@ -16,12 +16,13 @@ import subprocess
 import threading
 
 from generated.models import TesTask
-from poiesis import filer, lifecycle
+from poiesis import filer, lifecycle, scheduling
 from poiesis.config.local import LocalSettings
 from poiesis.config.security import is_loopback
 from poiesis.lifecycle import RESTART_LOG, SHUTDOWN_LOG
-from poiesis.local import engine
+from poiesis.local import engine, gpus
 from poiesis.local.runner import Handle, Runner
+from poiesis.parameters import Allowance, Policy
 from poiesis.states import State
 from poiesis.store import Store
 
@@ -56,7 +57,6 @@ class LocalBackend:
     """Runs tasks on this machine (see the package docstring)."""
 
     name = "local"
-    backend_parameters: frozenset[str] = frozenset()
     writes_cancel = True
     submit_blocks = False  # a queue hand-off
 
@@ -70,13 +70,21 @@ class LocalBackend:
     ) -> None:
         self.store = store
         self.settings = settings or LocalSettings()
+        self.max_task_seconds = self.settings.max_task_seconds
         self.mode = mode or engine.detect(
             engine=self.settings.engine, pull=self.settings.pull, network=self.settings.network
         )
+        #: backend_parameters: ``gpu`` up to the GPUs found (none: refused) and the time limit up to the
+        #: operator's maximum (a limit only shortens the task's own run); any other key is TES's "unsupported"
+        self.gpus = gpus.detect(self.mode.name, declared=self.settings.gpus)
+        time_limit = Allowance(scheduling.TIME_LIMIT, "POIESIS_MAX_TASK_SECONDS", "count",
+                               maximum=self.max_task_seconds or scheduling.MOST_SECONDS)
+        self.parameters: Policy = Policy((*gpus.policy(self.gpus).allowances, time_limit))
         config = filer_config or filer.FilerConfig()
         self.file_roots = config.file_roots
         self.storage = filer.storage_prefixes(config.file_roots, s3_buckets=config.s3_buckets)
-        self._runner = Runner(store=store, settings=self.settings, mode=self.mode, filer_config=config)
+        self._runner = Runner(store=store, settings=self.settings, mode=self.mode, filer_config=config,
+                              parameters=self.parameters)
         self._cond = threading.Condition()
         self._queue: collections.deque[str] = collections.deque()
         self._running: dict[str, Handle] = {}
@@ -104,8 +112,8 @@ class LocalBackend:
             thread.start()
             self._workers.append(thread)
         log.info(
-            "local backend: %s mode, %d task(s) at once, work in %s",
-            self.mode.name, self.settings.max_tasks, self.settings.work_dir,
+            "local backend: %s mode, %d task(s) at once, work in %s, %d GPU(s) (%s)",
+            self.mode.name, self.settings.max_tasks, self.settings.work_dir, self.gpus.count, self.gpus.how,
         )
         return self
 

@@ -8,10 +8,10 @@ the database is unavailable. Nothing here knows HTTP or Kubernetes.
 """
 
 from poiesis.store.aio import AsyncStore
-from poiesis.store.db import Unavailable, migrate, open_async_pool, open_pool, start_embedded
+from poiesis.store.db import Unavailable, ensure_task_role, migrate, open_async_pool, open_pool, start_embedded
 from poiesis.store.plans import START, Event, Page, Position, TaskFilter
 from poiesis.store.retry import WriteRetry
-from poiesis.store.tasks import Store
+from poiesis.store.tasks import RunWriter, Store, TaskStore
 
 __all__ = [
     "START",
@@ -19,10 +19,13 @@ __all__ = [
     "Event",
     "Page",
     "Position",
+    "RunWriter",
     "Store",
     "TaskFilter",
+    "TaskStore",
     "Unavailable",
     "WriteRetry",
+    "ensure_task_role",
     "migrate",
     "open_async_pool",
     "open_pool",

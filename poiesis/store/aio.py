@@ -104,9 +104,9 @@ class AsyncStore:
                                         ended_by=ended_by)
         return count_end(await self._run(op), ended_by)
 
-    async def add_system_logs(self, task_id: str, lines: Sequence[str]) -> None:
-        """Append lines to the task's system log."""
-        await self._run(plans.add_system_logs(task_id, lines))
+    async def add_system_logs(self, task_id: str, lines: Sequence[str]) -> bool:
+        """Append lines to the task's system log; False, writing nothing, when the task ended."""
+        return await self._run(plans.add_system_logs(task_id, lines))
 
     async def ping(self) -> None:
         """Raise ``Unavailable`` unless the database answers a query on the (migrated) tasks table."""

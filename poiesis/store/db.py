@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import psycopg.conninfo
+from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,39 @@ def migrate(conninfo: str) -> list[int]:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
     return applied_now
+
+
+def ensure_task_role(conninfo: str, task_url: str) -> str:
+    """Make the role of the task Pods' credential (``task_url``'s user): login, its password, no privileges.
+
+    The role may only call the ``task_record_*`` functions (migration 0007 grants nothing
+    else to anyone), each for the one task whose secret it holds (docs/security.md). It must
+    be another role than ``conninfo``'s, no superuser and a member of no role; an existing
+    one is given the password again. Needs CREATEROLE (or a superuser) on ``conninfo``.
+    Returns the role's name.
+    """
+    params = psycopg.conninfo.conninfo_to_dict(task_url)
+    role, password = params.get("user"), params.get("password")
+    if not role:
+        raise ValueError("the task database URL names no user")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        if role == conn.execute("SELECT current_user").fetchone()[0]:  # type: ignore[index]
+            raise ValueError(f"the task database role {role} is the API's own: it must be a role of its own")
+        found = conn.execute(
+            "SELECT rolsuper, EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid)"
+            " FROM pg_roles r WHERE rolname = %s", (role,)).fetchone()
+        if found is not None and any(found):
+            raise ValueError(f"the task database role {role} is a superuser or a member of another role")
+        statement = sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION{}").format(
+            sql.SQL("ALTER" if found is not None else "CREATE"), sql.Identifier(str(role)),
+            sql.SQL(" PASSWORD {}").format(sql.Literal(password)) if password else sql.SQL(""))
+        conn.execute(statement)
+        # PUBLIC may connect unless an operator revoked it; a role that may not grant it only gets a warning
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            sql.Identifier(conn.execute("SELECT current_database()").fetchone()[0]),  # type: ignore[index]
+            sql.Identifier(str(role))))
+    log.info("task database role %s ready", role)
+    return str(role)
 
 
 #: A pooled connection handed out this recently is handed out again without a check; an older one is checked first.

@@ -10,7 +10,9 @@ of protocol generators under its sync and async connections.
 Each state change is one guarded UPDATE whose WHERE clause comes from the transition rules in
 ``poiesis.states``; it returns what landed, so a duplicate or late write is a harmless no-op.
 ``write_terminal_state`` is the single statement that makes the races between the API, TRec
-and TCtl write-once.
+and TCtl write-once. The writes to a task's run (state steps, executor logs, system log lines,
+the end with its output file logs) are SQL functions of migration 0006, called here: each is
+guarded by the task not being terminal, so nothing lands on a task after its end.
 
 Must not: import a connection, pool or event loop; read the clock (PostgreSQL's
 ``clock_timestamp()`` stamps every time).
@@ -23,7 +25,7 @@ import uuid
 from collections.abc import Collection, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar
 
 from psycopg.types.json import Jsonb
 
@@ -277,7 +279,7 @@ def active_tasks(ids: Collection[str] | None) -> Op[dict[str, tuple[str, datetim
 
 
 def advance(task_id: str, target: str, *, at: datetime | None, owner: str | None) -> Op[str | None]:
-    """Move a task to a non-terminal ``target`` if the rules allow it.
+    """Move a task to a non-terminal ``target`` if the rules allow it (``task_advance``, migration 0006).
 
     Returns the task's state afterwards (the target when it landed), or
     None when there is no such task (or, with ``owner``, it is another
@@ -287,86 +289,105 @@ def advance(task_id: str, target: str, *, at: datetime | None, owner: str | None
     if goal in states.TERMINAL:
         raise ValueError("terminal states are written by write_terminal_state")
     allowed = [s.value for s in states.sources(goal)]
-
-    def plan() -> Plan[str | None]:
-        row = yield Statement(
-            "UPDATE tasks SET state = %(target)s, updated_at = clock_timestamp(),"
-            " start_time = CASE WHEN %(target)s = 'RUNNING'"
-            "   THEN coalesce(start_time, %(at)s, clock_timestamp()) ELSE start_time END"
-            " WHERE id = %(id)s AND state = ANY(%(allowed)s)"
-            " AND (%(owner)s::text IS NULL OR owner = %(owner)s) RETURNING state",
-            {"target": goal.value, "id": task_id, "allowed": allowed, "at": at, "owner": owner},
-            fetch="one",
-        )
-        if row and goal is states.State.RUNNING:
-            yield from _ensure_attempt(task_id)
-            yield Statement(
-                "UPDATE task_logs SET start_time = coalesce(start_time, %s, clock_timestamp())"
-                " WHERE task_id = %s AND attempt = 0",
-                (at, task_id),
-            )
-        if row:
-            return cast(str, row[0])
-        current = yield from _one_value(
-            "SELECT state FROM tasks WHERE id = %s AND (%s::text IS NULL OR owner = %s)", (task_id, owner, owner)
-        )
-        return cast(str | None, current)
-
-    return Op(plan(), transaction=True)
+    return Op(_one_value("SELECT task_advance(%s, %s, %s::text[], %s::timestamptz, %s)", (task_id, goal.value, allowed, at, owner)))
 
 
 def write_terminal_state(task_id: str, state: str, *, start_time: datetime | None, end_time: datetime | None,
-                         system_logs: Sequence[str], ended_by: str | None) -> Op[Ended]:
+                         system_logs: Sequence[str], ended_by: str | None,
+                         outputs: Sequence[Mapping[str, Any]] = ()) -> Op[Ended]:
     """Write a terminal state once; the state that holds afterwards, and whether this write landed.
 
-    One conditional UPDATE: it matches only a non-terminal row and turns
-    any terminal write on a CANCELING row into CANCELED. A terminal row is
-    left as it is. ``system_logs`` are the reason for this end: they are
-    appended in the same transaction, and only when this write landed, so
-    a task carries the lines of the write that ended it and never those of
-    a loser. ``ended_by`` names the writer ('trec', 'tctl', 'api',
-    'local'). ``start_time`` fills a start no RUNNING write stamped; the
-    end time is never before the start (see docs/store.md). State None
-    when there is no such task. A write that lands CANCELED because a cancel
-    came first says so: ``lifecycle.cancelled``'s line, then this write's.
+    One guarded UPDATE (``task_end``, migration 0006): it matches only a
+    non-terminal row and turns any terminal write on a CANCELING row into
+    CANCELED. A terminal row is left as it is, and nothing else is written.
+    ``system_logs`` are the reason for this end and ``outputs`` the output
+    file logs of the run (url, path, size_bytes): both are written in the
+    same transaction, and only when this write landed, so a task carries the
+    lines and outputs of the write that ended it and never those of a loser.
+    ``ended_by`` names the writer ('trec', 'tctl', 'api', 'local').
+    ``start_time`` fills a start no RUNNING write stamped; the end time is
+    never before the start (see docs/store.md). State None when there is no
+    such task. A write that lands CANCELED because a cancel came first says
+    so: ``lifecycle.cancelled``'s line, then this write's.
     """
-    if states.State(state) not in states.TERMINAL:
-        raise ValueError(f"{state} is not a terminal state")
+    return _ended("SELECT landed_state, landed FROM task_end(%s, %s, %s::timestamptz, %s::timestamptz, %s,"
+                  " %s::text[], %s::text[], %s)",
+                  (task_id, state, start_time, end_time, ended_by, *_end_args(state, system_logs, outputs)))
+
+
+def _ended(sql: str, params: tuple[Any, ...]) -> Op[Ended]:
+    """Run a terminal write that returns (landed_state, landed)."""
 
     def plan() -> Plan[Ended]:
-        row = yield Statement(
-            "UPDATE tasks SET"
-            " state = CASE WHEN state = 'CANCELING' THEN 'CANCELED' ELSE %(state)s END,"
-            " start_time = coalesce(start_time, %(start)s::timestamptz),"
-            " end_time = greatest(coalesce(%(end)s::timestamptz, clock_timestamp()),"
-            "                     coalesce(start_time, %(start)s::timestamptz)),"
-            " ended_by = %(by)s,"
-            " updated_at = clock_timestamp()"
-            " WHERE id = %(id)s AND state <> ALL(%(terminal)s)"
-            " RETURNING state, start_time, end_time",
-            {"state": state, "start": start_time, "end": end_time, "by": ended_by, "id": task_id,
-             "terminal": TERMINAL},
-            fetch="one",
-        )
-        if row is None:
-            current = yield from _one_value("SELECT state FROM tasks WHERE id = %s", (task_id,))
-            return Ended(current, landed=False)
-        yield from _ensure_attempt(task_id)
-        yield Statement(
-            "UPDATE task_logs SET start_time = coalesce(start_time, %(start)s::timestamptz),"
-            " end_time = coalesce(end_time,"
-            "   greatest(%(end)s::timestamptz, coalesce(start_time, %(start)s::timestamptz)))"
-            " WHERE task_id = %(id)s AND attempt = 0",
-            {"start": row[1], "end": row[2], "id": task_id},
-        )
-        lines = list(system_logs)
-        if row[0] == states.State.CANCELED and state != states.State.CANCELED:
-            lines = list(lifecycle.cancelled(lifecycle.End(state, tuple(lines))).lines)  # type: ignore[arg-type]
-        if lines:
-            yield from _append_system_logs(task_id, lines)
-        return Ended(cast(str, row[0]), landed=True)
+        row = yield Statement(sql, params, fetch="one")
+        return Ended(row[0], landed=bool(row[1]))
 
-    return Op(plan(), transaction=True)
+    return Op(plan())
+
+
+def _end_args(state: str, system_logs: Sequence[str], outputs: Sequence[Mapping[str, Any]]) -> tuple[Any, ...]:
+    """``task_end``'s lines, lines when it lands CANCELED instead (``lifecycle.cancelled``), and outputs."""
+    if states.State(state) not in states.TERMINAL:
+        raise ValueError(f"{state} is not a terminal state")
+    lines = list(system_logs)
+    cancelled = lines if state == states.State.CANCELED else list(
+        lifecycle.cancelled(lifecycle.End(state, tuple(lines))).lines)  # type: ignore[arg-type]
+    rows = [{"url": o["url"], "path": o["path"], "size_bytes": str(o["size_bytes"])} for o in outputs]
+    return lines, cancelled, Jsonb(rows)
+
+
+def declares_outputs(task_id: str) -> Op[bool]:
+    """Whether the task declared outputs."""
+    return Op(_one_value("SELECT EXISTS (SELECT 1 FROM task_outputs WHERE task_id = %s)", (task_id,)))
+
+
+def task_secret(task_id: str) -> Op[str]:
+    """The task's secret (``task_secret``, migration 0007): what its Pod's recorder proves itself with."""
+    return Op(_one_value("SELECT task_secret(%s)", (task_id,)))
+
+
+# -- a task Pod's writes (migration 0007) --------------------------------------
+# The same writes as above, for one task, through the functions a task's credential may call: each
+# checks the task's secret and then runs the same SQL function as the API's and TCtl's write.
+
+
+def record_task(task_id: str, secret: str) -> Op[tuple[str | None, bool]]:
+    """The task's state and whether it declared outputs, read with its secret."""
+
+    def plan() -> Plan[tuple[str | None, bool]]:
+        row = yield Statement("SELECT state, declares_outputs FROM task_record_task(%s, %s)", (task_id, secret),
+                              fetch="one")
+        return row[0], bool(row[1])
+
+    return Op(plan())
+
+
+def record_advance(task_id: str, secret: str, target: str, *, at: datetime | None) -> Op[str | None]:
+    """``advance`` (INITIALIZING, RUNNING) with the task's secret."""
+    allowed = [s.value for s in states.sources(states.State(target))]
+    return Op(_one_value("SELECT task_record_advance(%s, %s, %s, %s::text[], %s::timestamptz)",
+                         (task_id, secret, states.State(target).value, allowed, at)))
+
+
+def record_executor_log(task_id: str, secret: str, *, index: int, exit_code: int, start_time: datetime | None,
+                        end_time: datetime | None, stdout: str | None, stderr: str | None) -> Op[bool]:
+    """``add_executor_log`` with the task's secret."""
+    return Op(_one_value(
+        "SELECT task_record_executor_log(%s, %s, %s::integer, %s::integer, %s::timestamptz, %s::timestamptz, %s, %s)",
+        (task_id, secret, index, exit_code, start_time, end_time, stdout, stderr)))
+
+
+def record_system_logs(task_id: str, secret: str, lines: Sequence[str]) -> Op[bool]:
+    """``add_system_logs`` with the task's secret."""
+    return Op(_one_value("SELECT task_record_system_logs(%s, %s, %s::text[])", (task_id, secret, list(lines))))
+
+
+def record_end(task_id: str, secret: str, state: str, *, start_time: datetime | None, end_time: datetime | None,
+               system_logs: Sequence[str], outputs: Sequence[Mapping[str, Any]]) -> Op[Ended]:
+    """``write_terminal_state`` (ended_by 'trec') with the task's secret: the same ``task_end``."""
+    return _ended("SELECT landed_state, landed FROM task_record_end(%s, %s, %s, %s::timestamptz, %s::timestamptz,"
+                  " %s::text[], %s::text[], %s)",
+                  (task_id, secret, state, start_time, end_time, *_end_args(state, system_logs, outputs)))
 
 
 # -- logs ----------------------------------------------------------------------
@@ -374,48 +395,29 @@ def write_terminal_state(task_id: str, state: str, *, start_time: datetime | Non
 
 def add_executor_log(task_id: str, *, index: int, exit_code: int, start_time: datetime | None,
                      end_time: datetime | None, stdout: str | None, stderr: str | None) -> Op[bool]:
-    """Record one executor's end; True when new, False when it was already there.
+    """Record one executor's end (``task_add_executor_log``, migration 0006); True when it landed now.
 
-    An end before the start (clocks, second-precision container times) is
-    clamped to the start.
+    False when it was already there, or when the task ended (nothing is written to
+    a task after its terminal state). An end before the start is clamped to the start.
     """
 
     def plan() -> Plan[bool]:
-        yield from _ensure_attempt(task_id)
-        count = yield Statement(
-            "INSERT INTO executor_logs"
-            " (task_id, attempt, idx, start_time, end_time, stdout, stderr, exit_code)"
-            " VALUES (%(id)s, 0, %(idx)s, %(start)s::timestamptz,"
-            "  CASE WHEN %(end)s::timestamptz < %(start)s::timestamptz THEN %(start)s ELSE %(end)s END,"
-            "  %(out)s, %(err)s, %(code)s) ON CONFLICT DO NOTHING",
-            {"id": task_id, "idx": index, "start": start_time, "end": end_time, "out": stdout, "err": stderr,
-             "code": exit_code},
-            fetch="rowcount",
-        )
-        return bool(count == 1)
+        value = yield from _one_value(
+            "SELECT task_add_executor_log(%s, %s::integer, %s::integer, %s::timestamptz, %s::timestamptz, %s, %s)",
+            (task_id, index, exit_code, start_time, end_time, stdout, stderr))
+        return bool(value)
 
-    return Op(plan(), transaction=True)
+    return Op(plan())
 
 
-def add_system_logs(task_id: str, lines: Sequence[str]) -> Op[None]:
-    """Append lines to the task's system log."""
-    return Op(_append_system_logs(task_id, lines), transaction=True)
+def add_system_logs(task_id: str, lines: Sequence[str]) -> Op[bool]:
+    """Append lines to the task's system log (``task_add_system_logs``); False, writing nothing, when it ended."""
 
+    def plan() -> Plan[bool]:
+        value = yield from _one_value("SELECT task_add_system_logs(%s, %s::text[])", (task_id, list(lines)))
+        return bool(value)
 
-def add_output_file_logs(task_id: str, outputs: Sequence[Mapping[str, Any]]) -> Op[None]:
-    """Record the files uploaded for the task; writing the same list again is a no-op."""
-
-    def plan() -> Plan[None]:
-        yield from _ensure_attempt(task_id)
-        rows = [(task_id, i, o["url"], o["path"], int(o["size_bytes"])) for i, o in enumerate(outputs)]
-        if rows:
-            yield Statement(
-                "INSERT INTO output_file_logs (task_id, attempt, idx, url, path, size_bytes)"
-                " VALUES (%s, 0, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                rows, many=True,
-            )
-
-    return Op(plan(), transaction=True)
+    return Op(plan())
 
 
 # -- the change feed -----------------------------------------------------------
@@ -516,18 +518,6 @@ def event_position(seq: int) -> Op[Position | None]:
 def _one_value(sql: str, params: Any) -> Plan[Any]:
     row = yield Statement(sql, params, fetch="one")
     return row[0] if row else None
-
-
-def _ensure_attempt(task_id: str) -> Plan[None]:
-    yield Statement("INSERT INTO task_logs (task_id, attempt) VALUES (%s, 0) ON CONFLICT DO NOTHING", (task_id,))
-
-
-def _append_system_logs(task_id: str, lines: Sequence[str]) -> Plan[None]:
-    yield from _ensure_attempt(task_id)
-    yield Statement(
-        "UPDATE task_logs SET system_logs = system_logs || %s::text[] WHERE task_id = %s AND attempt = 0",
-        (list(lines), task_id),
-    )
 
 
 def _list_sql(view: str, where: str, *, as_text: bool, bounded: bool) -> str:

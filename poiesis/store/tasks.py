@@ -9,11 +9,11 @@ and turns connection failures into ``Unavailable``. ``AsyncStore``
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -27,7 +27,7 @@ from poiesis.store.plans import NO_FILTER, Ended, Op, Page, Statement, TaskFilte
 
 T = TypeVar("T")
 
-__all__ = ["Page", "Store", "TaskFilter", "count_end", "new_task_id"]
+__all__ = ["Page", "RunWriter", "Store", "TaskFilter", "TaskStore", "count_end", "new_task_id"]
 
 
 def execute(conn: psycopg.Connection[TupleRow], statement: Statement) -> Any:
@@ -137,10 +137,14 @@ class Store:
         end_time: datetime | None = None,
         system_logs: Sequence[str] = (),
         ended_by: str | None = None,
+        outputs: Sequence[Mapping[str, Any]] = (),
     ) -> str | None:
-        """Write a terminal state once; returns the state that holds afterwards (``plans.write_terminal_state``)."""
+        """Write a terminal state once, with its lines and output file logs; the state that holds afterwards.
+
+        ``plans.write_terminal_state``: the lines and outputs land only with the end.
+        """
         op = plans.write_terminal_state(task_id, state, start_time=start_time, end_time=end_time,
-                                        system_logs=system_logs, ended_by=ended_by)
+                                        system_logs=system_logs, ended_by=ended_by, outputs=outputs)
         return count_end(self._run(op), ended_by)
 
     # -- logs ------------------------------------------------------------------
@@ -156,17 +160,13 @@ class Store:
         stdout: str | None = None,
         stderr: str | None = None,
     ) -> bool:
-        """Record one executor's end; True when new, False when it was already there."""
+        """Record one executor's end; True when new, False when it was already there or the task ended."""
         return self._run(plans.add_executor_log(task_id, index=index, exit_code=exit_code, start_time=start_time,
                                                 end_time=end_time, stdout=stdout, stderr=stderr))
 
-    def add_system_logs(self, task_id: str, lines: Sequence[str]) -> None:
-        """Append lines to the task's system log."""
-        self._run(plans.add_system_logs(task_id, lines))
-
-    def add_output_file_logs(self, task_id: str, outputs: Sequence[Mapping[str, Any]]) -> None:
-        """Record the files uploaded for the task; writing the same list again is a no-op."""
-        self._run(plans.add_output_file_logs(task_id, outputs))
+    def add_system_logs(self, task_id: str, lines: Sequence[str]) -> bool:
+        """Append lines to the task's system log; False, writing nothing, when the task ended."""
+        return self._run(plans.add_system_logs(task_id, lines))
 
     # -- health and reconcilers -------------------------------------------------
 
@@ -181,6 +181,84 @@ class Store:
     def active_tasks(self, ids: Collection[str] | None = None) -> dict[str, tuple[str, datetime]]:
         """Every non-terminal task (of ``ids``, when given): id -> (state, creation time), for the controller."""
         return self._run(plans.active_tasks(ids))
+
+    def declares_outputs(self, task_id: str) -> bool:
+        """Whether the task declared outputs."""
+        return bool(self._run(plans.declares_outputs(task_id)))
+
+    def task_secret(self, task_id: str) -> str:
+        """The task's secret, for its Pod (``plans.task_secret``; docs/security.md)."""
+        return self._run(plans.task_secret(task_id))
+
+
+class RunWriter(Protocol):
+    """What a recorder (``record.Recorder``) writes and reads about a task's run: ``Store`` or ``TaskStore``."""
+
+    def get_state(self, task_id: str) -> str | None: ...
+
+    def declares_outputs(self, task_id: str) -> bool: ...
+
+    def advance(self, task_id: str, target: str, *, at: datetime | None = None) -> str | None: ...
+
+    def add_executor_log(self, task_id: str, *, index: int, exit_code: int, start_time: datetime | None = None,
+                         end_time: datetime | None = None, stdout: str | None = None,
+                         stderr: str | None = None) -> bool: ...
+
+    def add_system_logs(self, task_id: str, lines: Sequence[str]) -> bool: ...
+
+    def write_terminal_state(self, task_id: str, state: str, *, start_time: datetime | None = None,
+                             end_time: datetime | None = None, system_logs: Sequence[str] = (),
+                             ended_by: str | None = None, outputs: Sequence[Mapping[str, Any]] = ()) -> str | None: ...
+
+
+class TaskStore:
+    """One task's run, written with the task's secret over a credential that can do nothing else (TRec's).
+
+    Every call goes through a ``task_record_*`` function (migration 0007), which checks the
+    secret and runs the same write as ``Store``; any other task id is refused here, and the
+    database refuses it too. The terminal write is ``task_end``, ended_by 'trec'.
+    """
+
+    def __init__(self, pool: ConnectionPool, task_id: str, secret: str) -> None:
+        self._pool, self.task_id, self._secret = pool, task_id, secret
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _run(self, task_id: str, op: Callable[[str, str], Op[T]]) -> T:
+        if task_id != self.task_id:
+            raise ValueError(f"this store writes task {self.task_id} only, not {task_id}")
+        with _Guarded(self._pool) as conn:
+            return run(conn, op(task_id, self._secret))
+
+    def get_state(self, task_id: str) -> str | None:
+        return self._run(task_id, plans.record_task)[0]
+
+    def declares_outputs(self, task_id: str) -> bool:
+        return self._run(task_id, plans.record_task)[1]
+
+    def advance(self, task_id: str, target: str, *, at: datetime | None = None) -> str | None:
+        return self._run(task_id, lambda t, s: plans.record_advance(t, s, target, at=at))
+
+    def add_executor_log(self, task_id: str, *, index: int, exit_code: int, start_time: datetime | None = None,
+                         end_time: datetime | None = None, stdout: str | None = None,
+                         stderr: str | None = None) -> bool:
+        return bool(self._run(task_id, lambda t, s: plans.record_executor_log(
+            t, s, index=index, exit_code=exit_code, start_time=start_time, end_time=end_time, stdout=stdout,
+            stderr=stderr)))
+
+    def add_system_logs(self, task_id: str, lines: Sequence[str]) -> bool:
+        return bool(self._run(task_id, lambda t, s: plans.record_system_logs(t, s, lines)))
+
+    def write_terminal_state(self, task_id: str, state: str, *, start_time: datetime | None = None,
+                             end_time: datetime | None = None, system_logs: Sequence[str] = (),
+                             ended_by: str | None = None, outputs: Sequence[Mapping[str, Any]] = ()) -> str | None:
+        """The one terminal write (``task_end``) with the secret; ``ended_by`` is always 'trec'."""
+        if ended_by not in (None, "trec"):
+            raise ValueError(f"a task's own credential ends it as trec, not {ended_by}")
+        ended = self._run(task_id, lambda t, s: plans.record_end(
+            t, s, state, start_time=start_time, end_time=end_time, system_logs=system_logs, outputs=outputs))
+        return count_end(ended, "trec")
 
 
 class _Guarded:

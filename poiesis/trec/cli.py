@@ -72,8 +72,10 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     kube = Kube(api_client(cfg.kubeconfig), pod.namespace)
     pool = store.open_pool(url, min_size=1, max_size=2, timeout=10)
     transfer = Path(pod.transfer_dir)
+    # with the task's secret, only this task's run, through the functions a task credential may call
+    writer = store.TaskStore(pool, pod.task_id, pod.task_secret) if pod.task_secret else store.Store(pool)
     recorder = Recorder(
-        store=store.Store(pool),
+        store=writer,
         kube=kube,
         transfer_dir=transfer if transfer.is_dir() else None,
         log_tail_bytes=cfg.trec_log_tail_bytes,

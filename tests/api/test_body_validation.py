@@ -4,11 +4,13 @@
 valid and sends every other body to Connexion's own validator, which writes
 the refusal. So the fast path must never accept a body Connexion refuses;
 here both judge the bodies schemathesis generates from openapi/ for
-CreateTask, positive and negative, after the same null stripping.
+CreateTask, positive and negative, after the same null stripping, for the
+document of each TES version (1.1's integer cores, 1.2's numbers).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -20,30 +22,39 @@ from jsonschema import Draft4Validator
 
 from poiesis.api import document
 from poiesis.api.hardening import limits, nulls
+from poiesis.config import TES_VERSIONS
 
 _SPEC = json.loads(json.dumps(document.spec(), default=str))
-_SCHEMA = resolve_refs(document.spec())["paths"]["/tasks"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-_PYTHON = Draft4RequestValidator(_SCHEMA, format_checker=Draft4Validator.FORMAT_CHECKER)
-_FAST = nulls.fast_validator(_SCHEMA)
 _CREATE = schemathesis.openapi.from_dict(_SPEC)["/tasks"]["POST"]
 _SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
-def _judge(body: object) -> tuple[bool, bool]:
-    body = nulls.strip_optional_nulls(body, _SCHEMA, document.component_schemas())
-    return _FAST.is_valid(body), _PYTHON.is_valid(body)
+@functools.cache
+def _validators(version: str) -> tuple[object, object, object]:
+    """(the CreateTask body schema, Connexion's validator, the compiled one) of TES ``version``'s document."""
+    schema = resolve_refs(document.spec(version))["paths"]["/tasks"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return schema, Draft4RequestValidator(schema, format_checker=Draft4Validator.FORMAT_CHECKER), nulls.fast_validator(schema)
 
 
-def test_the_fast_validator_is_built_for_the_task_schema() -> None:
+def _judge(body: object, version: str = "1.1") -> tuple[bool, bool]:
+    schema, python, fast = _validators(version)
+    body = nulls.strip_optional_nulls(body, schema, document.component_schemas(version))
+    return fast.is_valid(body), python.is_valid(body)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("version", TES_VERSIONS)
+def test_the_fast_validator_is_built_for_the_task_schema(version: str) -> None:
     """The TES task schema compiles (else every body would take the slow path unnoticed)."""
-    assert _FAST is not None
+    assert _validators(version)[2] is not None
 
 
+@pytest.mark.parametrize("version", TES_VERSIONS)
 @pytest.mark.parametrize("mode", ["positive", "negative"])
-def test_fast_and_connexion_validators_agree_on_generated_bodies(mode: str) -> None:
+def test_fast_and_connexion_validators_agree_on_generated_bodies(mode: str, version: str) -> None:
     """On every generated body both validators give the same verdict; some of each verdict are seen."""
     verdicts: list[bool] = []
-    strategy = _CREATE.as_strategy(generation_mode=schemathesis.GenerationMode(mode))
+    create = schemathesis.openapi.from_dict(json.loads(json.dumps(document.spec(version), default=str)))["/tasks"]["POST"]
+    strategy = create.as_strategy(generation_mode=schemathesis.GenerationMode(mode))
 
     @_SETTINGS
     @given(strategy)
@@ -52,7 +63,7 @@ def test_fast_and_connexion_validators_agree_on_generated_bodies(mode: str) -> N
             body = json.loads(json.dumps(case.body, allow_nan=False))  # type: ignore[attr-defined]
         except (TypeError, ValueError):
             return
-        fast, python = _judge(body)
+        fast, python = _judge(body, version)
         assert fast == python, (body, fast, python)
         verdicts.append(python)
 
@@ -67,6 +78,7 @@ def test_fast_and_connexion_validators_agree_on_generated_bodies(mode: str) -> N
 @pytest.mark.parametrize(("body", "valid"), [
     ({"executors": [{"image": "a", "command": ["true"]}]}, True),
     ({"executors": [{"image": "a", "command": ["true"]}], "resources": {"cpu_cores": 1.0}}, False),  # 1.0 is no integer
+    ({"executors": [{"image": "a", "command": ["true"]}], "resources": {"cpu_cores": "1"}}, False),
     ({"executors": [{"image": "a", "command": ["true"]}], "resources": {"cpu_cores": True}}, False),
     ({"executors": [{"image": "a", "command": "true"}]}, False),
     ({"executors": [{"image": "a", "command": ["true"]}], "inputs": [{"type": "LINK", "path": "/a"}]}, False),
@@ -77,6 +89,14 @@ def test_fast_and_connexion_validators_agree_on_generated_bodies(mode: str) -> N
 def test_fast_and_connexion_validators_agree_on_edges(body: dict, valid: bool) -> None:
     """Integers, booleans, enums, maps and required members: the cases where JSON Schema engines differ."""
     assert _judge(body) == (valid, valid)
+
+
+@pytest.mark.parametrize(("cores", "valid"), [(0.5, True), (1.0, True), (4, True), (1e300, True), (True, False),
+                                              ("0.5", False), (None, True), ([1], False)])
+def test_fast_and_connexion_validators_agree_on_tes_1_2_cores(cores: object, valid: bool) -> None:
+    """1.2's number/double cores: fractions, whole floats, integers; never a boolean or a string (null is absent)."""
+    body = {"executors": [{"image": "a", "command": ["true"]}], "resources": {"cpu_cores": cores, "ram_gb": 0.1}}
+    assert _judge(body, "1.2") == (valid, valid)
 
 
 def _walked(body: object) -> list[str]:

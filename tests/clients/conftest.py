@@ -20,9 +20,9 @@ def tes_mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def served_for_client(start_serve, tes_mode: str, tmp_path: Path):
-    """``poiesis serve`` with its defaults, started in the directory the client works in."""
-    return start_serve(cwd=tmp_path / "work", engine=tes_mode)
+def served_for_client(start_serve, tes_mode: str, tmp_path: Path, tes_version: str):
+    """``poiesis serve`` with its defaults (TES ``tes_version``: 1.1 unless a test says), started where the client works."""
+    return start_serve(cwd=tmp_path / "work", engine=tes_mode, env={"POIESIS_TES_VERSION": tes_version})
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from tests.tasks import tes_task
 
 RELEASE = "tes"
 VALUES = ["--set", "database.url=postgresql://poiesis:pw@db.invalid/poiesis", "--set", "auth.basic.passwords=alice:x",
-          "--set", "migrations.enabled=false"]
+          "--set", "database.taskUrl=postgresql://poiesis_task:tpw@db.invalid/poiesis", "--set", "migrations.enabled=false"]
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ volume. PostgreSQL and the HTTP file server are this host's, reached through soc
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -20,9 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
+import psycopg
 import pytest
 import requests
 from kubernetes import client as k8s
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from tests.api.test_ops import sample
 from tests.plugins.helm import CHART, Helm
@@ -61,6 +65,7 @@ class Installed:
     http: HttpServer
     http_relay: Relay
     install_s: float
+    db_url: str
 
     def pod_ip(self, name: str) -> str:
         return self.core.read_namespaced_pod(name, self.namespace).status.pod_ip
@@ -81,14 +86,14 @@ class Installed:
             time.sleep(0.5)
 
 
-def _values(node: RealNode, db_url: str) -> dict[str, Any]:
+def _values(node: RealNode, db_url: str, task_url: str) -> dict[str, Any]:
     repository, tag = node.poiesis_image.rsplit(":", 1)
     placement = {"nodeSelector": {NODE_LABEL: "true"},
                  "tolerations": [{"key": NODE_LABEL, "operator": "Exists", "effect": "NoSchedule"}]}
     passwords = f"alice:{bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()}\n"
     return {
         "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
-        "database": {"url": db_url},
+        "database": {"url": db_url, "taskUrl": task_url},
         # the tests' HTTP relay listens on the node's private address: the filers refuse it unless allowed
         "storage": {"env": {"POIESIS_FILER_ALLOW_NETWORKS": f"http={NODE_IP}/32"}},
         "auth": {"mode": "basic", "basic": {"passwords": passwords}},
@@ -126,12 +131,16 @@ def installed(
     core = k8s.CoreV1Api(kube_cluster.api)
     namespace = f"chart-{uuid.uuid4().hex[:8]}"
     tmp = tmp_path_factory.mktemp("chart")
-    db_relay, pod_db_url = database_relay(create_database(pg_admin_url, pg_template))
+    db_url = create_database(pg_admin_url, pg_template)
+    db_relay, pod_db_url = database_relay(db_url)
+    # the task Pods' own role: the migration hook Job makes it (docs/security.md)
+    task_role = f"poiesis_task_{uuid.uuid4().hex[:8]}"
+    task_url = make_conninfo(pod_db_url, user=task_role, password=uuid.uuid4().hex)
     http_relay = start_relay(f"TCP:127.0.0.1:{http_server.port}")
     core.create_namespace({"metadata": {"name": namespace, "labels": {
         "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted"}}})
     values = tmp / "values.json"
-    values.write_text(json.dumps(_values(real_node, pod_db_url)))
+    values.write_text(json.dumps(_values(real_node, pod_db_url, task_url)))
     common = ["--kubeconfig", str(kube_cluster.kubeconfig), "-n", namespace, "--values", str(values)]
     try:
         dry = helm.run("install", RELEASE, str(CHART), *common, "--dry-run=server", timeout=300)
@@ -150,7 +159,7 @@ def installed(
         yield Installed(
             namespace=namespace, api_pods=[p.metadata.name for p in pods], session=session,
             base=f"http://{api_ip}:8000{BASE}", core=core, helm=helm, kubeconfig=kube_cluster.kubeconfig,
-            http=http_server, http_relay=http_relay, install_s=install_s,
+            http=http_server, http_relay=http_relay, install_s=install_s, db_url=db_url,
         )
     finally:
         if os.environ.get("POIESIS_CHART_KEEP") != "1":
@@ -159,6 +168,11 @@ def installed(
             _delete_namespace(core, namespace)
         http_relay.stop()
         db_relay.stop()
+        with contextlib.suppress(psycopg.Error):
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(task_role)))
+            with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(task_role)))
 
 
 def test_installed_pods_are_ready_and_restricted(installed: Installed) -> None:
@@ -199,6 +213,9 @@ def test_tasks_through_the_api(installed: Installed) -> None:
     [entry] = task["logs"][0]["logs"]
     assert entry["exit_code"] == 0 and entry["stdout"] == "10001\nhello from the chart\n", entry
     assert (installed.http.directory / name / "out.txt").read_text() == "hello from the chart\n"
+    with psycopg.connect(installed.db_url) as conn:  # TRec ended it, with the task role's credential only
+        assert conn.execute("SELECT ended_by FROM tasks WHERE id = %s", (done_id,)).fetchone() == ("trec",)
+    assert task["logs"][0]["outputs"][0]["url"] == output_url
     metrics = requests.get(base.replace(BASE, "/metrics"), headers={"Host": "localhost"}, timeout=10).text
     assert sample(metrics, "poiesis_api_requests_total", operation="CreateTask", status="200") >= 1
 

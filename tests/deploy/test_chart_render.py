@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ from poiesis.config.kube import KubeSettings
 from tests.plugins.helm import CHART, RenderError
 
 REPO = Path(__file__).resolve().parents[2]
-BASE = ("database.url=postgresql://poiesis:pw@db.example:5432/poiesis", "auth.basic.passwords=alice:$2b$04$x")
+BASE = ("database.url=postgresql://poiesis:pw@db.example:5432/poiesis", "auth.basic.passwords=alice:$2b$04$x",
+        "database.taskUrl=postgresql://poiesis_task:tpw@db.example:5432/poiesis")
 COMPONENTS = {"api", "tctl", "trec"}
 
 
@@ -59,9 +61,11 @@ def test_lint_passes_strict(helm) -> None:
 def test_required_values_are_asked_for(helm) -> None:
     """Without a database (or a basic-auth password file) the chart refuses to render, saying what to set."""
     with pytest.raises(RenderError, match=r"database\.url"):
-        helm.render(BASE[1])
+        helm.render(BASE[1], BASE[2])
     with pytest.raises(RenderError, match=r"auth\.basic\.passwords"):
-        helm.render(BASE[0])
+        helm.render(BASE[0], BASE[2])
+    with pytest.raises(RenderError, match=r"database\.taskUrl"):
+        helm.render(BASE[0], BASE[1])
 
 
 def test_roles_grant_exactly_the_documented_verbs(helm) -> None:
@@ -117,6 +121,7 @@ def test_api_and_tctl_settings(helm) -> None:
         env = env_of(container)
         assert container["image"] == "reg.example/poiesis:1.2.3" and container["imagePullPolicy"] == "Always"
         assert env["POIESIS_DATABASE_URL"] == {"secretKeyRef": {"name": "t-poiesis-db", "key": "url"}}
+        assert (env["POIESIS_KUBE_DATABASE_SECRET"], env["POIESIS_KUBE_DATABASE_SECRET_KEY"]) == ("t-poiesis-task-db", "url")
         assert env["POIESIS_KUBE_IMAGE"] == "reg.example/poiesis:1.2.3"
         assert env["POIESIS_KUBE_SERVICE_ACCOUNT"] == "t-poiesis-trec"
         assert env["POIESIS_KUBE_TRANSFER_VOLUME"] == "emptyDir"
@@ -135,6 +140,24 @@ def test_api_and_tctl_settings(helm) -> None:
     assert pdb["spec"]["selector"]["matchLabels"] == deployments["t-poiesis-tctl"]["spec"]["selector"]["matchLabels"]
     storage = by_kind(objects, "Secret")["t-poiesis-storage"]
     assert storage["stringData"] == {"AWS_ACCESS_KEY_ID": "k"}
+
+
+def test_backend_parameter_allowlists_are_values(helm) -> None:
+    """tasks.allowed*, tasks.maxSeconds and tasks.gpu become the settings; unset, none is given (all refused)."""
+    gpu = {"max": 2, "resource": "amd.com/gpu", "types": {"mi300": {"amd.com/gpu.product": "MI300X"}},
+           "tolerations": [{"key": "amd.com/gpu", "operator": "Exists"}]}
+    values = {"tasks": {"allowedPriorityClasses": ["batch-low", "batch-high"], "allowedRuntimeClasses": ["gvisor"],
+                        "allowedNodeSelectors": ["pool=batch", "disk"], "maxSeconds": 86400, "gpu": gpu}}
+    env = env_of(pod_specs(helm.render(*BASE, values=values))["t-poiesis-api"]["containers"][0])
+    assert (env["POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES"], env["POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES"],
+            env["POIESIS_KUBE_ALLOWED_NODE_SELECTORS"], env["POIESIS_MAX_TASK_SECONDS"]) == (
+        "batch-low,batch-high", "gvisor", "pool=batch,disk", "86400")
+    assert (env["POIESIS_KUBE_MAX_GPUS"], env["POIESIS_KUBE_GPU_RESOURCE"]) == ("2", "amd.com/gpu")
+    assert (json.loads(env["POIESIS_KUBE_GPU_TYPES"]), json.loads(env["POIESIS_KUBE_GPU_TOLERATIONS"])) == (
+        gpu["types"], gpu["tolerations"])
+    bare = env_of(pod_specs(helm.render(*BASE))["t-poiesis-api"]["containers"][0])
+    assert not [name for name in bare
+                if name.startswith(("POIESIS_KUBE_ALLOWED_", "POIESIS_KUBE_MAX_", "POIESIS_KUBE_GPU_", "POIESIS_MAX_TASK"))]
 
 
 def test_every_documented_setting_can_be_set(helm) -> None:
@@ -164,11 +187,39 @@ def test_migrations_run_as_a_hook_before_install_and_upgrade(helm) -> None:
 
 def test_existing_secrets_are_used_not_made(helm) -> None:
     """database.existingSecret and auth.basic.existingSecret: no Secrets from the chart, the given names used."""
-    objects = helm.render("database.existingSecret=pg", "database.existingSecretKey=dsn", "auth.basic.existingSecret=pw")
+    objects = helm.render("database.existingSecret=pg", "database.existingSecretKey=dsn", "auth.basic.existingSecret=pw",
+                          "database.taskExistingSecret=pg-task", "database.taskExistingSecretKey=tdsn")
     assert by_kind(objects, "Secret") == {}
     api = pod_specs(objects)["t-poiesis-api"]
     assert env_of(api["containers"][0])["POIESIS_DATABASE_URL"] == {"secretKeyRef": {"name": "pg", "key": "dsn"}}
+    assert env_of(api["containers"][0])["POIESIS_KUBE_DATABASE_SECRET"] == "pg-task"
+    assert env_of(api["containers"][0])["POIESIS_KUBE_DATABASE_SECRET_KEY"] == "tdsn"
     assert {"name": "auth", "secret": {"secretName": "pw"}} in api["volumes"]
+
+
+def test_the_task_pods_get_their_own_credential(helm) -> None:
+    """TRec's database URL (POIESIS_KUBE_DATABASE_SECRET) is the task credential's Secret, never the API's;
+    the migration Job makes its role (POIESIS_TASK_DATABASE_URL); both Secrets exist before it runs."""
+    objects = helm.render(*BASE)
+    secrets = by_kind(objects, "Secret")
+    assert secrets["t-poiesis-task-db"]["stringData"] == {"url": "postgresql://poiesis_task:tpw@db.example:5432/poiesis"}
+    assert secrets["t-poiesis-db"]["stringData"]["url"] != secrets["t-poiesis-task-db"]["stringData"]["url"]
+    job = by_kind(objects, "Job")["t-poiesis-migrate"]
+    migrate = env_of(job["spec"]["template"]["spec"]["containers"][0])
+    assert migrate["POIESIS_TASK_DATABASE_URL"] == {"secretKeyRef": {"name": "t-poiesis-task-db", "key": "url"}}
+    assert int(secrets["t-poiesis-task-db"]["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
+        job["metadata"]["annotations"]["helm.sh/hook-weight"])
+    for name in ("t-poiesis-api", "t-poiesis-tctl"):
+        env = env_of(pod_specs(objects)[name]["containers"][0])
+        assert env["POIESIS_KUBE_DATABASE_SECRET"] == "t-poiesis-task-db"
+
+
+def test_network_policies_are_on_by_default(helm) -> None:
+    """Without any networkPolicy value the three policies are made: task Pods accept no connections."""
+    policies = by_kind(helm.render(*BASE), "NetworkPolicy")
+    assert set(policies) == {"t-poiesis-tasks", "t-poiesis-api", "t-poiesis-tctl"}
+    assert policies["t-poiesis-tasks"]["spec"]["ingress"] == []
+    assert by_kind(helm.render(*BASE, "networkPolicy.enabled=false"), "NetworkPolicy") == {}
 
 
 def test_workers_share_metrics_and_network_policies(helm) -> None:

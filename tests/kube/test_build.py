@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 
+from poiesis import parameters
 from poiesis.config.kube import KubeSettings
 from poiesis.kube import build
-from tests.tasks import tes_executor, tes_task
+from tests.tasks import HOSTILE_PARAMETERS, tes_executor, tes_task
 
-CFG = KubeSettings(namespace="ns", image="poiesis:test", service_account="poiesis-pod")
+#: what TASK's backend_parameters need allowed
+ALLOW = {"allowed_node_selectors": ("disk", "pool=batch"), "allowed_priority_classes": ("low",)}
+CFG = KubeSettings(namespace="ns", image="poiesis:test", service_account="poiesis-pod", **ALLOW)
 TASK = {
     "inputs": [
         {"url": "s3://b/in.txt", "path": "/data/in.txt", "type": "FILE"},
@@ -38,7 +42,7 @@ LABELS = {"poiesis.io/task": "t1", "app.kubernetes.io/name": "poiesis", "app.kub
 
 
 def _pod(task=TASK, cfg=CFG):
-    return build.build_job("t1", tes_task(task), cfg)["spec"]["template"]["spec"]
+    return build.build_job("t1", tes_task(task), dataclasses.replace(cfg, **ALLOW))["spec"]["template"]["spec"]
 
 
 def test_job_shape() -> None:
@@ -48,7 +52,8 @@ def test_job_shape() -> None:
     assert job["spec"]["backoffLimit"] == 0 and job["spec"]["suspend"] is False
     assert job["spec"]["ttlSecondsAfterFinished"] == 300
     assert job["spec"]["template"]["metadata"]["labels"] == LABELS
-    assert "ttlSecondsAfterFinished" not in build.build_job("t1", tes_task(TASK), KubeSettings(ttl_seconds_after_finished=None))["spec"]
+    kept = dataclasses.replace(CFG, ttl_seconds_after_finished=None)
+    assert "ttlSecondsAfterFinished" not in build.build_job("t1", tes_task(TASK), kept)["spec"]
 
 
 def test_pod_layout() -> None:
@@ -158,7 +163,7 @@ def test_placement_from_backend_parameters_and_zones() -> None:
 def test_placement_settings_apply_to_every_pod() -> None:
     """The configured node selector and tolerations reach every Pod; a task's node_selector adds to them."""
     toleration = {"key": "poiesis.io/realnode", "operator": "Exists", "effect": "NoSchedule"}
-    cfg = dataclasses.replace(CFG, node_selector={"pool": "tasks", "zone": "a"}, tolerations=[toleration])
+    cfg = dataclasses.replace(CFG, node_selector={"zone": "a"}, tolerations=[toleration])
     pod = build.build_pod_spec("t1", tes_task(TASK), cfg)
     assert pod["nodeSelector"] == {"pool": "batch", "zone": "a", "disk": "ssd"}
     assert pod["tolerations"] == [toleration]
@@ -166,10 +171,33 @@ def test_placement_settings_apply_to_every_pod() -> None:
     assert "nodeSelector" not in bare and "tolerations" not in bare
 
 
-def test_bad_node_selector() -> None:
-    """A node_selector entry without '=' is refused."""
-    with pytest.raises(ValueError, match="key=value"):
-        build.parse_node_selector("disk")
+def _with(params: dict[str, str]) -> dict:
+    return {"executors": TASK["executors"], "resources": {"backend_parameters": params}}
+
+
+@pytest.mark.parametrize(("params", "setting"), HOSTILE_PARAMETERS, ids=[s for _, s in HOSTILE_PARAMETERS])
+def test_the_builder_refuses_parameters_the_settings_do_not_allow(params, setting) -> None:
+    """Defence in depth: whatever reached the store, the builder writes no parameter its settings refuse."""
+    with pytest.raises(parameters.Refused, match=setting):
+        build.build_job("t1", tes_task(_with(params)), KubeSettings())
+
+
+def test_the_builder_refuses_a_value_outside_the_allowlist() -> None:
+    """An allowed key with a value the allowlist lacks: refused, naming value and setting."""
+    with pytest.raises(parameters.Refused, match=r"'system-node-critical' is not allowed .*PRIORITY_CLASSES allows low"):
+        build.build_job("t1", tes_task(_with({"priority_class": "system-node-critical"})), CFG)
+    with pytest.raises(parameters.Refused, match="pool='gpu' is not allowed"):
+        build.build_job("t1", tes_task(_with({"node_selector": "pool=gpu"})), CFG)
+
+
+def test_allowed_parameters_land_in_the_job() -> None:
+    """Each allowed parameter lands where docs/kubernetes.md says (keys in any case)."""
+    cfg = dataclasses.replace(CFG, allowed_runtime_classes=("gvisor",), max_task_seconds=3600)
+    job = build.build_job("t1", tes_task(_with({"Runtime_Class": "gvisor", "active_deadline_seconds": "3600",
+                                                "priority_class": "low", "node_selector": "disk=nvme"})), cfg)
+    pod = job["spec"]["template"]["spec"]
+    assert pod["activeDeadlineSeconds"] == 3600
+    assert (pod["runtimeClassName"], pod["priorityClassName"], pod["nodeSelector"]) == ("gvisor", "low", {"disk": "nvme"})
 
 
 def test_secret_and_pvc_owned_by_the_job() -> None:
@@ -183,6 +211,23 @@ def test_secret_and_pvc_owned_by_the_job() -> None:
         assert obj["metadata"]["name"] == "poiesis-t1"
     body = json.loads(secret["stringData"]["task.json"])
     assert body["id"] == "t1" and body["executors"] == TASK["executors"]
+    assert build.TREC_SECRET_KEY not in secret["stringData"]
+
+
+def test_the_task_secret_reaches_trec_alone() -> None:
+    """The task's secret is in its own Secret; TRec takes it as env, the filers mount task.json only, executors nothing."""
+    owner = build.owner_reference(name="poiesis-t1", uid="u-1")
+    secret = build.build_secret("t1", tes_task(TASK), CFG, owner=owner, trec_secret="s" * 64)
+    assert secret["stringData"][build.TREC_SECRET_KEY] == "s" * 64
+    pod = _pod()
+    trec = pod["initContainers"][0]
+    env = next(e for e in trec["env"] if e["name"] == "POIESIS_TASK_SECRET")
+    assert env["valueFrom"]["secretKeyRef"] == {"name": build.job_name("t1"), "key": build.TREC_SECRET_KEY,
+                                                "optional": True}
+    (task_volume,) = [v for v in pod["volumes"] if v["name"] == "task"]
+    assert task_volume["secret"]["items"] == [{"key": "task.json", "path": "task.json"}]
+    for c in pod["initContainers"][1:] + pod["containers"]:
+        assert all("secretKeyRef" not in (e.get("valueFrom") or {}) for e in c.get("env", [])), c["name"]
 
 
 def test_security_contexts_from_settings() -> None:
@@ -308,3 +353,69 @@ def test_shared_volume_settings_that_cannot_work_are_refused() -> None:
                 {"POIESIS_KUBE_SHARED_HOST_PATH": "/a", "POIESIS_KUBE_SHARED_MOUNT_PATH": "data"}):
         with pytest.raises(ValueError):
             KubeSettings.from_env(env)
+
+
+GPU_CFG = dataclasses.replace(
+    CFG, max_gpus=4, gpu_types={"a100": {"gpu.example/model": "A100"}},
+    gpu_tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+)
+
+
+def test_gpus_are_each_executors_extended_resource_with_type_labels_and_tolerations() -> None:
+    """gpu -> every executor's limit on the configured resource; gpu_type -> its node labels; the GPU tolerations."""
+    task = {"executors": TASK["executors"], "resources": {"ram_gb": 1, "backend_parameters": {
+        "GPU": "2", "gpu_type": "a100", "node_selector": "disk=ssd"}}}
+    pod = build.build_pod_spec("t1", tes_task(task), dataclasses.replace(GPU_CFG, gpu_resource="amd.com/gpu"))
+    executors = [c for c in pod["initContainers"] if c["name"].startswith("executor-")]
+    assert [c["resources"]["limits"] for c in executors] == [{"memory": str(2**30), "amd.com/gpu": "2"}] * 3
+    assert all("amd.com/gpu" not in c.get("resources", {}).get("limits", {})
+               for c in pod["initContainers"][:2] + pod["containers"])
+    assert pod["nodeSelector"] == {"disk": "ssd", "gpu.example/model": "A100"}
+    assert pod["tolerations"] == GPU_CFG.gpu_tolerations
+
+
+def test_no_gpu_no_gpu_resource_nor_tolerations() -> None:
+    """A task without gpu gets neither the resource nor the GPU tolerations, whatever the settings."""
+    pod = build.build_pod_spec("t1", tes_task({"executors": TASK["executors"]}), GPU_CFG)
+    assert "tolerations" not in pod
+    assert not any("nvidia.com/gpu" in json.dumps(c.get("resources", {})) for c in pod["initContainers"])
+
+
+@pytest.mark.parametrize(
+    ("params", "refused"),
+    [({"gpu": "1"}, "not allowed on this server (enabled by POIESIS_KUBE_MAX_GPUS)"),
+     ({"gpu": "1", "gpu_type": "a100"}, "enabled by POIESIS_KUBE_GPU_TYPES")],
+)
+def test_gpus_are_refused_by_default(params, refused) -> None:
+    with pytest.raises(parameters.Refused, match=re.escape(refused)):
+        build.build_pod_spec("t1", tes_task(_with(params)), CFG)
+
+
+@pytest.mark.parametrize(
+    ("params", "refused"),
+    [({"gpu": "5"}, "'5' is not a whole number from 1 to 4 (the maximum is POIESIS_KUBE_MAX_GPUS)"),
+     ({"gpu": "1", "gpu_type": "h100"}, "'h100' is not allowed (POIESIS_KUBE_GPU_TYPES allows a100)"),
+     ({"gpu_type": "a100"}, "gpu_type: needs resources.backend_parameters.gpu too")],
+)
+def test_gpu_values_outside_the_settings_are_refused(params, refused) -> None:
+    with pytest.raises(parameters.Refused, match=re.escape(refused)):
+        build.build_pod_spec("t1", tes_task(_with(params)), GPU_CFG)
+
+
+@pytest.mark.parametrize(("asked", "maximum", "expected"), [
+    (None, 0, None), ("60", 0, 60), (None, 30, 30), ("10", 30, 10),
+])
+def test_the_time_limit_is_the_pods_active_deadline_not_the_jobs(asked, maximum, expected) -> None:
+    """active_deadline_seconds (at most POIESIS_MAX_TASK_SECONDS, that when unset) is the Pod's activeDeadlineSeconds;
+    the Job has none (its deadline deletes the Pod without saying why)."""
+    resources = {"backend_parameters": {"active_deadline_seconds": asked}} if asked else {}
+    job = build.build_job("t1", tes_task({**TASK, "resources": resources}), KubeSettings(max_task_seconds=maximum))
+    assert "activeDeadlineSeconds" not in job["spec"]
+    assert job["spec"]["template"]["spec"].get("activeDeadlineSeconds") == expected
+
+
+
+def test_a_time_limit_above_the_maximum_is_refused_by_the_builder_too() -> None:
+    """A stored limit above a maximum lowered since (or written past the API) never reaches the Pod."""
+    with pytest.raises(parameters.Refused, match="POIESIS_MAX_TASK_SECONDS"):
+        build.build_job("t1", tes_task(_with({"active_deadline_seconds": "60"})), KubeSettings(max_task_seconds=30))

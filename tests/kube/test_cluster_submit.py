@@ -111,6 +111,17 @@ def test_cancel_racing_submissions_leaves_no_job(tes_async, async_backend, kube)
         assert full(tes_async, task_id)["state"] in ("CANCELING", "CANCELED")
 
 
+def _submit_once(backend: KubeBackend, task_store, task: dict[str, Any]) -> str:
+    """Store ``task``, hand it to ``backend``'s submission threads, wait for them, close the backend."""
+    try:
+        task_id = task_store.create_task(tes_task(task))
+        backend.submit(task_id, tes_task(task))
+        assert backend.submitter.drain(30)
+    finally:
+        backend.close()
+    return task_id
+
+
 def test_unreachable_api_server_leaves_the_task_queued_for_the_sweep(
     task_store, kube_settings, kube, run_tctl, tmp_path
 ) -> None:
@@ -118,33 +129,41 @@ def test_unreachable_api_server_leaves_the_task_queued_for_the_sweep(
     config = k8s.Configuration()
     config.host = "https://127.0.0.1:9"  # nothing listens: connection refused
     dead = Kube(k8s.ApiClient(config), kube.namespace)
-    backend = KubeBackend(dataclasses.replace(kube_settings, submit_workers=1), dead, store=task_store)
-    try:
-        task_id = task_store.create_task(tes_task(TASK))
-        backend.submit(task_id, tes_task(TASK))
-        assert backend.submitter.drain(30)
-    finally:
-        backend.close()
+    task_id = _submit_once(KubeBackend(dataclasses.replace(kube_settings, submit_workers=1), dead, store=task_store),
+                           task_store, TASK)
     assert task_store.get_state(task_id) == "QUEUED"
     run_tctl()
     wait_for(lambda: kube.get_job(build.job_name(task_id)), timeout=30, what="the Job from TCtl's sweep")
 
 
-def test_refused_submission_ends_system_error_without_a_job(task_store, async_backend, kube, db_url) -> None:
+def test_refused_submission_ends_system_error_without_a_job(task_store, kube_settings, kube, db_url) -> None:
     """A Job the API server refuses (invalid) ends the task SYSTEM_ERROR with a reason; no Job stays."""
+    settings = dataclasses.replace(kube_settings, submit_workers=2, allowed_runtime_classes=("Not A Name!",))
     task = {"executors": [executor()], "resources": {"backend_parameters": {"runtime_class": "Not A Name!"}}}
+    task_id = _submit_once(KubeBackend(settings, kube, store=task_store), task_store, task)
+    assert task_store.get_state(task_id) == "SYSTEM_ERROR"
+    assert ended_by(db_url, task_id) == "api"
+    assert kube.get_job(build.job_name(task_id)) is None
+
+
+def test_a_stored_task_the_settings_now_refuse_never_gets_a_job(task_store, async_backend, kube) -> None:
+    """Defence in depth: a task stored with a parameter the settings refuse (narrowed since) ends SYSTEM_ERROR naming it."""
+    task = {"executors": [executor()], "resources": {"backend_parameters": {"priority_class": "system-node-critical"}}}
     task_id = task_store.create_task(tes_task(task))
     async_backend.submit(task_id, tes_task(task))
     assert async_backend.submitter.drain(30)
     assert task_store.get_state(task_id) == "SYSTEM_ERROR"
-    assert ended_by(db_url, task_id) == "api"
-    assert kube.get_job(build.job_name(task_id)) is None
+    (line,) = task_store.get_task(task_id, view="FULL")["logs"][0]["system_logs"]
+    assert line.startswith("not run: resources.backend_parameters.priority_class: 'system-node-critical'"), line
+    assert "POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES" in line
+    assert kube.list_jobs() == []
 
 
 def test_sweep_completes_a_submission_that_died_after_the_job(task_store, kube_settings, kube, run_tctl) -> None:
     """A running Job without its Secret and PVC (the API died in between): TCtl makes them, owned by the Job."""
     task_id = task_store.create_task(tes_task(TASK))
     job = kube.create_job(build.build_job(task_id, tes_task(TASK), kube_settings, suspend=False))
+    assert job["kind"] == "PartialObjectMetadata", "a create asks only for the new object's metadata back"
     run_tctl()
     wait_for(lambda: _exists(kube, task_id), timeout=30, what="the Secret and PVC from TCtl's sweep")
     for obj in _dependents(kube, task_id):

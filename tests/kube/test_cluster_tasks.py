@@ -264,7 +264,9 @@ def test_service_info_and_unsupported_backend_parameters(tes, kube: Kube, kube_s
     from poiesis.config import Settings
 
     info = tes.get("/service-info").json()
-    assert info["tesResources_backend_parameters"] == sorted(build.BACKEND_PARAMETERS)
+    # the plugin's settings allow each of them (tests/plugins/kubetasks.py)
+    assert info["tesResources_backend_parameters"] == [
+        "active_deadline_seconds", "node_selector", "priority_class", "runtime_class"]
     # no shared volume: file:// cannot work, so storage has no file entry at all
     assert not [s for s in info["storage"] if s.startswith("file")] and "s3://" in info["storage"]
     shared = KubeBackend(dataclasses.replace(kube_settings, shared_host_path="/srv/shared"), kube)
@@ -276,3 +278,28 @@ def test_service_info_and_unsupported_backend_parameters(tes, kube: Kube, kube_s
     assert spec["priorityClassName"] == "p"
     settings = Settings.from_env({"POIESIS_BACKEND": "kubernetes", "POIESIS_KUBE_KUBECONFIG": kube_settings.kubeconfig})
     assert make_backend(settings).name == "kubernetes"
+
+
+def test_a_tes_1_2_task_asks_for_fractional_cores_in_its_pod(serve_app, kube_backend, kube: Kube) -> None:
+    """On a 1.2 server, cpu_cores 0.5 is a 500m CPU request of the Pod's executor; 0.1 GiB of RAM 107374183 bytes."""
+    tes = serve_app(backend=kube_backend, tes_version="1.2")
+    assert tes.get("/service-info").json()["type"]["version"] == "1.2.0"
+    task_id = create(tes, executor(), resources={"cpu_cores": 0.5, "ram_gb": 0.1, "disk_gb": 0.5})
+    assert full(tes, task_id)["resources"] == {"cpu_cores": 0.5, "ram_gb": 0.1, "disk_gb": 0.5}
+    pod = wait_for(lambda: task_pod(kube, task_id), timeout=60, what=f"the Pod of task {task_id}")
+    executors = [c for c in pod["spec"]["initContainers"] if c["name"].startswith("executor-")]
+    assert [c["resources"] for c in executors] == [
+        {"requests": {"cpu": "500m", "memory": "107374183"}, "limits": {"memory": "107374183"}}]
+    pvc = kube.core.read_namespaced_persistent_volume_claim(build.job_name(task_id), kube.namespace)
+    assert pvc.spec.resources.requests["storage"] == str(2**29)
+
+
+def test_the_time_limit_reaches_the_pod_the_job_controller_makes(tes, kube: Kube) -> None:
+    """active_deadline_seconds through the API: the Pod the Job controller made carries it as activeDeadlineSeconds
+    (the kubelet enforces it and says DeadlineExceeded); the Job has no deadline of its own."""
+    task_id = create(tes, executor(run_ms=60_000), resources={"backend_parameters": {"active_deadline_seconds": "45"}})
+    wait_for(lambda: task_pod(kube, task_id) is not None, what="the task's Pod")
+    assert task_pod(kube, task_id)["spec"]["activeDeadlineSeconds"] == 45
+    assert "activeDeadlineSeconds" not in kube.get_job(build.job_name(task_id))["spec"]
+    assert tes.post("/tasks", json={"executors": [executor()], "resources": {
+        "backend_parameters": {"active_deadline_seconds": "later"}}}).status_code == 400

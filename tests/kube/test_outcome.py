@@ -55,6 +55,16 @@ UNSCHEDULABLE = pod(
 UNSCHEDULABLE["status"].pop("initContainerStatuses")
 UNSCHEDULABLE["status"].pop("containerStatuses")
 
+def _past_deadline(executor_state: dict) -> dict:
+    """A Pod the kubelet failed for running past its activeDeadlineSeconds (2 s), executor #0 in ``executor_state``."""
+    found = pod(executors=1, phase="Failed", reason="DeadlineExceeded",
+                init={"trec": running(1), "tif": done(1, 2), "executor-0": executor_state})
+    found["status"]["message"] = "Pod was active on the node for longer than the specified deadline"
+    found["spec"]["activeDeadlineSeconds"] = 2
+    return found
+
+
+
 CASES = {
     "pending unschedulable": (UNSCHEDULABLE, None, None, "Unschedulable: 0/1 nodes", _t(0)),
     "image pull backoff of an executor": (
@@ -155,6 +165,20 @@ CASES = {
     "evicted": (
         pod(init={"trec": done(1, 9), "tif": done(1, 2), "executor-0": done(3, 9, 137)}, phase="Failed", reason="Evicted"),
         "SYSTEM_ERROR",
+        "RUNNING",
+        None,
+        None,
+    ),
+    "past its time limit (DeadlineExceeded), the executor killed": (
+        _past_deadline(done(3, 5, 137)),
+        "EXECUTOR_ERROR",
+        "RUNNING",
+        None,
+        None,
+    ),
+    "past its time limit (DeadlineExceeded), the executor not stopped yet": (
+        _past_deadline(running(3)),
+        None,
         "RUNNING",
         None,
         None,
@@ -330,3 +354,14 @@ def test_a_deletion_whose_grace_was_shortened_still_killed_the_executor() -> Non
                         phase="Failed", deleted=at(100))  # ended by itself 90 s before any delete began
     failed_before["metadata"]["deletionGracePeriodSeconds"] = 0
     assert state_of(pod_outcome(failed_before)) == "EXECUTOR_ERROR"
+
+
+def test_a_pod_past_its_deadline_ends_when_nothing_runs_saying_the_time_limit() -> None:
+    """DeadlineExceeded: not ended while the executor still runs; then EXECUTOR_ERROR with the limit's line,
+    the killed executor (137) recorded, not an executor failure nor a Pod failure."""
+    assert not isinstance(pod_outcome(_past_deadline(running(3))), Ended)
+    out = ended(pod_outcome(_past_deadline(done(3, 5, 137))))
+    assert out.end == lifecycle.time_limit_reached(2)
+    assert out.end.state == "EXECUTOR_ERROR"
+    assert out.end.lines == ("the task reached its time limit of 2s and was stopped",)
+    assert [(r.index, r.exit_code) for r in out.executors] == [(0, 137)]

@@ -219,3 +219,16 @@ def test_container_mode_honours_the_image(serve_app, make_backend) -> None:
     out = subprocess.run(["podman", "ps", "-a", "-q", "--filter", f"label=poiesis.task={task['id']}"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_container_mode_limits_a_tes_1_2_task_to_its_fractional_cores_and_memory(serve_app, make_backend) -> None:
+    """On a 1.2 server, cpu_cores 0.5 and ram_gb 0.5 are the container's cgroup limits: half a core's quota, 512 MiB."""
+    from tests.plugins.local import podman_mode
+
+    client = serve_app(backend=make_backend(podman_mode()), tes_version="1.2")
+    read = ("cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us;"
+            " cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes")
+    task = _run(client, {"executors": [executor("sh", "-c", read)], "resources": {"cpu_cores": 0.5, "ram_gb": 0.5}})
+    assert task["state"] == "COMPLETE", task
+    cpu, memory = task["logs"][0]["logs"][0]["stdout"].splitlines()
+    assert cpu.split()[0] == "50000" and memory == str(2**29), (cpu, memory)  # 50000 of a 100000 us period

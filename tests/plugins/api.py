@@ -1,4 +1,8 @@
-"""The API under test: in-process through Connexion's ASGI app, or as a real ``poiesis api`` process."""
+"""The API under test: in-process through Connexion's ASGI app, or as a real ``poiesis api`` process.
+
+Both serve TES ``tes_version`` (1.1 unless a test or a directory's conftest parametrizes it:
+tests/api runs under 1.1 and 1.2; docs/api.md "TES 1.1 and 1.2").
+"""
 
 from __future__ import annotations
 
@@ -37,11 +41,18 @@ def serving(context: Context, **app_options: object) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def serve_app(db_url: str) -> Iterator[Callable[..., TestClient]]:
+def tes_version() -> str:
+    """The TES version the servers of a test serve (POIESIS_TES_VERSION); parametrized where both must pass."""
+    return "1.1"
+
+
+@pytest.fixture
+def serve_app(db_url: str, tes_version: str) -> Iterator[Callable[..., TestClient]]:
     """``serve_app(**context_fields)``: the app in-process over the test's database; stopped after the test."""
     with contextlib.ExitStack() as stack:
 
         def serve(**fields: object) -> TestClient:
+            fields.setdefault("tes_version", tes_version)
             return stack.enter_context(serving(Context(store=api_store(db_url), **fields)))  # type: ignore[arg-type]
 
         yield serve
@@ -67,10 +78,10 @@ def wait_http(url: str, *, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 
 @pytest.fixture
-def api_server(db_url: str, tmp_path: Path) -> Iterator[str]:
-    """A real ``poiesis api`` process on 127.0.0.1; yields its TES base URL."""
+def api_server(db_url: str, tmp_path: Path, tes_version: str) -> Iterator[str]:
+    """A real ``poiesis api`` process on 127.0.0.1 serving ``tes_version``; yields its TES base URL."""
     port = free_port()
-    env = {**os.environ, "POIESIS_DATABASE_URL": db_url, "POIESIS_PORT": str(port)}
+    env = {**os.environ, "POIESIS_DATABASE_URL": db_url, "POIESIS_PORT": str(port), "POIESIS_TES_VERSION": tes_version}
     log = (tmp_path / "api.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "poiesis.cli", "api"], env=env, stdout=log, stderr=log)
     try:

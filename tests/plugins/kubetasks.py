@@ -65,9 +65,13 @@ def kube_ns(kube_cluster: Any) -> Iterator[str]:
 
 @pytest.fixture
 def kube_settings(kubeconfig: Path, kube_ns: str) -> KubeSettings:
-    """Settings for the test namespace with short timeouts."""
+    """Settings for the test namespace with short timeouts, allowing the backend_parameters the tests use."""
     return KubeSettings(
         namespace=kube_ns,
+        allowed_priority_classes=("p", "no-such-class"),
+        allowed_runtime_classes=("no-such-class",),
+        allowed_node_selectors=("pool",),
+        max_task_seconds=600,
         kubeconfig=str(kubeconfig),
         ttl_seconds_after_finished=None,
         pending_timeout_s=3,

@@ -60,8 +60,8 @@ def make_backend(
     """Build and start a local backend (work in tmp_path/work, file:// allowed under tmp_path)."""
     started: list[LocalBackend] = []
 
-    def make(mode: engine.Mode, *, max_tasks: int = 4) -> LocalBackend:
-        settings = LocalSettings(max_tasks=max_tasks, work_dir=tmp_path / "work")
+    def make(mode: engine.Mode, *, max_tasks: int = 4, **more: Any) -> LocalBackend:
+        settings = LocalSettings(max_tasks=max_tasks, work_dir=tmp_path / "work", **more)
         backend = LocalBackend(
             task_store, settings=settings, mode=mode, filer_config=filer.FilerConfig(file_roots=(tmp_path,))
         )

@@ -181,3 +181,16 @@ def test_trec_killed_mid_task_the_task_still_ends_right(tes_real: TesOnNode) -> 
     [entry] = task["logs"][0]["logs"]
     assert (entry["exit_code"], entry["stdout"]) == (0, "survived\n")
     assert tes_real.ended_by(task_id) in {"trec", "tctl"}
+
+
+def test_a_task_past_its_time_limit_ends_saying_so_with_its_output_so_far(tes_real: TesOnNode) -> None:
+    """active_deadline_seconds=15 on `echo early; sleep 600`: the kubelet stops the Pod (DeadlineExceeded); the task
+    ends EXECUTOR_ERROR with the limit's line and the killed executor's log keeps `early`."""
+    task_id = tes_real.create({"executors": [executor(["sh", "-c", "echo early; sleep 600"])],
+                               "resources": {"backend_parameters": {"active_deadline_seconds": "15"}}})
+    task = tes_real.wait(task_id, timeout=150)
+    assert task["state"] == "EXECUTOR_ERROR", task
+    assert "the task reached its time limit of 15s and was stopped" in task["logs"][0]["system_logs"], task
+    [entry] = task["logs"][0]["logs"]
+    assert entry["stdout"] == "early\n", entry
+    assert entry["exit_code"] == 137, entry

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import time
 
+import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from tests.plugins.realnode import BUSYBOX, TesOnNode
 
@@ -73,3 +75,29 @@ def test_a_cancelled_task_says_it_was_cancelled(tes_real: TesOnNode) -> None:
     task = tes_real.wait(task_id, timeout=60)
     assert task["state"] == "CANCELED", task
     assert system_logs(task) == ["the task was cancelled (CancelTask)"], task
+
+
+def test_an_executor_reaches_no_database_credential(tes_real: TesOnNode) -> None:
+    """An executor looks for TRec's database URL and its task's secret everywhere it can read: it finds neither.
+
+    TRec gets them as env from Secrets (kube/build.py); the executors run in other containers
+    (no shared process namespace, so no /proc/<trec>/environ), mount none of those Secrets and
+    only the task volume, which TRec mounts read-only and writes nothing to. What it could not
+    find it cannot use against another task; what a credential found anyway could do is in
+    tests/test_task_credential.py.
+    """
+    search = ("cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | grep -i -e POIESIS -e postgres;"
+              " grep -r -l -i -e postgres -e trec-secret / --exclude-dir=proc --exclude-dir=sys 2>/dev/null | head -20;"
+              " ls /var/run/secrets /etc/poiesis 2>&1; echo searched")
+    task_id = tes_real.create({"executors": [executor(["sh", "-c", search])]})
+    task = tes_real.wait(task_id, timeout=120)
+    assert task["state"] == "COMPLETE", task
+    found = task["logs"][0]["logs"][0]["stdout"]
+    assert found.rstrip().endswith("searched"), found
+    with psycopg.connect(tes_real.db_url) as conn:
+        secret = conn.execute("SELECT task_secret(%s)", (task_id,)).fetchone()[0]
+    password = conninfo_to_dict(tes_real.db_url).get("password")
+    assert secret not in found
+    assert "POIESIS_DATABASE_URL" not in found and "POIESIS_TASK_SECRET" not in found, found
+    assert not password or password not in found
+    assert tes_real.ended_by(task_id) == "trec"

@@ -20,6 +20,7 @@ parsed a third time on its way to the handler.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import AsyncGenerator, Mapping
@@ -108,6 +109,14 @@ class NullTolerantBodyValidator(JSONRequestBodyValidator):
     """
 
     _compiled: ClassVar[dict[int, tuple[Mapping[str, Any], Any, Any]]] = {}
+    #: The TES version whose document's schemas the body is read against (``of``).
+    version: ClassVar[str] = document.DEFAULT_VERSION
+
+    @classmethod
+    @functools.cache
+    def of(cls, version: str) -> type[NullTolerantBodyValidator]:
+        """This validator for the document of TES ``version`` (one class per version)."""
+        return type(f"{cls.__name__}_{version.replace('.', '_')}", (cls,), {"version": version})
 
     def _validators(self) -> tuple[Mapping[str, Any], Any, Any]:
         found = self._compiled.get(id(self._schema))
@@ -137,7 +146,7 @@ class NullTolerantBodyValidator(JSONRequestBodyValidator):
             async for _ in stream:  # the guard's replayed body: consumed, not parsed again
                 pass
             body = parsed
-        body = strip_optional_nulls(body, self._schema, document.component_schemas())
+        body = strip_optional_nulls(body, self._schema, document.component_schemas(self.version))
         scope.setdefault("state", {})[VALIDATED_KEY] = body
         return body
 

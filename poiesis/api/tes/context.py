@@ -13,6 +13,7 @@ import anyio.to_thread
 from generated.models import TesTask
 from poiesis import backend as backends
 from poiesis import lifecycle, logs
+from poiesis.api import document
 from poiesis.config import FeedSettings, ServiceInfoSettings
 from poiesis.config.security import SecuritySettings
 from poiesis.states import State
@@ -20,7 +21,6 @@ from poiesis.store import AsyncStore
 
 log = logging.getLogger(__name__)
 
-TES_VERSION = "1.1.0"
 #: The change feed (poiesis.api.feed) and the dashboard (poiesis.api.dashboard), as service-info names them.
 EVENTS_PATH = "/ga4gh/tes/v1/events"
 DASHBOARD_PATH = "/dashboard/"
@@ -29,19 +29,20 @@ EXTENSIONS = (f"Extensions (docs/api.md): task events as Server-Sent Events at {
               f" a web dashboard at {DASHBOARD_PATH}.")
 
 
-def service_info(settings: ServiceInfoSettings, backend: backends.Backend) -> dict[str, Any]:
-    """The GET /service-info body for this deployment."""
+def service_info(settings: ServiceInfoSettings, backend: backends.Backend,
+                 tes_version: str = document.DEFAULT_VERSION) -> dict[str, Any]:
+    """The GET /service-info body for this deployment; ``type.version`` is the served document's (1.1.0, 1.2.0)."""
     info: dict[str, Any] = {
         "id": settings.id,
         "name": settings.name,
-        "type": {"group": "org.ga4gh", "artifact": "tes", "version": TES_VERSION},
+        "type": {"group": "org.ga4gh", "artifact": "tes", "version": document.service_type_version(tes_version)},
         "description": " ".join(
             part for part in (settings.description, getattr(backend, "service_description", None), EXTENSIONS) if part
         ),
         "organization": {"name": settings.organization_name, "url": settings.organization_url},
         "version": settings.version,
         "storage": list(backend.storage),
-        "tesResources_backend_parameters": sorted(backend.backend_parameters),
+        "tesResources_backend_parameters": sorted(backend.parameters.enabled),
     }
     for key, value in (
         ("contactUrl", settings.contact_url),
@@ -63,11 +64,13 @@ class Context:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     #: PROMETHEUS_MULTIPROC_DIR: /metrics sums every worker's series
     metrics_dir: str | None = None
+    #: the TES version served (POIESIS_TES_VERSION): its document and service-info's type.version
+    tes_version: str = document.DEFAULT_VERSION
     feed: FeedSettings = field(default_factory=FeedSettings)
 
     @property
     def service_info(self) -> dict[str, Any]:
-        return service_info(self.service, self.backend)
+        return service_info(self.service, self.backend, self.tes_version)
 
     @cached_property
     def service_info_json(self) -> bytes:
@@ -83,12 +86,8 @@ class Context:
                 self.backend.submit(task_id, task)
         except Exception as exc:  # any failure ends the task, visibly
             log.exception("submitting task %s to %s failed", task_id, self.backend.name)
-            await self.store.write_terminal_state(
-                task_id,
-                State.SYSTEM_ERROR,
-                system_logs=[f"submission to the {self.backend.name} backend failed: {type(exc).__name__}"],
-                ended_by="api",
-            )
+            lines = list(lifecycle.submission_failed(self.backend.name, exc).lines)
+            await self.store.write_terminal_state(task_id, State.SYSTEM_ERROR, system_logs=lines, ended_by="api")
 
     async def cancel_task(self, task_id: str, *, owner: str | None) -> str | None:
         """CancelTask: CANCELING (when the rules allow), then the backend stops it; the state after, None if no task.

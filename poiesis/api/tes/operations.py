@@ -16,7 +16,7 @@ from typing import Any
 from starlette.responses import Response
 
 from generated import models
-from poiesis import layout, logs, metrics, states
+from poiesis import layout, logs, metrics, scheduling, states
 from poiesis.api import document
 from poiesis.api.errors import json_response, problem_response, raw_list
 from poiesis.api.hardening import limits, nulls, principal
@@ -54,7 +54,8 @@ class Operations:
         if not isinstance(body, dict):
             return problem_response(400, "the request body must be a JSON object (tesTask)")
         ctx = self.ctx
-        found = limits.problems(body, ctx.security.limits) or _integer_problems(body) or validate.problems(body)
+        found = (limits.problems(body, ctx.security.limits) or _integer_problems(body, ctx.tes_version)
+                 or validate.problems(body))
         if found:
             return problem_response(400, "; ".join(found))
         task = models.TesTask.model_validate(body)
@@ -62,9 +63,12 @@ class Operations:
         if found:
             return problem_response(400, "; ".join(found))
         caller = principal.current()
-        task, warnings = _resolve_backend_parameters(task, ctx)
-        if warnings is None:
-            return problem_response(400, _strict_message(body, ctx))
+        resolved = _resolve_backend_parameters(task, ctx)
+        if isinstance(resolved, Response):
+            return resolved
+        task, warnings = resolved
+        if limit := _time_limit_problem(task, ctx):
+            return problem_response(400, limit)
         task_id = await ctx.store.create_task(task, owner=caller.owner)
         metrics.TASKS_CREATED.inc()
         with logs.task(task_id):
@@ -130,35 +134,42 @@ def _visible_owner() -> str | None:
     return principal.visible_owner(principal.current())
 
 
-def _integer_problems(body: dict[str, Any]) -> list[str]:
-    """Integers outside their OpenAPI format's range (cpu_cores is int32)."""
-    return limits.integer_problems(body, {"$ref": "#/components/schemas/tesTask"}, document.component_schemas())
+def _integer_problems(body: dict[str, Any], version: str) -> list[str]:
+    """Integers outside their OpenAPI format's range in the served document (cpu_cores is int32 in TES 1.1)."""
+    return limits.integer_problems(body, {"$ref": "#/components/schemas/tesTask"}, document.component_schemas(version))
 
 
 def _resolve_backend_parameters(
     task: models.TesTask, ctx: Context
-) -> tuple[models.TesTask, list[str] | None]:
-    """Drop unsupported backend_parameters with a warning (a copy of the task), or None when strict forbids it."""
+) -> tuple[models.TesTask, list[str]] | Response:
+    """The task with the backend_parameters the backend keeps (lower-case keys), and the warnings to log; or a 400.
+
+    TES: keys the backend does not implement are dropped with a warning, or refused with
+    backend_parameters_strict. Keys it implements are checked against the operator's
+    allowlists whether strict or not: a refusal names the key, the value and the setting
+    (docs/security.md). The backend checks them again before anything runs.
+    """
     resources = task.resources
-    if resources is None:
+    if resources is None or not resources.backend_parameters:
         return task, []
-    kept, unsupported = validate.split_backend_parameters(resources.backend_parameters, ctx.backend.backend_parameters)
-    if not unsupported:
+    policy = ctx.backend.parameters
+    kept, unsupported = validate.split_backend_parameters(resources.backend_parameters, policy.known)
+    if unsupported and resources.backend_parameters_strict:
+        supported = ", ".join(sorted(policy.enabled)) or "none"
+        return problem_response(400, f"resources.backend_parameters: unsupported keys {', '.join(sorted(unsupported))}"
+                                     f" with backend_parameters_strict=true (supported: {supported})")
+    if refusals := policy.refusals(kept):
+        return problem_response(400, "; ".join(r.message for r in refusals),
+                                backend_parameters=[r.as_json() for r in refusals])
+    if kept == resources.backend_parameters:
         return task, []
-    if resources.backend_parameters_strict:
-        return task, None
     resources = resources.model_copy(update={"backend_parameters": kept or None})
-    return (
-        task.model_copy(update={"resources": resources}),
-        [f"warning: backend_parameters not supported and ignored: {', '.join(sorted(unsupported))}"],
-    )
+    warnings = [f"warning: backend_parameters not supported and ignored: {', '.join(sorted(unsupported))}"]
+    return task.model_copy(update={"resources": resources}), warnings if unsupported else []
 
 
-def _strict_message(body: dict[str, Any], ctx: Context) -> str:
-    params = (body.get("resources") or {}).get("backend_parameters") or {}
-    _, unsupported = validate.split_backend_parameters(params, ctx.backend.backend_parameters)
-    supported = ", ".join(sorted(ctx.backend.backend_parameters)) or "none"
-    return (
-        f"resources.backend_parameters: unsupported keys {', '.join(sorted(unsupported))}"
-        f" with backend_parameters_strict=true (supported: {supported})"
-    )
+def _time_limit_problem(task: models.TesTask, ctx: Context) -> str | None:
+    """The task's time limit (active_deadline_seconds, kept for a backend that takes it) against the maximum."""
+    params = task.resources.backend_parameters if task.resources else None
+    return scheduling.time_limit_problem(params, ctx.backend.max_task_seconds)
+

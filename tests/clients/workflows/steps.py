@@ -33,9 +33,13 @@ def run_py_tes(step: dict) -> str:
         inputs=[tes.Input(path=p, url=f"file://{DIR}/{u}" if u else None, content=c) for p, u, c in step["inputs"]],
         outputs=[tes.Output(path=p, url=f"file://{DIR}/{u}") for p, u in step["outputs"]],
         executors=[tes.Executor(image=IMAGE, command=["sh", "-c", step["command"]])],
+        resources=tes.Resources(cpu_cores=1, ram_gb=0.5),  # podman mode: --cpus=1 --memory=536870912
     )
     task_id = client.create_task(task)
-    return client.wait(task_id, timeout=300).state
+    state = client.wait(task_id, timeout=300).state
+    full = client.get_task(task_id, view="FULL")  # py-tes takes only an int as cpu_cores: 1, never 1.0
+    assert (full.resources.cpu_cores, full.resources.ram_gb) == (1, 0.5), full.resources
+    return state
 
 
 def run_pydantic_tes(step: dict) -> str:

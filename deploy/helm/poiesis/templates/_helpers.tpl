@@ -48,6 +48,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.database.existingSecret }}{{ .Values.database.existingSecretKey }}{{ else }}url{{ end }}
 {{- end }}
 
+{{/* The task Pods' database credential (docs/security.md): never the API's. */}}
+{{- define "poiesis.taskDbSecret" -}}
+{{- default (printf "%s-task-db" (include "poiesis.fullname" .)) .Values.database.taskExistingSecret }}
+{{- end }}
+
+{{- define "poiesis.taskDbSecretKey" -}}
+{{- if .Values.database.taskExistingSecret }}{{ .Values.database.taskExistingSecretKey }}{{ else }}url{{ end }}
+{{- end }}
+
 {{- define "poiesis.storageSecret" -}}
 {{- if .Values.storage.existingSecret }}{{ .Values.storage.existingSecret }}
 {{- else if .Values.storage.env }}{{ printf "%s-storage" (include "poiesis.fullname" .) }}
@@ -80,9 +89,9 @@ app.kubernetes.io/component: {{ .component }}
 - name: POIESIS_KUBE_SERVICE_ACCOUNT
   value: {{ include "poiesis.serviceAccount" (dict "ctx" . "component" "trec") | quote }}
 - name: POIESIS_KUBE_DATABASE_SECRET
-  value: {{ include "poiesis.dbSecret" . | quote }}
+  value: {{ include "poiesis.taskDbSecret" . | quote }}
 - name: POIESIS_KUBE_DATABASE_SECRET_KEY
-  value: {{ include "poiesis.dbSecretKey" . | quote }}
+  value: {{ include "poiesis.taskDbSecretKey" . | quote }}
 {{- with (include "poiesis.storageSecret" .) }}
 - name: POIESIS_KUBE_FILER_ENV_SECRET
   value: {{ . | quote }}
@@ -105,6 +114,38 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- with .Values.tasks.tolerations }}
 - name: POIESIS_KUBE_TOLERATIONS
+  value: {{ toJson . | quote }}
+{{- end }}
+{{- with .Values.tasks.allowedPriorityClasses }}
+- name: POIESIS_KUBE_ALLOWED_PRIORITY_CLASSES
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.tasks.allowedRuntimeClasses }}
+- name: POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.tasks.allowedNodeSelectors }}
+- name: POIESIS_KUBE_ALLOWED_NODE_SELECTORS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.tasks.maxSeconds }}
+- name: POIESIS_MAX_TASK_SECONDS
+  value: {{ int64 . | toString | quote }}
+{{- end }}
+{{- with .Values.tasks.gpu.max }}
+- name: POIESIS_KUBE_MAX_GPUS
+  value: {{ int64 . | toString | quote }}
+{{- end }}
+{{- with .Values.tasks.gpu.resource }}
+- name: POIESIS_KUBE_GPU_RESOURCE
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.tasks.gpu.types }}
+- name: POIESIS_KUBE_GPU_TYPES
+  value: {{ toJson . | quote }}
+{{- end }}
+{{- with .Values.tasks.gpu.tolerations }}
+- name: POIESIS_KUBE_GPU_TOLERATIONS
   value: {{ toJson . | quote }}
 {{- end }}
 - name: POIESIS_KUBE_LEASE_NAME

@@ -1,0 +1,5 @@
+"""Pydantic models of TES 1.1, generated from openapi/v1.1/task_execution_service.openapi.yaml.
+
+DO NOT EDIT: written by scripts/generate. ``openapi.yaml`` beside the models is
+a verbatim copy of the document, which the installed package serves.
+"""
