@@ -127,7 +127,8 @@ def _api_store(settings: Settings, url: str) -> store.AsyncStore:
 
 def _context(settings: Settings, api_store: store.AsyncStore, backend: backends.Backend) -> Context:
     return Context(store=api_store, backend=backend, service=settings.service, security=settings.security,
-                   metrics_dir=settings.metrics.multiproc_dir, tes_version=settings.api.tes_version)
+                   metrics_dir=settings.metrics.multiproc_dir, tes_version=settings.api.tes_version,
+                   feed=settings.feed)
 
 
 def app_from_settings(settings: Settings) -> connexion.AsyncApp:

@@ -233,6 +233,8 @@ EACH = [
     ("POIESIS_TCTL_HTTP_HOST", "0.0.0.0", lambda s: s.tctl.http_host, "0.0.0.0"),
     ("POIESIS_SERVER", "http://tes:8000", lambda s: s.client.server, "http://tes:8000"),
     ("POIESIS_TOKEN", "jwt", lambda s: s.client.token, "jwt"),
+    ("POIESIS_FEED_SUBSCRIBERS", "20", lambda s: s.feed.subscribers, 20),
+    ("POIESIS_FEED_QUEUE", "64", lambda s: s.feed.queue, 64),
     ("POIESIS_LOG_FORMAT", "JSON", lambda s: s.logging.format, "json"),
     ("PROMETHEUS_MULTIPROC_DIR", "/run/p", lambda s: s.metrics.multiproc_dir, "/run/p"),
 ]

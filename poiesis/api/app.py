@@ -4,8 +4,9 @@ Routes, parameter and body validation and Swagger UI come from the
 document; each operationId resolves to a method of ``Operations`` bound to
 the one ``Context``. In front, outermost first: ``Measure`` (every request
 counted, refusals too), the ``Guard`` (Host, hostile input, Origin,
-credentials, body bounds), ``Probes`` (health, readiness, metrics) and the
-TES 1.0 service-info route. Everything that is not a successful response
+credentials, body bounds), ``Probes`` (health, readiness, metrics), the
+change feed (``feed``, an extension), the dashboard's pages (``dashboard``,
+Flask) and the TES 1.0 service-info route. Everything that is not a successful response
 leaves as a problem+json document: Connexion's validation errors already
 are; database outages become 503 and anything unexpected 500, never an
 HTML page. The lifespan opens the store's async pool in the serving loop.
@@ -30,13 +31,16 @@ from connexion.validators import VALIDATOR_MAP
 from starlette.exceptions import HTTPException
 
 from poiesis.api import document, operation_cache, probes
+from poiesis.api.dashboard.mount import Dashboard
 from poiesis.api.document import spec_path
 from poiesis.api.errors import PROBLEM_JSON, problem_bytes
+from poiesis.api.feed.hub import Hub
+from poiesis.api.feed.route import Feed
 from poiesis.api.hardening import auth, parameters
 from poiesis.api.hardening.guard import Guard
 from poiesis.api.hardening.nulls import NullTolerantBodyValidator
 from poiesis.api.tes import compat
-from poiesis.api.tes.context import Context
+from poiesis.api.tes.context import DASHBOARD_PATH, EVENTS_PATH, Context
 from poiesis.api.tes.operations import Operations
 from poiesis.store import Unavailable
 
@@ -87,12 +91,15 @@ def create_app(context: Context, *, authenticator: auth.Authenticator | None = N
     opens ``context.store``.
     """
 
+    hub = Hub(context.store, max_subscribers=context.feed.subscribers, queue=context.feed.queue)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         await context.store.open()
         try:
             yield
         finally:
+            await hub.close()
             await context.store.close()
 
     app = connexion.AsyncApp(__name__, lifespan=lifespan, middlewares=list(MIDDLEWARES))
@@ -112,6 +119,10 @@ def create_app(context: Context, *, authenticator: auth.Authenticator | None = N
     )
     app.add_middleware(probes.Probes, position=MiddlewarePosition.BEFORE_EXCEPTION, ready=context.store.ping,
                        metrics_dir=context.metrics_dir)
+    # The change feed, an extension beside TES (docs/api.md), also under the dashboard's path for its pages.
+    app.add_middleware(Feed, position=MiddlewarePosition.BEFORE_EXCEPTION, store=context.store, hub=hub,
+                       paths=(EVENTS_PATH, DASHBOARD_PATH + "events"))
+    app.add_middleware(Dashboard, position=MiddlewarePosition.BEFORE_EXCEPTION, context=context)
     app.add_middleware(compat.ServiceInfoV10, position=MiddlewarePosition.BEFORE_ROUTING,
                        path=BASE_PATH + compat.PATH, info=lambda: context.service_info)
     app.add_api(

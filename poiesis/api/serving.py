@@ -8,8 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from poiesis.api.feed import hub
 from poiesis.api.hardening import protocol
 from poiesis.config import Settings
+
+
+class StreamsEndingProtocol(protocol.GuardedHttpTools):
+    """The guarded protocol, which also ends the change feed's open streams when uvicorn stops.
+
+    uvicorn asks every connection to shut down, then waits for the responses still open; a
+    feed stream never ends by itself, so the first such call ends them all (``hub.stop_all``).
+    """
+
+    def shutdown(self) -> None:
+        hub.stop_all()
+        super().shutdown()
 
 
 def uvicorn_config(settings: Settings, app: Any, *, workers: int = 1, factory: bool = False) -> Any:
@@ -22,7 +35,7 @@ def uvicorn_config(settings: Settings, app: Any, *, workers: int = 1, factory: b
     config = uvicorn.Config(
         app, factory=factory, host=settings.api.host, port=settings.api.port, workers=workers, log_level="info",
         log_config=logs.uvicorn_log_config(settings.logging.format), access_log=settings.api.access_log,
-        http=protocol.protocol(), timeout_keep_alive=max(1, round(limits.idle_timeout)),
+        http=StreamsEndingProtocol, timeout_keep_alive=max(1, round(limits.idle_timeout)),
         h11_max_incomplete_event_size=limits.header_bytes, server_header=False,
         limit_concurrency=limits.concurrency,
     )

@@ -1,4 +1,4 @@
-"""``poiesis task``: run, create, get, list, cancel, wait, logs; exit codes follow the task's state.
+"""``poiesis task``: run, create, get, list, cancel, wait, logs, watch; exit codes follow the task's state.
 
 See docs/cli.md. The server is ``--server`` or $POIESIS_SERVER (default
 http://127.0.0.1:8000); a bearer token is read from $POIESIS_TOKEN.
@@ -86,6 +86,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     logs.add_argument("id")
     logs.set_defaults(handler=_logs)
 
+    watch = sub.add_parser("watch", help="follow task events as they happen (Poiesis' change feed)")
+    watch.add_argument("id", nargs="?", help="one task: its events from its creation on")
+    watch.add_argument("--state", help="only events reporting this state")
+    watch.add_argument("--tag", action="append", default=[], metavar="KEY[=VALUE]")
+    watch.add_argument("--name-prefix")
+    watch.add_argument("--since", type=int, help="resume after this event number (0: every stored event)")
+    watch.add_argument("--until-done", action="store_true",
+                       help="with an id: stop when the task ends; the exit code follows its state")
+    watch.set_defaults(handler=_watch)
+
 
 def _wait_options(parser: argparse.ArgumentParser, *, flag: bool) -> None:
     if flag:
@@ -148,15 +158,20 @@ def _get(client: TesClient, args: argparse.Namespace) -> int:
     return exit_code(task.get("state"))
 
 
-def _list(client: TesClient, args: argparse.Namespace) -> int:
+def _tag_filters(words: list[str]) -> dict[str, list[str]]:
+    """``--tag K[=V]`` words as ListTasks' tag_key/tag_value (no values at all when every tag is a bare key)."""
     keys, values = [], []
-    for word in args.tag:
+    for word in words:
         key, _, value = word.partition("=")
         keys.append(key)
         values.append(value)
+    return {"tag_key": keys, "tag_value": values if any(values) else []}
+
+
+def _list(client: TesClient, args: argparse.Namespace) -> int:
     tasks = list(client.list(
-        all_pages=args.all, state=args.state, name_prefix=args.name_prefix, tag_key=keys,
-        tag_value=values if any(values) else [], page_size=args.page_size, view=args.view,
+        all_pages=args.all, state=args.state, name_prefix=args.name_prefix, page_size=args.page_size,
+        view=args.view, **_tag_filters(args.tag),
     ))
     _print(args, tasks, render.task_rows(tasks))
     return OK
@@ -191,6 +206,26 @@ def _wait_and_show(client: TesClient, args: argparse.Namespace, task_id: str) ->
 
 def _wait(client: TesClient, args: argparse.Namespace) -> int:
     return _wait_and_show(client, args, args.id)
+
+
+def _watch(client: TesClient, args: argparse.Namespace) -> int:
+    """One line (or JSON object) per event until interrupted, or until the task ends with ``--until-done``."""
+    if args.until_done and not args.id:
+        raise spec.SpecError("--until-done needs a task id")
+    since = args.since if args.since is not None else (0 if args.id else None)
+    frames = client.events(since=since, id=args.id, state=args.state, name_prefix=args.name_prefix,
+                           **_tag_filters(args.tag))
+    try:
+        for frame in frames:
+            if frame.event != "state":
+                continue
+            event = {"seq": frame.id, **frame.data}
+            print(render.as_line(event) if args.json else render.event_line(event), flush=True)
+            if args.until_done and event["state"] in TERMINAL:
+                return exit_code(event["state"])
+    except KeyboardInterrupt:
+        return OK
+    return OK
 
 
 def _logs(client: TesClient, args: argparse.Namespace) -> int:

@@ -1,13 +1,22 @@
-"""A small TES v1.1 HTTP client: the five operations, bearer token, problem documents as errors."""
+"""A small TES v1.1 HTTP client: the five operations, bearer token, problem documents as errors.
+
+Also Poiesis' change feed (``events``, docs/api.md), a Server-Sent Events stream it resumes
+after a dropped connection from the last event it saw.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import json
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 BASE_PATH = "/ga4gh/tes/v1"
+#: Seconds before the change feed is opened again after its connection went away.
+RETRY_SECONDS = 2.0
 
 
 class ClientError(Exception):
@@ -26,6 +35,31 @@ def tes_url(server: str) -> str:
     return server if server.endswith(BASE_PATH) else server + BASE_PATH
 
 
+@dataclass(frozen=True)
+class Frame:
+    """One Server-Sent Event: its id, its event name and its data (JSON, decoded)."""
+
+    id: int | None
+    event: str
+    data: Any
+
+
+def sse_frames(lines: Iterable[str | bytes]) -> Iterator[Frame]:
+    """The events in the lines of an SSE stream (comments and ``retry:`` skipped)."""
+    fields: dict[str, str] = {}
+    for raw in lines:
+        line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        if line == "":
+            if "data" in fields:
+                event_id = fields.get("id", "")
+                yield Frame(int(event_id) if event_id.isdigit() else None, fields.get("event", "message"),
+                            json.loads(fields["data"]))
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+
+
 class TesClient:
     """One server; every method returns the decoded JSON answer or raises ClientError."""
 
@@ -42,15 +76,19 @@ class TesClient:
         except requests.RequestException as exc:
             raise ClientError(f"cannot reach {self.base}: {exc}") from exc
         if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail") or response.json().get("title")
-            except ValueError:
-                detail = response.text[:500]
-            raise ClientError(f"{method} {path}: {response.status_code} {detail}", response.status_code)
+            self._refused(method, path, response)
         try:
             return response.json()
         except ValueError as exc:
             raise ClientError(f"{method} {path}: the answer is not JSON", response.status_code) from exc
+
+    @staticmethod
+    def _refused(method: str, path: str, response: requests.Response) -> None:
+        try:
+            detail = response.json().get("detail") or response.json().get("title")
+        except ValueError:
+            detail = response.text[:500]
+        raise ClientError(f"{method} {path}: {response.status_code} {detail}", response.status_code)
 
     def service_info(self) -> dict[str, Any]:
         return self._call("GET", "/service-info")
@@ -79,3 +117,25 @@ class TesClient:
             token = page.get("next_page_token")
             if not all_pages or not token:
                 return
+
+    def events(self, *, since: int | None = None, **filters: Any) -> Iterator[Frame]:
+        """Poiesis' change feed (GET /events), for ever: reconnects after a drop and resumes after the last event."""
+        params = {key: value for key, value in filters.items() if value not in (None, [], "")}
+        last = since
+        while True:
+            if last is not None:
+                params["since"] = last
+            try:
+                with self.session.get(self.base + "/events", params=params, stream=True,
+                                      timeout=(self.timeout, max(self.timeout, 60.0))) as response:
+                    if response.status_code == 404:
+                        raise ClientError(f"{self.base} has no change feed (GET /events is a Poiesis extension)", 404)
+                    if response.status_code >= 400:
+                        self._refused("GET", "/events", response)
+                    for frame in sse_frames(response.iter_lines(decode_unicode=True)):
+                        if frame.id is not None:
+                            last = frame.id
+                        yield frame
+            except requests.RequestException:
+                pass  # the connection went away: resume after the last event
+            time.sleep(RETRY_SECONDS)

@@ -12,6 +12,17 @@ def as_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True)
 
 
+def as_line(value: Any) -> str:
+    """JSON on one line (a stream of events, one object a line)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def event_line(event: dict[str, Any]) -> str:
+    """One ``watch`` line: when, which task, its new state, its name."""
+    return "  ".join(str(part) for part in (event.get("time", "-"), event.get("id"), f"{event.get('state', '-'):<14}",
+                                          event.get("name") or "")).rstrip()
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """Columns padded to their widest cell; empty cells as ``-``."""
     cells = [[str(c) if c not in (None, "") else "-" for c in row] for row in rows]

@@ -48,6 +48,7 @@ __all__ = [
     "ApiSettings",
     "ClientSettings",
     "DatabaseSettings",
+    "FeedSettings",
     "FilerConfig",
     "KubeSettings",
     "LocalSettings",
@@ -210,6 +211,21 @@ class ClientSettings:
 
 
 @dataclass(frozen=True)
+class FeedSettings:
+    """The change feed (GET /ga4gh/tes/v1/events, docs/api.md): what one API worker holds for its subscribers."""
+
+    #: streams one worker serves at once; beyond, 503 (each also holds one of POIESIS_LIMIT_CONCURRENCY)
+    subscribers: int = 500
+    #: events waiting for one subscriber; a subscriber this far behind is dropped (it resumes with since)
+    queue: int = 1000
+
+    @classmethod
+    def from_env(cls, env: Env) -> FeedSettings:
+        return cls(subscribers=integer(env, "POIESIS_FEED_SUBSCRIBERS", cls.subscribers),
+                   queue=integer(env, "POIESIS_FEED_QUEUE", cls.queue))
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     """Log lines of every command: ``text``, or ``json`` (one object a line)."""
 
@@ -249,6 +265,7 @@ class Settings:
     trec: TrecSettings = field(default_factory=TrecSettings)
     tctl: TctlSettings = field(default_factory=TctlSettings)
     client: ClientSettings = field(default_factory=ClientSettings)
+    feed: FeedSettings = field(default_factory=FeedSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
@@ -268,6 +285,7 @@ class Settings:
             trec=TrecSettings.from_env(env),
             tctl=TctlSettings.from_env(env),
             client=ClientSettings.from_env(env),
+            feed=FeedSettings.from_env(env),
             logging=LoggingSettings.from_env(env),
             metrics=MetricsSettings.from_env(env),
         )

@@ -9,13 +9,16 @@ the database is unavailable. Nothing here knows HTTP or Kubernetes.
 
 from poiesis.store.aio import AsyncStore
 from poiesis.store.db import Unavailable, ensure_task_role, migrate, open_async_pool, open_pool, start_embedded
-from poiesis.store.plans import Page, TaskFilter
+from poiesis.store.plans import START, Event, Page, Position, TaskFilter
 from poiesis.store.retry import WriteRetry
 from poiesis.store.tasks import RunWriter, Store, TaskStore
 
 __all__ = [
+    "START",
     "AsyncStore",
+    "Event",
     "Page",
+    "Position",
     "RunWriter",
     "Store",
     "TaskFilter",

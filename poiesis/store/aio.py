@@ -10,7 +10,7 @@ connection failure surfaces as ``Unavailable`` as in the sync store.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -21,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from generated.models import TesTask
 from poiesis.store import plans
 from poiesis.store.db import Unavailable
-from poiesis.store.plans import NO_FILTER, Op, Page, Statement, TaskFilter, new_task_id
+from poiesis.store.plans import NO_FILTER, Event, Op, Page, Position, Statement, TaskFilter, new_task_id
 from poiesis.store.tasks import count_end, raise_unavailable
 
 T = TypeVar("T")
@@ -111,3 +111,49 @@ class AsyncStore:
     async def ping(self) -> None:
         """Raise ``Unavailable`` unless the database answers a query on the (migrated) tasks table."""
         await self._run(plans.ping())
+
+    # -- the change feed (plans.events_after and its neighbours) --------------------
+
+    async def events_after(self, after: Position, *, filters: TaskFilter = NO_FILTER, limit: int = 1000,
+                           upto: Position | None = None, task_id: str | None = None) -> list[Event]:
+        """Final events after ``after`` (not after ``upto``) matching ``filters``, in feed order."""
+        return await self._run(plans.events_after(after, filters=filters, limit=limit, upto=upto, task_id=task_id))
+
+    async def feed_head(self) -> Position:
+        """The position after the newest final event."""
+        return await self._run(plans.feed_head())
+
+    async def event_position(self, seq: int) -> Position | None:
+        """The position just after event ``seq``, or None when there is no such event."""
+        return await self._run(plans.event_position(seq))
+
+    async def count_by_state(self, *, owner: str | None = None) -> dict[str, int]:
+        """How many tasks (of ``owner``, when given) are in each state."""
+        return await self._run(plans.count_by_state(owner=owner))
+
+    @contextlib.asynccontextmanager
+    async def listen(self) -> AsyncIterator[Listener]:
+        """A connection of its own LISTENing for new task events (a pooled one would be held for ever)."""
+        try:
+            conn = await psycopg.AsyncConnection.connect(str(self._pool.conninfo), autocommit=True)
+        except psycopg.Error as exc:
+            raise Unavailable(str(exc)) from exc
+        async with conn:
+            await conn.execute(f"LISTEN {plans.EVENTS_CHANNEL}")
+            yield Listener(conn)
+
+
+class Listener:
+    """Wake-ups for new task events: the trigger of migration 0010 NOTIFYs; the rows are read separately."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[TupleRow]) -> None:
+        self._conn = conn
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a notification; True when one came (``Unavailable`` when lost)."""
+        try:
+            async for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                return True
+        except psycopg.Error as exc:
+            raise Unavailable(str(exc)) from exc
+        return False

@@ -244,11 +244,12 @@ def ping() -> Op[None]:
     return Op(plan())
 
 
-def count_by_state() -> Op[dict[str, int]]:
-    """How many tasks are in each state (states with none are absent)."""
+def count_by_state(*, owner: str | None = None) -> Op[dict[str, int]]:
+    """How many tasks are in each state (states with none are absent); only ``owner``'s when given."""
 
     def plan() -> Plan[dict[str, int]]:
-        rows = yield Statement("SELECT state, count(*) FROM tasks GROUP BY state", fetch="all")
+        rows = yield Statement("SELECT state, count(*) FROM tasks WHERE (%s::text IS NULL OR owner = %s)"
+                               " GROUP BY state", (owner, owner), fetch="all")
         return {r[0]: r[1] for r in rows}
 
     return Op(plan())
@@ -419,6 +420,98 @@ def add_system_logs(task_id: str, lines: Sequence[str]) -> Op[bool]:
     return Op(plan())
 
 
+# -- the change feed -----------------------------------------------------------
+#
+# Events are rows of task_events (migration 0010), written by a trigger with every state change.
+# A reader reads only *final* events, those whose transaction is older than every transaction
+# still running, in (xid, seq) order: no event can appear behind a position once read, so a
+# reader resumes after any event it saw without losing one (docs/api.md, "The change feed").
+
+_FINAL = "e.xid < pg_snapshot_xmin(pg_current_snapshot())"
+#: The channel the trigger NOTIFYs (migration 0010).
+EVENTS_CHANNEL = "poiesis_task_events"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    """A place in the feed: just after the event with this (transaction id, seq)."""
+
+    xid: int
+    seq: int
+
+
+#: Before the first event.
+START = Position(0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One task event as the feed sends it, with the task's filterable fields (name, owner, tags)."""
+
+    position: Position
+    task_id: str
+    n: int  # the task's own event number, 1 for its creation
+    kind: str  # 'state' (later kinds, such as log updates, are more rows of the same table)
+    state: str
+    time: str
+    name: str | None
+    owner: str | None
+    tags: dict[str, str]
+
+
+def events_after(after: Position, *, filters: TaskFilter, limit: int, upto: Position | None = None,
+                 task_id: str | None = None) -> Op[list[Event]]:
+    """Up to ``limit`` final events after ``after`` (and not after ``upto``) that match ``filters``, in order.
+
+    ``filters.state`` matches the state the event reports; the other filters
+    are ListTasks' (``_filter_sql``), on the event's task; ``task_id``: that task's only.
+    """
+    where, params = _filter_sql(filters, None, state_column="e.state")
+    if task_id is not None:
+        where += " AND e.task_id = %(task_id)s"
+        params["task_id"] = task_id
+    bound = " AND (e.xid, e.seq) <= (%(upto_xid)s::text::xid8, %(upto_seq)s)" if upto is not None else ""
+    sql = (
+        f"SELECT e.seq, e.xid::text, e.task_id, e.n, e.kind, e.state, {_TS.format(col='e.at')}, t.name, t.owner,"
+        " t.tags FROM task_events e JOIN tasks t ON t.id = e.task_id"
+        f" WHERE (e.xid, e.seq) > (%(xid)s::text::xid8, %(seq)s) AND {_FINAL}{bound} AND {where}"
+        " ORDER BY e.xid, e.seq LIMIT %(limit)s"
+    )
+    params.update(xid=str(after.xid), seq=after.seq, limit=limit)
+    if upto is not None:
+        params.update(upto_xid=str(upto.xid), upto_seq=upto.seq)
+
+    def plan() -> Plan[list[Event]]:
+        rows = yield Statement(sql, params, fetch="all")
+        return [Event(Position(int(r[1]), r[0]), task_id=r[2], n=r[3], kind=r[4], state=r[5], time=r[6], name=r[7],
+                      owner=r[8], tags=r[9] or {}) for r in rows]
+
+    return Op(plan())
+
+
+def feed_head() -> Op[Position]:
+    """The position after the newest final event (``START`` when there is none)."""
+
+    def plan() -> Plan[Position]:
+        row = yield Statement(f"SELECT e.seq, e.xid::text FROM task_events e WHERE {_FINAL}"
+                              " ORDER BY e.xid DESC, e.seq DESC LIMIT 1", fetch="one")
+        return START if row is None else Position(int(row[1]), row[0])
+
+    return Op(plan())
+
+
+def event_position(seq: int) -> Op[Position | None]:
+    """The position just after event ``seq`` (0: the start), or None when there is no such event."""
+
+    def plan() -> Plan[Position | None]:
+        if seq == 0:
+            return START
+        xid = yield from _one_value("SELECT xid::text FROM task_events WHERE seq = %s", (seq,))
+        return None if xid is None else Position(int(xid), seq)
+
+    return Op(plan())
+
+
 # -- pieces of plans -----------------------------------------------------------
 
 
@@ -441,7 +534,8 @@ def _list_sql(view: str, where: str, *, as_text: bool, bounded: bool) -> str:
     return f"SELECT seq, doc, size FROM ({page}) p WHERE upto - size <= %(max_bytes)s ORDER BY seq DESC"
 
 
-def _filter_sql(filters: TaskFilter, below_seq: int | None) -> tuple[str, dict[str, Any]]:
+def _filter_sql(filters: TaskFilter, below_seq: int | None, *,
+                state_column: str = "t.state") -> tuple[str, dict[str, Any]]:
     clauses, params = ["TRUE"], dict[str, Any]()
     if below_seq is not None:
         clauses.append("t.seq < %(below)s")
@@ -453,7 +547,7 @@ def _filter_sql(filters: TaskFilter, below_seq: int | None) -> tuple[str, dict[s
         clauses.append("t.name LIKE %(prefix)s")
         params["prefix"] = _like_prefix(filters.name_prefix)
     if filters.state:
-        clauses.append("t.state = %(state)s")
+        clauses.append(f"{state_column} = %(state)s")
         params["state"] = filters.state
     tags = dict(filters.tags or {})
     exact = {k: v for k, v in tags.items() if v != ""}

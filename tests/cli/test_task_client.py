@@ -178,3 +178,27 @@ def test_unreachable_server_is_6() -> None:
     done = subprocess.run([sys.executable, "-m", "poiesis.cli", "task", "--server", url, "get", "x"],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 6 and f"cannot reach {url}/ga4gh/tes/v1" in done.stderr
+
+
+def test_watch_follows_one_task_until_done_and_the_feed_of_all(served) -> None:
+    """watch ID --until-done prints the task's events from its creation and exits by its end; watch follows new tasks."""
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "poiesis.cli", "task", "--json", "watch", "--name-prefix", "watched", "--since", "0"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "POIESIS_SERVER": served.url}, cwd=served.cwd,
+    )
+    try:
+        failing = task(served, "run", "busybox", "--name", "watched-1", "--", "sh", "-c", "sleep 1; exit 3")
+        task_id = failing.stdout.strip()
+        task(served, "run", "busybox", "--name", "other", "--", "true")
+        done = task(served, "watch", task_id, "--until-done", timeout=60)
+        assert done.returncode == 1, done.stderr
+        states = [line.split()[2] for line in done.stdout.splitlines()]
+        assert states[0] == "QUEUED" and states[-1] == "EXECUTOR_ERROR" and "RUNNING" in states
+        assert all(task_id in line for line in done.stdout.splitlines())
+        seen = [json.loads(follower.stdout.readline()) for _ in range(len(states))]
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
+    assert [(e["id"], e["state"]) for e in seen] == [(task_id, s) for s in states]
+    assert all(e["name"] == "watched-1" and isinstance(e["seq"], int) for e in seen)
+    assert task(served, "watch", "--until-done").returncode == 2, "--until-done needs an id"

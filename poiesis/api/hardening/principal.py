@@ -28,3 +28,14 @@ def current() -> Principal:
     from connexion.context import _scope  # the ContextVar behind connexion.context.scope
 
     return of(_scope.get())
+
+
+def visible_owner(caller: Principal) -> str | None:
+    """The owner whose tasks ``caller`` may see: None (every task) for an administrator.
+
+    A non-administrator without an owner (cannot happen with authentication
+    on) sees nothing rather than everything.
+    """
+    if caller.admin:
+        return None
+    return caller.owner if caller.owner is not None else "-"  # no owner is "-": owners are "basic:..." or "jwt:..."

@@ -12,14 +12,21 @@ import anyio.to_thread
 
 from generated.models import TesTask
 from poiesis import backend as backends
-from poiesis import lifecycle
+from poiesis import lifecycle, logs
 from poiesis.api import document
-from poiesis.config import ServiceInfoSettings
+from poiesis.config import FeedSettings, ServiceInfoSettings
 from poiesis.config.security import SecuritySettings
 from poiesis.states import State
 from poiesis.store import AsyncStore
 
 log = logging.getLogger(__name__)
+
+#: The change feed (poiesis.api.feed) and the dashboard (poiesis.api.dashboard), as service-info names them.
+EVENTS_PATH = "/ga4gh/tes/v1/events"
+DASHBOARD_PATH = "/dashboard/"
+#: How service-info names them: in its description, as the TES schema has no member for extensions.
+EXTENSIONS = (f"Extensions (docs/api.md): task events as Server-Sent Events at {EVENTS_PATH};"
+              f" a web dashboard at {DASHBOARD_PATH}.")
 
 
 def service_info(settings: ServiceInfoSettings, backend: backends.Backend,
@@ -30,7 +37,7 @@ def service_info(settings: ServiceInfoSettings, backend: backends.Backend,
         "name": settings.name,
         "type": {"group": "org.ga4gh", "artifact": "tes", "version": document.service_type_version(tes_version)},
         "description": " ".join(
-            part for part in (settings.description, getattr(backend, "service_description", None)) if part
+            part for part in (settings.description, getattr(backend, "service_description", None), EXTENSIONS) if part
         ),
         "organization": {"name": settings.organization_name, "url": settings.organization_url},
         "version": settings.version,
@@ -59,6 +66,7 @@ class Context:
     metrics_dir: str | None = None
     #: the TES version served (POIESIS_TES_VERSION): its document and service-info's type.version
     tes_version: str = document.DEFAULT_VERSION
+    feed: FeedSettings = field(default_factory=FeedSettings)
 
     @property
     def service_info(self) -> dict[str, Any]:
@@ -80,6 +88,19 @@ class Context:
             log.exception("submitting task %s to %s failed", task_id, self.backend.name)
             lines = list(lifecycle.submission_failed(self.backend.name, exc).lines)
             await self.store.write_terminal_state(task_id, State.SYSTEM_ERROR, system_logs=lines, ended_by="api")
+
+    async def cancel_task(self, task_id: str, *, owner: str | None) -> str | None:
+        """CancelTask: CANCELING (when the rules allow), then the backend stops it; the state after, None if no task.
+
+        ``owner``: only that owner's task (None: any, for administrators). The API's operation and
+        the dashboard's cancel button both come here.
+        """
+        current = await self.store.advance(task_id, State.CANCELING, owner=owner)
+        if current == State.CANCELING:
+            with logs.task(task_id):
+                log.info("cancel requested")
+                await self.cancel(task_id)
+        return current
 
     async def cancel(self, task_id: str) -> None:
         """Ask the backend to stop a CANCELING task (from a worker thread); write CANCELED if it will not."""

@@ -124,27 +124,14 @@ class Operations:
 
     async def CancelTask(self, id: str) -> Response:  # noqa: N802, A002
         """POST /tasks/{id}:cancel: CANCELING, then the backend stops it."""
-        ctx = self.ctx
-        current = await ctx.store.advance(id, states.State.CANCELING, owner=_visible_owner())
-        if current is None:
+        if await self.ctx.cancel_task(id, owner=_visible_owner()) is None:
             return problem_response(404, f"no task with id {id!r}")
-        if current == states.State.CANCELING:
-            with logs.task(id):
-                log.info("cancel requested")
-                await ctx.cancel(id)
         return json_response(b"{}")
 
 
 def _visible_owner() -> str | None:
-    """The owner whose tasks the caller may see: None (every task) for an administrator.
-
-    A non-administrator without an owner (cannot happen with authentication
-    on) sees nothing rather than everything.
-    """
-    caller = principal.current()
-    if caller.admin:
-        return None
-    return caller.owner if caller.owner is not None else "-"  # no owner is "-": owners are "basic:..." or "jwt:..."
+    """The owner whose tasks the caller of this request may see (``principal.visible_owner``)."""
+    return principal.visible_owner(principal.current())
 
 
 def _integer_problems(body: dict[str, Any], version: str) -> list[str]:
