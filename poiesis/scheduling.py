@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from poiesis.parameters import Allowance
+
 #: the backend parameter a task sets its time limit with (seconds, a whole number)
 TIME_LIMIT = "active_deadline_seconds"
 #: the largest limit written anywhere (Kubernetes takes an int64; a year is plenty)
@@ -56,6 +58,14 @@ def time_limit_problem(params: Params, max_seconds: int) -> str | None:
     """
     return _problem(params, TIME_LIMIT, most=MOST_SECONDS, maximum=max_seconds, unit="seconds",
                     allows="this server allows a task at most")
+
+
+def time_limit_allowance(max_seconds: int) -> Allowance:
+    """The time limit under the backends' allowlists: always allowed, from 1 up to the maximum (366 days when 0).
+
+    A limit only shortens the task's own run, so no operator setting has to enable it.
+    """
+    return Allowance(TIME_LIMIT, "POIESIS_MAX_TASK_SECONDS", "count", maximum=max_seconds or MOST_SECONDS)
 
 
 def time_limit(params: Params, max_seconds: int) -> int | None:

@@ -350,9 +350,7 @@ def parameter_policy(cfg: KubeSettings) -> parameters.Policy:
                              allowed=cfg.allowed_priority_classes),
         parameters.Allowance("runtime_class", "POIESIS_KUBE_ALLOWED_RUNTIME_CLASSES",
                              allowed=cfg.allowed_runtime_classes),
-        # a time limit only shortens the task's own run: allowed up to the operator's maximum (scheduling)
-        parameters.Allowance(scheduling.TIME_LIMIT, "POIESIS_MAX_TASK_SECONDS", "count",
-                             maximum=cfg.max_task_seconds or scheduling.MOST_SECONDS),
+        scheduling.time_limit_allowance(cfg.max_task_seconds),
         parameters.Allowance("gpu", "POIESIS_KUBE_MAX_GPUS", "count", maximum=cfg.max_gpus),
         parameters.Allowance("gpu_type", "POIESIS_KUBE_GPU_TYPES", allowed=tuple(sorted(cfg.gpu_types)), needs="gpu"),
     ))

@@ -22,7 +22,7 @@ from poiesis.config.security import is_loopback
 from poiesis.lifecycle import RESTART_LOG, SHUTDOWN_LOG
 from poiesis.local import engine, gpus
 from poiesis.local.runner import Handle, Runner
-from poiesis.parameters import Allowance, Policy
+from poiesis.parameters import Policy
 from poiesis.states import State
 from poiesis.store import Store
 
@@ -77,9 +77,8 @@ class LocalBackend:
         #: backend_parameters: ``gpu`` up to the GPUs found (none: refused) and the time limit up to the
         #: operator's maximum (a limit only shortens the task's own run); any other key is TES's "unsupported"
         self.gpus = gpus.detect(self.mode.name, declared=self.settings.gpus)
-        time_limit = Allowance(scheduling.TIME_LIMIT, "POIESIS_MAX_TASK_SECONDS", "count",
-                               maximum=self.max_task_seconds or scheduling.MOST_SECONDS)
-        self.parameters: Policy = Policy((*gpus.policy(self.gpus).allowances, time_limit))
+        self.parameters: Policy = Policy((*gpus.policy(self.gpus).allowances,
+                                          scheduling.time_limit_allowance(self.max_task_seconds)))
         config = filer_config or filer.FilerConfig()
         self.file_roots = config.file_roots
         self.storage = filer.storage_prefixes(config.file_roots, s3_buckets=config.s3_buckets)
